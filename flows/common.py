@@ -1,0 +1,64 @@
+"""What every flow does at its entry: config, engine, source and clients, built once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy.engine import Engine
+
+from opscadence import warehouse
+from opscadence.config import Config, load_config
+from opscadence.daily import make_source, resolve_ds
+from opscadence.slack import SlackClient, client_from_env
+from opscadence.sources import PartitionSource
+
+
+@dataclass
+class RunContext:
+    cfg: Config
+    engine: Engine
+    source: PartitionSource
+    slack: SlackClient | None
+    run_url: str | None
+
+
+def build_context(cfg: Config | None = None) -> RunContext:
+    cfg = cfg or load_config()
+    engine = warehouse.create_engine(cfg.resolved_warehouse_url)
+    warehouse.init_schema(engine)
+    return RunContext(
+        cfg=cfg,
+        engine=engine,
+        source=make_source(cfg, engine),
+        slack=client_from_env(token=_slack_token(cfg)),
+        run_url=flow_run_url(),
+    )
+
+
+def _slack_token(cfg: Config) -> str | None:
+    """The bot token: SLACK_BOT_TOKEN, else the configured Prefect Secret block."""
+    token = os.environ.get("SLACK_BOT_TOKEN")
+    if token or not cfg.slack.token_block:
+        return token or None
+    from prefect.blocks.system import Secret
+
+    return Secret.load(cfg.slack.token_block).get()
+
+
+def flow_run_url() -> str | None:
+    """Link to this flow run in the Prefect UI, when the UI's address is known."""
+    from prefect.runtime import flow_run
+
+    url = flow_run.ui_url
+    return url if url and url.startswith("http") else None
+
+
+def logical_date(as_of: date | None, cfg: Config) -> date:
+    """``as_of`` or the period that just ended, relative to the run's scheduled start."""
+    from prefect.runtime import flow_run
+
+    scheduled = flow_run.scheduled_start_time
+    now = datetime.fromisoformat(scheduled.isoformat()) if scheduled is not None else None
+    return resolve_ds(as_of, cfg.timezone, now)

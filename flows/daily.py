@@ -1,0 +1,66 @@
+"""The daily cadence: a validated data brief for the day that just ended, before 10:00."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from flows.common import build_context, logical_date
+from tasks.compute import assemble_brief, compute_marts, evaluate_alerts, prepare_baselines
+from tasks.extract import extract_partitions
+from tasks.notify import deliver_message, render_alerts, render_brief
+from tasks.validate import validate_partitions
+
+BRIEF_KIND = "daily-brief"
+ALERTS_KIND = "daily-alerts"
+
+
+@flow(name="daily-brief", log_prints=False)
+def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any]:
+    """Validate the day's data, compute KPIs, funnel and alerts, and deliver the brief.
+
+    ``as_of`` is the logical date; None means yesterday in the shop's timezone, taken from
+    the run's scheduled start, so scheduled runs, UI reruns and backfills behave alike.
+    ``notify=False`` records everything but sends nothing (backfills).
+    """
+    ctx = build_context()
+    cfg, engine = ctx.cfg, ctx.engine
+    ds = logical_date(as_of, cfg)
+    logger = get_run_logger()
+    logger.info("daily brief for %s (%s)", ds, cfg.timezone)
+
+    prepare_baselines(engine, ctx.source, ds, cfg.vertical)
+    extracted = extract_partitions(ctx.source, ds)
+    report = validate_partitions(engine, ctx.source, extracted)
+    if not report.passed:
+        logger.warning("validation failed for %s: %d critical check(s)", ds, len(report.critical_failures))
+    compute_marts(engine, ds, cfg.vertical, report)
+    alerts = evaluate_alerts(engine, cfg, ds, report)
+    brief = assemble_brief(engine, cfg, ds, report, alerts, ctx.run_url)
+    message = render_brief(brief, cfg.locale)
+
+    deliveries = []
+    if notify:
+        for channel in cfg.slack.channels.brief_channels():
+            deliveries.append(deliver_message(engine, ctx.slack, BRIEF_KIND, ds, channel, message, cfg.outbox_dir))
+        alert_message = render_alerts(ds, alerts, cfg.locale)
+        if alert_message is not None:
+            channel = cfg.slack.channels.alert_channel()
+            deliveries.append(deliver_message(engine, ctx.slack, ALERTS_KIND, ds, channel, alert_message, cfg.outbox_dir))
+    engine.dispose()
+    return {
+        "ds": ds.isoformat(),
+        "validation_passed": report.passed,
+        "alerts": [f"{a.severity} {a.metric} {a.dimension}={a.dimension_value}" for a in alerts],
+        "text": message.text,
+        "deliveries": [
+            {"kind": d.kind, "channel": d.channel, "status": d.status, "path": str(d.path) if d.path else None}
+            for d in deliveries
+        ],
+    }
+
+
+if __name__ == "__main__":
+    daily_brief()

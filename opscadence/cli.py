@@ -1,0 +1,128 @@
+"""The ``opscadence`` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+from typing import Sequence
+
+from opscadence.config import ConfigError, load_config
+
+
+def _prefect_defaults() -> None:
+    # Telemetry off for everything this command starts (the Prefect server included).
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def _iso_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from opscadence import warehouse
+    from opscadence.daily import resolve_ds
+    from opscadence.demo import load_demo
+
+    cfg = load_config()
+    end = args.end_date or resolve_ds(None, cfg.timezone)
+    engine = warehouse.create_engine(cfg.resolved_warehouse_url)
+    shop = load_demo(engine, users=args.users, days=args.days, seed=args.seed, end_date=end)
+    engine.dispose()
+    print(f"demo shop written to {cfg.resolved_warehouse_url}")
+    print(f"  days {shop.start} .. {shop.end} ({args.days} days, {args.users} users, seed {args.seed})")
+    print("  rows: " + ", ".join(f"{table} {count:,}" for table, count in shop.row_counts.items()))
+    print("  planted incidents:")
+    print(f"    payment success below 95% on {shop.payment_incident_day}")
+    print(f"    DAU more than 15% below the same weekday last week on {shop.dau_drop_day}")
+    print(f"    promotion day {shop.promo_day}; channel with CTR under 1%: {shop.low_ctr_channel}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    _prefect_defaults()
+    load_config()  # fail fast with a clear message before Prefect starts
+    from flows.daily import daily_brief
+
+    result = daily_brief(as_of=args.date, notify=not args.no_notify)
+    print()
+    print(result["text"])
+    print()
+    if not result["validation_passed"]:
+        print(f"data validation FAILED for {result['ds']}: KPIs withheld, see the data-quality section")
+    for d in result["deliveries"]:
+        where = d["path"] or d["channel"]
+        print(f"{d['kind']} for {result['ds']} -> {d['status']}: {where}")
+    return 0
+
+
+def _cmd_outbox_send(_args: argparse.Namespace) -> int:
+    from opscadence import warehouse
+    from opscadence.delivery import send_outbox
+    from opscadence.slack import client_from_env
+
+    cfg = load_config()
+    client = client_from_env()
+    if client is None:
+        print("SLACK_BOT_TOKEN is not set: nothing can be sent", file=sys.stderr)
+        return 2
+    engine = warehouse.create_engine(cfg.resolved_warehouse_url)
+    warehouse.init_schema(engine)
+    outcomes = send_outbox(engine, client, cfg.outbox_dir)
+    for o in outcomes:
+        print(f"{o.kind} {o.ds} {o.channel}: {o.status}" + (f" ({o.error})" if o.error else ""))
+    print(f"{sum(o.status in ('posted', 'updated') for o in outcomes)} sent, "
+          f"{sum(o.status == 'outbox' for o in outcomes)} still pending")
+    return 1 if any(o.status == "outbox" for o in outcomes) else 0
+
+
+def _cmd_config(_args: argparse.Namespace) -> int:
+    cfg = load_config()
+    print(cfg.model_dump_json(indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opscadence", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="generate a deterministic demo shop into the warehouse")
+    demo.add_argument("--users", type=int, default=10_000)
+    demo.add_argument("--days", type=int, default=60)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--end-date", type=_iso_date, default=None, help="last day (default: yesterday in the shop's timezone)")
+    demo.set_defaults(func=_cmd_demo)
+
+    run = sub.add_parser("run", help="run a cadence's flow locally")
+    run.add_argument("cadence", choices=["daily"])
+    run.add_argument("--date", type=_iso_date, default=None, help="logical date (default: yesterday in the shop's timezone)")
+    run.add_argument("--no-notify", action="store_true", help="record results but send nothing")
+    run.set_defaults(func=_cmd_run)
+
+    outbox = sub.add_parser("outbox", help="messages that could not be delivered")
+    outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
+    send = outbox_sub.add_parser("send", help="deliver every pending message to Slack")
+    send.set_defaults(func=_cmd_outbox_send)
+
+    config = sub.add_parser("config", help="print the effective configuration (no secrets)")
+    config.set_defaults(func=_cmd_config)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"opscadence: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

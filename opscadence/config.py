@@ -1,0 +1,222 @@
+"""Typed configuration: one YAML file, environment overrides, safe defaults.
+
+Lookup order (later wins): built-in defaults < YAML file < ``OPSCADENCE_<KEY>``
+environment variables. Nested keys use a double underscore
+(``OPSCADENCE_SLACK__CHANNELS__ALERTS``); list values may be given as YAML/JSON.
+Secrets never live here: see :mod:`opscadence.secrets`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENV_PREFIX = "OPSCADENCE_"
+# Environment variables with the prefix that are not config keys.
+_NOT_KEYS = {"CONFIG", "TEST_POSTGRES_URL"}
+
+DEFAULT_BRIEF_CHANNEL = "#ops-brief"
+DEFAULT_ALERT_CHANNEL = "#ops-alerts"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the file and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ThresholdRule(_Strict):
+    """One threshold rule, evaluated on the daily KPI mart.
+
+    ``below``/``above`` compare the value with ``threshold``; ``drop_vs_*``/``rise_vs_*``
+    compare the relative change against the same weekday last week or yesterday.
+    """
+
+    metric: str
+    condition: Literal[
+        "below", "above", "drop_vs_last_week", "rise_vs_last_week", "drop_vs_yesterday", "rise_vs_yesterday"
+    ]
+    threshold: float
+    dimension: str = "all"
+    severity: Literal["P1", "P2", "P3"] = "P2"
+    name: str | None = None
+
+    @property
+    def rule_id(self) -> str:
+        return self.name or f"{self.metric}:{self.condition}:{self.threshold:g}:{self.dimension}"
+
+
+def default_thresholds() -> list[ThresholdRule]:
+    return [
+        ThresholdRule(metric="dau", condition="drop_vs_last_week", threshold=0.15, severity="P2"),
+        ThresholdRule(metric="payment_success_rate", condition="below", threshold=0.95, severity="P1"),
+        ThresholdRule(metric="ad_ctr", condition="below", threshold=0.01, dimension="channel", severity="P3"),
+    ]
+
+
+class SlackChannels(_Strict):
+    product: str | None = None
+    tech: str | None = None
+    marketing: str | None = None
+    alerts: str | None = None
+
+    def brief_channels(self) -> list[str]:
+        """Distinct channels that receive the daily brief, in audience order."""
+        named = [c for c in (self.product, self.tech, self.marketing) if c]
+        return list(dict.fromkeys(named)) or [DEFAULT_BRIEF_CHANNEL]
+
+    def alert_channel(self) -> str:
+        return self.alerts or DEFAULT_ALERT_CHANNEL
+
+
+class SlackConfig(_Strict):
+    channels: SlackChannels = Field(default_factory=SlackChannels)
+    # Name of a Prefect Secret block holding the bot token (used when SLACK_BOT_TOKEN is unset).
+    token_block: str | None = None
+
+
+class SourceConfig(_Strict):
+    """Where a day's raw data comes from.
+
+    ``warehouse``: raw tables already landed in the warehouse (the demo writes them).
+    ``csv``: a directory of shop exports laid out as ``<path>/<YYYY-MM-DD>/<table>.csv``.
+    """
+
+    kind: Literal["warehouse", "csv"] = "warehouse"
+    path: Path | None = None
+    encoding: str = "auto"
+
+    @model_validator(mode="after")
+    def _csv_needs_path(self) -> "SourceConfig":
+        if self.kind == "csv" and self.path is None:
+            raise ValueError("source.path is required when source.kind is 'csv'")
+        return self
+
+
+class Config(_Strict):
+    home: Path = Path(".opscadence")
+    warehouse_url: str | None = None
+    timezone: str = "Asia/Shanghai"
+    locale: Literal["zh-CN", "en"] = "zh-CN"
+    vertical: Literal["ecommerce", "social"] = "ecommerce"
+    thresholds: list[ThresholdRule] = Field(default_factory=default_thresholds)
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    # Feedback containing any of these (case-insensitive) is counted as urgent in the brief.
+    urgent_keywords: list[str] = Field(
+        default_factory=lambda: ["支付失败", "付款失败", "账号被封", "封号", "payment failed", "account banned"]
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA timezone {value!r}") from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def resolved_warehouse_url(self) -> str:
+        if self.warehouse_url:
+            return self.warehouse_url
+        return f"sqlite:///{(self.home / 'warehouse.sqlite').resolve()}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX):]
+        if not key or key in _NOT_KEYS:
+            continue
+        path = key.lower().split("__")
+        node = overrides
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        # YAML parsing lets lists/numbers be given in the environment; plain strings stay strings.
+        value = yaml.safe_load(raw) if raw.strip()[:1] in "[{" else raw
+        node[path[-1]] = value
+    return overrides
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _format_error(source: str, err: ValidationError) -> str:
+    lines = [f"invalid configuration ({source}):"]
+    for item in err.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(root)"
+        lines.append(f"  {key}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def config_path(environ: dict[str, str] | None = None) -> Path:
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("OPSCADENCE_CONFIG", "opscadence.yaml"))
+
+
+def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Load and validate the configuration; raise :class:`ConfigError` naming the bad key."""
+    environ = dict(os.environ if environ is None else environ)
+    file = Path(path) if path is not None else config_path(environ)
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if file.exists():
+        source = str(file)
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"invalid configuration ({file}): not valid YAML: {exc}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"invalid configuration ({file}): the top level must be a mapping")
+        data = loaded or {}
+        _reject_secrets(file, data)
+    elif path is not None or "OPSCADENCE_CONFIG" in environ:
+        raise ConfigError(f"configuration file not found: {file}")
+    overrides = _env_overrides(environ)
+    if overrides:
+        source += " + environment"
+    try:
+        return Config.model_validate(_deep_merge(data, overrides))
+    except ValidationError as err:
+        raise ConfigError(_format_error(source, err)) from None
+
+
+_SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey")
+
+
+def _reject_secrets(file: Path, data: Any, prefix: str = "") -> None:
+    """Secrets belong in the environment or Prefect Secret blocks, never in the YAML."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            dotted = f"{prefix}{key}"
+            if str(key).lower().endswith(_SECRET_WORDS):
+                raise ConfigError(
+                    f"invalid configuration ({file}): {dotted}: secrets are read from environment "
+                    "variables or Prefect Secret blocks, not from the config file"
+                )
+            _reject_secrets(file, value, dotted + ".")

@@ -1,0 +1,173 @@
+"""The daily brief's steps as plain functions (Prefect-free; ``tasks/`` wraps them).
+
+validate → compute marts → evaluate rules → assemble the brief. Every step takes the
+logical date ``ds`` and writes only its own window, so reruns converge to one state.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from opscadence import kpis as kpi_module
+from opscadence import warehouse
+from opscadence.alerts import data_quality_alert, evaluate_rules, sort_alerts, write_alerts
+from opscadence.config import Config
+from opscadence.metrics import headline_metrics
+from opscadence.model import Alert, DailyBrief
+from opscadence.privacy import mask_pii
+from opscadence.sources import CsvExportSource, PartitionSource, SourceError, WarehouseSource, load_partition
+from opscadence.validation import CheckResult, ValidationReport, store_report, trailing_row_counts, validate_partition
+
+def resolve_ds(as_of: date | None, timezone: str, now: datetime | None = None) -> date:
+    """The logical date of a run: ``as_of``, or the day that just ended in the shop's timezone."""
+    if as_of is not None:
+        return as_of
+    now = now or datetime.now(tz=ZoneInfo("UTC"))
+    if now.tzinfo is None:
+        raise ValueError("the run's start time must be timezone-aware")
+    return now.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
+
+
+def make_source(cfg: Config, engine: Engine) -> PartitionSource:
+    if cfg.source.kind == "csv":
+        assert cfg.source.path is not None  # checked by the config model
+        return CsvExportSource(cfg.source.path, encoding=cfg.source.encoding)
+    return WarehouseSource(engine)
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """One day's raw partitions as read from the source, or why they could not be read."""
+
+    ds: date
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    error: str | None = None  # names the file, row and column
+
+
+def extract_day(source: PartitionSource, ds: date) -> Extracted:
+    try:
+        return Extracted(ds=ds, frames=source.read_partition(ds))
+    except SourceError as exc:
+        return Extracted(ds=ds, error=str(exc))
+
+
+def validate_day(engine: Engine, source: PartitionSource, extracted: Extracted) -> ValidationReport:
+    """Validate the day's landed partitions and store the result.
+
+    A CSV batch that passes is loaded into the raw tables in one transaction; a failing
+    batch is never written (the export stays where it is, so nothing is lost).
+    """
+    ds = extracted.ds
+    if extracted.error is not None:
+        report = ValidationReport(ds=ds, results=[_parse_failure(extracted.error)])
+    else:
+        counts = trailing_row_counts(engine, ds)
+        report = validate_partition(
+            extracted.frames, ds, trailing_counts=counts, describe=lambda t: source.describe(t, ds)
+        )
+        if report.passed and not isinstance(source, WarehouseSource):
+            load_partition(engine, ds, extracted.frames)
+    with engine.begin() as conn:
+        store_report(conn, report)
+    return report
+
+
+def _parse_failure(message: str) -> CheckResult:
+    table = next((t for t in warehouse.RAW_TABLES if re.search(rf"\b{t}\.csv\b", message)), "source")
+    return CheckResult(
+        table=table, expectation="parse", column=None, severity="critical", success=False,
+        unexpected_count=1, sample=[], detail=message,
+    )
+
+
+def compute_day(engine: Engine, ds: date, vertical: str) -> int:
+    """Compute and write the day's KPI and funnel marts; returns the KPI row count."""
+    with engine.begin() as conn:
+        measures = kpi_module.compute_measures(conn, ds)
+        rows = kpi_module.kpi_rows(measures, ds, vertical)
+        kpi_module.write_marts(conn, ds, rows, kpi_module.funnel_rows(measures, ds))
+    return len(rows)
+
+
+def prepare_day(engine: Engine, source: PartitionSource, ds: date, vertical: str) -> ValidationReport:
+    """Validate a day, then compute its marts, or withdraw them when validation failed."""
+    report = validate_day(engine, source, extract_day(source, ds))
+    if report.passed:
+        compute_day(engine, ds, vertical)
+    else:
+        with engine.begin() as conn:
+            kpi_module.clear_marts(conn, ds)
+    return report
+
+
+def ensure_baselines(engine: Engine, source: PartitionSource, ds: date, vertical: str) -> list[date]:
+    """Prepare the comparison days (yesterday, same weekday last week) when not done yet."""
+    prepared = []
+    for day in (ds - timedelta(days=7), ds - timedelta(days=1)):
+        with engine.connect() as conn:
+            if kpi_module.has_marts(conn, day):
+                continue
+        if _has_source_data(engine, source, day):
+            prepare_day(engine, source, day, vertical)
+            prepared.append(day)
+    return prepared
+
+
+def _has_source_data(engine: Engine, source: PartitionSource, day: date) -> bool:
+    if isinstance(source, CsvExportSource):
+        return (source.root / day.isoformat()).is_dir()
+    with engine.connect() as conn:
+        return kpi_module.has_raw_data(conn, day)
+
+
+def evaluate_day(engine: Engine, cfg: Config, ds: date, report: ValidationReport) -> list[Alert]:
+    """Threshold alerts for the day; a failed validation raises one data-quality alert instead."""
+    if not report.passed:
+        found = [data_quality_alert(report.issues())]
+    else:
+        with engine.connect() as conn:
+            values = kpi_module.load_kpis(conn, ds - timedelta(days=7), ds + timedelta(days=1))
+        found = evaluate_rules(cfg.thresholds, values, ds)
+    with engine.begin() as conn:
+        write_alerts(conn, ds, found)
+    return sort_alerts(found)
+
+
+def urgent_feedback(engine: Engine, ds: date, keywords: tuple[str, ...] | list[str]) -> tuple[int, list[str]]:
+    """Count the day's feedback with urgent keywords; return masked excerpts (no personal data)."""
+    table = warehouse.raw_feedback
+    with engine.connect() as conn:
+        texts = conn.execute(sa.select(table.c.text).where(table.c.ds == ds).order_by(table.c.created_at)).scalars()
+        lowered = [k.lower() for k in keywords]
+        hits = [t for t in texts if t and any(k in t.lower() for k in lowered)]
+    return len(hits), [mask_pii(t) for t in hits[:3]]
+
+
+def assemble_brief(
+    engine: Engine, cfg: Config, ds: date, report: ValidationReport, found: list[Alert], run_url: str | None = None
+) -> DailyBrief:
+    metrics = [m.name for m in headline_metrics(cfg.vertical)]
+    with engine.connect() as conn:
+        values = kpi_module.load_kpis(conn, ds - timedelta(days=7), ds + timedelta(days=1))
+        funnel_days = kpi_module.load_funnel(conn, ds - timedelta(days=7), ds + timedelta(days=1))
+    count, excerpts = urgent_feedback(engine, ds, cfg.urgent_keywords)
+    return DailyBrief(
+        ds=ds,
+        timezone=cfg.timezone,
+        vertical=cfg.vertical,
+        kpis=kpi_module.headline_kpis(values, ds, metrics) if report.passed else [],
+        alerts=found,
+        funnel=kpi_module.build_funnel(funnel_days, ds) if report.passed else None,
+        dq_passed=report.passed,
+        dq_issues=report.issues(),
+        urgent_feedback_count=count,
+        urgent_feedback=excerpts,
+        run_url=run_url,
+    )

@@ -1,0 +1,92 @@
+"""The metric catalog: every KPI formula, written once.
+
+SQL (``sql/kpi/daily_measures.sql``) computes additive *measures* per ds × dimension;
+each KPI here is a measure or a ratio of two measures. Rates keep their numerator and
+denominator so they can be judged against their volume. Documented in docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+Unit = Literal["count", "ratio", "currency", "seconds"]
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    name: str
+    label_en: str
+    label_zh: str
+    unit: Unit
+    numerator: str
+    denominator: str | None = None
+    higher_is_better: bool = True
+    packs: tuple[str, ...] = ("ecommerce", "social")
+    headline: bool = False
+
+    def label(self, locale: str) -> str:
+        return self.label_zh if locale == "zh-CN" else self.label_en
+
+    def compute(self, measures: Mapping[str, float | None]) -> tuple[float | None, float | None, float | None]:
+        """Return ``(value, numerator, denominator)`` from a row of measures."""
+        num = measures.get(self.numerator)
+        if self.denominator is None:
+            return (None if num is None else float(num)), None, None
+        den = measures.get(self.denominator)
+        if num is None or den is None:
+            return None, num, den
+        value = float(num) / float(den) if den else None
+        return value, float(num), float(den)
+
+
+_BOTH = ("ecommerce", "social")
+_SHOP = ("ecommerce",)
+_SOCIAL = ("social",)
+
+CATALOG: dict[str, MetricDef] = {
+    m.name: m
+    for m in [
+        MetricDef("dau", "DAU", "日活 DAU", "count", "active_visitors", packs=_BOTH, headline=True),
+        MetricDef("mau", "MAU (30d)", "月活 MAU(30天)", "count", "mau_visitors", packs=_BOTH),
+        MetricDef("stickiness", "Stickiness (DAU/MAU)", "粘性 DAU/MAU", "ratio", "active_visitors", "mau_visitors",
+                  packs=_BOTH, headline=True),
+        MetricDef("new_users", "New users", "新增用户", "count", "new_users", packs=_BOTH, headline=True),
+        MetricDef("registration_conversion", "Registration conversion", "注册转化率", "ratio", "new_users",
+                  "active_visitors", packs=_BOTH),
+        MetricDef("paying_users", "Paying users", "付费用户", "count", "paying_users", packs=_SHOP),
+        MetricDef("paying_rate", "Paying rate", "付费率", "ratio", "paying_users", "active_visitors", packs=_SHOP,
+                  headline=True),
+        MetricDef("repurchase_rate", "Repurchase rate (90d)", "复购率(90天)", "ratio", "repeat_paying_users",
+                  "paying_users", packs=_SHOP, headline=True),
+        MetricDef("bounce_rate", "Bounce rate", "跳出率", "ratio", "bounced_sessions", "sessions",
+                  higher_is_better=False, packs=_BOTH, headline=True),
+        MetricDef("add_to_cart_conversion", "Add-to-cart conversion", "加购转化率", "ratio", "cart_adders",
+                  "product_viewers", packs=_SHOP, headline=True),
+        MetricDef("orders", "Orders", "订单数", "count", "paid_orders", packs=_SHOP, headline=True),
+        MetricDef("gmv", "GMV", "GMV 成交额", "currency", "gmv", packs=_SHOP, headline=True),
+        MetricDef("aov", "AOV", "客单价", "currency", "gmv", "paid_orders", packs=_SHOP, headline=True),
+        MetricDef("payment_success_rate", "Payment success rate", "支付成功率", "ratio", "payment_successes",
+                  "payment_attempts", packs=_SHOP, headline=True),
+        MetricDef("ad_ctr", "Ad CTR", "广告点击率", "ratio", "ad_clicks", "ad_impressions", packs=_BOTH),
+        MetricDef("ad_cost", "Ad spend", "广告花费", "currency", "ad_cost", higher_is_better=False, packs=_BOTH),
+        MetricDef("avg_interaction_seconds", "Avg interaction time per DAU", "人均互动时长", "seconds",
+                  "engagement_seconds", "active_visitors", packs=_SOCIAL, headline=True),
+        MetricDef("share_rate", "Share rate", "分享率", "ratio", "sharers", "active_visitors", packs=_SOCIAL,
+                  headline=True),
+    ]
+}
+
+
+def metrics_for(vertical: str) -> list[MetricDef]:
+    return [m for m in CATALOG.values() if vertical in m.packs]
+
+
+def headline_metrics(vertical: str) -> list[MetricDef]:
+    return [m for m in metrics_for(vertical) if m.headline]
+
+
+def compute_metrics(measures: Mapping[str, float | None], vertical: str) -> dict[str, tuple[float | None, float | None, float | None]]:
+    """All KPIs of the vertical's pack from one row of measures (missing measures give None)."""
+    return {m.name: m.compute(measures) for m in metrics_for(vertical) if m.numerator in measures}

@@ -1,0 +1,150 @@
+"""Make data-derived text safe to post: inert in Slack mrkdwn, free of personal data, short.
+
+Pure functions, no dependencies. The order that matters when rendering a piece of
+free text from the data is ``mask_pii`` → ``truncate`` → ``escape_mrkdwn``: masking
+first so a cut cannot leave half an e-mail address behind, escaping last so the
+escaped entities (``&amp;``) are not cut in half and are applied exactly once
+(``escape_mrkdwn`` is deliberately not idempotent: ``&amp;`` becomes ``&amp;amp;``).
+
+Neutralising mrkdwn formatting: Slack has no backslash escape for ``*``, ``_``, ``~``
+and `````. The two usual tricks are a zero-width space next to the character or a
+look-alike character. We use the full-width look-alikes (＊ ＿ ～ ｀, U+FF0A, U+FF3F,
+U+FF5E, U+FF40): Slack's parser has no rule for them at all, so they are inert
+whatever surrounds them, whereas whether a zero-width space breaks a ``*bold*`` span
+depends on Slack's undocumented word-boundary rules. The cost is that a copied value
+differs from the source, acceptable for a brief that is read, not parsed. Underscores
+inside a word (``order_id``, ``fact_orders``) are left alone: Slack does not italicise
+intra-word underscores, and identifiers stay readable; the worst case if it did is
+cosmetic, never a ping. Broadcast words (``@channel``, ``@here``, ``@everyone``)
+get a full-width ``＠`` for the same reason.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["escape_mrkdwn", "mask_pii", "redact_sample", "truncate", "ELLIPSIS"]
+
+ELLIPSIS = "…"
+
+# ---------------------------------------------------------------------------
+# Slack mrkdwn escaping
+# ---------------------------------------------------------------------------
+
+_FORMATTING = str.maketrans({"*": "＊", "~": "～", "`": "｀"})
+# An underscore between two letters/digits (order_id, fact_orders) cannot open or close
+# Slack italics, so it stays readable; any other underscore is neutralised.
+_LOOSE_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Return ``text`` made inert for Slack mrkdwn (apply once, to data only).
+
+    ``&``, ``<``, ``>`` become ``&amp;``, ``&lt;``, ``&gt;`` (Slack's documented
+    escaping), which defuses ``<!channel>``, ``<@U123>``, ``<#C1>`` and ``<url|text>``;
+    ``*``, ``~``, ````` and any ``_`` not inside a word (``_x_``, but not ``order_id``)
+    become full-width look-alikes so data cannot bold/italicise/strike/code;
+    ``@channel``/``@here``/``@everyone`` get a full-width at sign.
+    """
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _LOOSE_UNDERSCORE.sub("＿", text.translate(_FORMATTING))
+    return _BROADCAST.sub(lambda m: "＠" + m.group(1), text)
+
+
+# ---------------------------------------------------------------------------
+# Personal data
+# ---------------------------------------------------------------------------
+
+# ASCII local part only: ``\w`` would swallow the Chinese text in front of an address.
+_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}")
+# 18-digit resident ID: 6-digit region, birth date 18xx-20xx, 3-digit sequence, check digit/X.
+_CN_ID = re.compile(
+    r"(?<![0-9])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![0-9A-Za-z])"
+)
+# Card numbers and other long identifiers: 13-19 digits, contiguous or in groups of 4.
+_LONG_DIGITS = re.compile(r"(?<![0-9])\d{13,19}(?![0-9])")
+_GROUPED_CARD = re.compile(r"(?<![0-9])\d{4}(?:[ \-]\d{4}){2,3}(?:[ \-]\d{1,4})?(?![0-9])")
+# Mainland-China mobile: 1[3-9]x xxxx xxxx, optionally +86 / 0086 and 3-4-4 grouping.
+_CN_MOBILE = re.compile(r"(?<![0-9])(?:(?:\+|00)86[ \-]?)?1[3-9]\d(?:[ \-]?\d{4}){2}(?![0-9])")
+# Generic phone: optional +country and (area), 2+ groups separated by space/hyphen.
+# Dots are not separators (IP addresses, decimals); digit counts are checked in _phone.
+_PHONE = re.compile(
+    r"(?<![A-Za-z0-9+])(?:\+\d{1,3}[ \-]?)?(?:\(\d{1,4}\)[ \-]?)?\d{2,5}(?:[ \-]\d{2,5}){1,4}(?![A-Za-z0-9])"
+)
+_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}-\d{1,2}-\d{4}")
+
+
+def _phone(match: re.Match[str]) -> str:
+    s = match.group(0)
+    digits = re.sub(r"\D", "", s)
+    groups = re.findall(r"\d+", s)
+    if _DATE.fullmatch(s.strip()):
+        return s  # 2026-11-24 is a date, not a phone number
+    if not 7 <= len(digits) <= 15 or max(len(g) for g in groups) < 3:
+        return s  # "10 20 30 40" is a list of numbers
+    return "[phone]"
+
+
+def mask_pii(text: str, *, long_numbers: bool = True) -> str:
+    """Redact personal data in free text.
+
+    e-mail → ``[email]``; 18-digit Chinese resident ID → ``[id]``; 13–19 digit runs
+    (card numbers, contiguous or grouped by 4) → ``[number]``; mainland mobile numbers
+    and other phone numbers (7–15 digits written with spaces/hyphens) → ``[phone]``.
+    ``long_numbers=False`` keeps long digit runs (for record ids such as order numbers).
+    Heuristic by nature: it errs towards masking.
+    """
+    text = _EMAIL.sub("[email]", text)
+    text = _CN_ID.sub("[id]", text)
+    if long_numbers:
+        text = _LONG_DIGITS.sub("[number]", text)
+        text = _GROUPED_CARD.sub("[number]", text)
+    text = _CN_MOBILE.sub("[phone]", text)
+    return _PHONE.sub(_phone, text)
+
+
+# A sample like ``user_id=123`` names a person: keep the key, drop the value.
+_SAMPLE_KV = re.compile(r"^\s*([A-Za-z][A-Za-z0-9_.\-]*)\s*[=:]\s*(\S.*)$", re.DOTALL)
+_KEY_TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_PERSONAL_TOKENS = frozenset({
+    "user", "uid", "customer", "visitor", "member", "buyer", "person", "openid", "unionid",
+    "device", "account", "phone", "mobile", "tel", "email", "mail", "ip", "idcard", "name",
+})
+
+
+def redact_sample(sample: str) -> str:
+    """Make a data-quality sample (``order_id=123``) safe to show.
+
+    Values of person-identifying keys (``user_id=…``, ``customerId=…``, ``email=…``)
+    become ``[redacted]``; anything else goes through :func:`mask_pii` keeping long
+    record ids (an order number is not personal data). Not escaped: escape after.
+    """
+    m = _SAMPLE_KV.match(sample)
+    if m:
+        tokens = {t.lower() for t in _KEY_TOKEN.findall(m.group(1))}
+        if tokens & _PERSONAL_TOKENS:
+            return f"{m.group(1)}=[redacted]"
+    return mask_pii(sample, long_numbers=False)
+
+
+# ---------------------------------------------------------------------------
+# Length
+# ---------------------------------------------------------------------------
+
+_PARTIAL_ENTITY = re.compile(r"&(?:a|am|amp|l|lt|g|gt)?$")
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` characters (code points), ending with "…".
+
+    Text that fits is returned unchanged. A cut never splits a surrogate-free code
+    point, and never leaves half an ``&amp;``/``&lt;``/``&gt;`` entity at the end.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    head = _PARTIAL_ENTITY.sub("", head).rstrip()
+    return head + ELLIPSIS

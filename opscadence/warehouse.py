@@ -1,0 +1,253 @@
+"""Warehouse schema and the idempotent window writer (SQLAlchemy 2 Core).
+
+Raw tables carry a ``ds`` partition column: the calendar date in the shop's
+timezone. Timestamps are stored as naive shop-local datetimes, so SQL never has to
+do timezone arithmetic and runs unchanged on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+metadata = sa.MetaData()
+
+
+def _ds() -> sa.Column:
+    return sa.Column("ds", sa.Date, nullable=False, index=True)
+
+
+# --- raw tables: one row per source record, partitioned by ds -----------------------------
+raw_users = sa.Table(
+    "raw_users", metadata,
+    _ds(),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("signup_at", sa.DateTime, nullable=False),
+    sa.Column("channel", sa.String(64)),
+    sa.Column("platform", sa.String(32)),
+    sa.Column("region", sa.String(64)),
+)
+
+raw_events = sa.Table(
+    "raw_events", metadata,
+    _ds(),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("event_at", sa.DateTime, nullable=False),
+    sa.Column("visitor_id", sa.String(64), nullable=False),  # device/cookie id; DAU counts these
+    sa.Column("user_id", sa.String(64)),  # null while not logged in
+    sa.Column("session_id", sa.String(64), nullable=False),
+    sa.Column("event_name", sa.String(64), nullable=False),
+    sa.Column("page", sa.String(255)),
+    sa.Column("platform", sa.String(32)),
+    sa.Column("utm_source", sa.String(128)),
+    sa.Column("utm_medium", sa.String(128)),
+    sa.Column("utm_campaign", sa.String(255)),
+    sa.Column("engagement_seconds", sa.Float),  # social pack: interaction time
+)
+
+raw_orders = sa.Table(
+    "raw_orders", metadata,
+    _ds(),
+    sa.Column("order_id", sa.String(64), nullable=False),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Column("order_at", sa.DateTime, nullable=False),
+    sa.Column("amount", sa.Numeric(14, 2), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # created | paid | cancelled | refunded
+    sa.Column("platform", sa.String(32)),
+    sa.Column("channel", sa.String(64)),
+)
+
+raw_payments = sa.Table(
+    "raw_payments", metadata,
+    _ds(),
+    sa.Column("attempt_id", sa.String(64), nullable=False),
+    sa.Column("order_id", sa.String(64), nullable=False),
+    sa.Column("attempt_at", sa.DateTime, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # success | failed
+    sa.Column("method", sa.String(32)),
+    sa.Column("platform", sa.String(32)),
+    sa.Column("error_code", sa.String(64)),
+)
+
+raw_ad_spend = sa.Table(
+    "raw_ad_spend", metadata,
+    _ds(),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("campaign", sa.String(255), nullable=False),
+    sa.Column("impressions", sa.BigInteger, nullable=False),
+    sa.Column("clicks", sa.BigInteger, nullable=False),
+    sa.Column("cost", sa.Numeric(14, 2), nullable=False),
+)
+
+raw_feedback = sa.Table(
+    "raw_feedback", metadata,
+    _ds(),
+    sa.Column("feedback_id", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(32), nullable=False),  # app_review | customer_service | survey | social
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("rating", sa.Integer),
+    sa.Column("text", sa.Text),
+    sa.Column("user_id", sa.String(64)),
+)
+
+RAW_TABLES: dict[str, sa.Table] = {
+    "users": raw_users,
+    "events": raw_events,
+    "orders": raw_orders,
+    "payments": raw_payments,
+    "ad_spend": raw_ad_spend,
+    "feedback": raw_feedback,
+}
+
+# The timestamp column of each raw table that must fall inside its ds partition.
+PARTITION_TIME_COLUMN: dict[str, str | None] = {
+    "users": "signup_at",
+    "events": "event_at",
+    "orders": "order_at",
+    "payments": "attempt_at",
+    "ad_spend": None,
+    "feedback": "created_at",
+}
+
+# --- marts -------------------------------------------------------------------------------
+# One row per ds × metric × dimension × dimension_value. numerator/denominator are kept for
+# rate metrics so later stages can judge a rate against its volume.
+mart_daily_kpis = sa.Table(
+    "mart_daily_kpis", metadata,
+    _ds(),
+    sa.Column("metric", sa.String(64), nullable=False),
+    sa.Column("dimension", sa.String(32), nullable=False),
+    sa.Column("dimension_value", sa.String(255), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("numerator", sa.Float),
+    sa.Column("denominator", sa.Float),
+    sa.UniqueConstraint("ds", "metric", "dimension", "dimension_value", name="uq_mart_daily_kpis"),
+)
+
+# One row per ds × step × dimension × dimension_value.
+mart_daily_funnel = sa.Table(
+    "mart_daily_funnel", metadata,
+    _ds(),
+    sa.Column("step_index", sa.Integer, nullable=False),
+    sa.Column("step", sa.String(32), nullable=False),
+    sa.Column("dimension", sa.String(32), nullable=False),
+    sa.Column("dimension_value", sa.String(255), nullable=False),
+    sa.Column("users", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("ds", "step", "dimension", "dimension_value", name="uq_mart_daily_funnel"),
+)
+
+# One row per ds × rule × dimension_value that breached.
+alerts = sa.Table(
+    "alerts", metadata,
+    _ds(),
+    sa.Column("rule_id", sa.String(255), nullable=False),
+    sa.Column("metric", sa.String(64), nullable=False),
+    sa.Column("dimension", sa.String(32), nullable=False),
+    sa.Column("dimension_value", sa.String(255), nullable=False),
+    sa.Column("condition", sa.String(32), nullable=False),
+    sa.Column("threshold", sa.Float, nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("baseline", sa.Float),
+    sa.Column("severity", sa.String(4), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False, server_default="threshold"),  # threshold | data_quality
+    sa.UniqueConstraint("ds", "rule_id", "dimension_value", name="uq_alerts"),
+)
+
+# One row per ds × table × expectation: the stored validation result.
+dq_results = sa.Table(
+    "dq_results", metadata,
+    _ds(),
+    sa.Column("table_name", sa.String(32), nullable=False),
+    sa.Column("expectation", sa.String(128), nullable=False),
+    sa.Column("column_name", sa.String(64)),
+    sa.Column("severity", sa.String(16), nullable=False),  # critical | warning
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("unexpected_count", sa.BigInteger),
+    sa.Column("sample", sa.Text),  # JSON list of sample keys / row numbers, never personal data
+    sa.Column("detail", sa.Text),
+)
+
+# One row per kind × ds × channel: what was sent, where, and Slack's message ts.
+briefs = sa.Table(
+    "briefs", metadata,
+    sa.Column("kind", sa.String(32), nullable=False),
+    _ds(),
+    sa.Column("channel", sa.String(128), nullable=False),  # the configured channel name
+    sa.Column("channel_id", sa.String(64)),  # Slack's id, needed by chat.update
+    sa.Column("message_ts", sa.String(32)),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # sent | pending
+    sa.Column("payload", sa.Text, nullable=False),  # the Block Kit payload (JSON)
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.UniqueConstraint("kind", "ds", "channel", name="uq_briefs"),
+)
+
+
+def create_engine(url: str) -> Engine:
+    """Engine for the warehouse URL; SQLite files get their parent directory created."""
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        from pathlib import Path
+
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        # Writers hold the database for one short transaction; readers should wait, not fail.
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("pragma busy_timeout = 30000")
+            cur.execute("pragma journal_mode = wal")
+            cur.close()
+
+    return engine
+
+
+def init_schema(engine: Engine) -> None:
+    metadata.create_all(engine)
+
+
+def _records(rows: pd.DataFrame | Iterable[Mapping[str, Any]], table: sa.Table) -> list[dict[str, Any]]:
+    if isinstance(rows, pd.DataFrame):
+        frame = rows.astype(object).where(rows.notna(), None)
+        records = frame.to_dict(orient="records")
+    else:
+        records = [dict(r) for r in rows]
+    columns = set(table.c.keys())
+    out = []
+    for rec in records:
+        unknown = set(rec) - columns
+        if unknown:
+            raise ValueError(f"{table.name}: unknown columns {sorted(unknown)}")
+        out.append({k: (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for k, v in rec.items()})
+    return out
+
+
+def replace_window(
+    conn: Connection,
+    table: sa.Table,
+    start: date,
+    end: date,
+    rows: pd.DataFrame | Iterable[Mapping[str, Any]],
+    *,
+    extra_where: Sequence[sa.ColumnElement[bool]] = (),
+) -> int:
+    """Replace every row of ``table`` with ``start <= ds < end`` by ``rows``.
+
+    Runs inside the caller's transaction (use ``engine.begin()``), so a failure leaves
+    the previous window intact and a rerun leaves exactly the same state.
+    """
+    records = _records(rows, table)
+    for rec in records:
+        ds = rec.get("ds")
+        if ds is None or not (start <= ds < end):
+            raise ValueError(f"{table.name}: row with ds={ds!r} is outside the window [{start}, {end})")
+    where = [table.c.ds >= start, table.c.ds < end, *extra_where]
+    conn.execute(table.delete().where(*where))
+    if records:
+        conn.execute(table.insert(), records)
+    return len(records)

@@ -1,0 +1,32 @@
+"""Notify: render the brief and deliver it (Slack, or the outbox when Slack is unavailable)."""
+
+from datetime import date
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy.engine import Engine
+
+from opscadence.brief import render_alert_notification, render_daily_brief
+from opscadence.delivery import DeliveryOutcome, deliver
+from opscadence.model import Alert, DailyBrief, Message
+from opscadence.slack import SlackClient
+
+
+@task(name="render-brief", cache_policy=NO_CACHE)
+def render_brief(brief: DailyBrief, locale: str) -> Message:
+    return render_daily_brief(brief, locale)
+
+
+@task(name="render-alerts", cache_policy=NO_CACHE)
+def render_alerts(ds: date, alerts: list[Alert], locale: str) -> Message | None:
+    return render_alert_notification(ds, alerts, locale) if alerts else None
+
+
+# Retries cover a failed warehouse write after delivery; deliver() itself never double-posts
+# because it looks up the stored message ts first.
+@task(name="deliver-message", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[10, 60])
+def deliver_message(
+    engine: Engine, client: SlackClient | None, kind: str, ds: date, channel: str, message: Message, outbox_dir: Path
+) -> DeliveryOutcome:
+    return deliver(engine, client, kind=kind, ds=ds, channel=channel, message=message, outbox_dir=outbox_dir)

@@ -1,0 +1,47 @@
+"""Shared fixtures: warehouses (a real SQLite file; a real PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import sqlalchemy as sa
+
+# Telemetry off and no stray config for every test, before any library reads them.
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["DO_NOT_TRACK"] = "1"
+os.environ["GX_ANALYTICS_ENABLED"] = "false"
+for _name in [n for n in os.environ if n.startswith("OPSCADENCE_") and n != "OPSCADENCE_TEST_POSTGRES_URL"]:
+    del os.environ[_name]
+os.environ.pop("SLACK_BOT_TOKEN", None)
+
+from opscadence import warehouse  # noqa: E402
+
+POSTGRES_URL = os.environ.get("OPSCADENCE_TEST_POSTGRES_URL")
+WAREHOUSES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+def _fresh_postgres() -> sa.engine.Engine:
+    engine = warehouse.create_engine(POSTGRES_URL)
+    warehouse.metadata.drop_all(engine)
+    return engine
+
+
+@pytest.fixture(params=WAREHOUSES)
+def engine(request, tmp_path):
+    """An empty warehouse with the schema: a SQLite file, and PostgreSQL when configured."""
+    if request.param == "sqlite":
+        eng = warehouse.create_engine(f"sqlite:///{tmp_path}/warehouse.sqlite")
+    else:
+        eng = _fresh_postgres()
+    warehouse.init_schema(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path):
+    eng = warehouse.create_engine(f"sqlite:///{tmp_path}/warehouse.sqlite")
+    warehouse.init_schema(eng)
+    yield eng
+    eng.dispose()

@@ -1,0 +1,306 @@
+"""A real local HTTP server speaking the few Slack Web API methods opscadence calls.
+
+Used by tests instead of mocks: the real ``slack_sdk.WebClient`` talks HTTP to it, so
+serialisation, auth headers, HTTP status codes, ``Retry-After`` and slack-sdk's retry
+handlers are all exercised for real.
+
+    with SlackApiServer(token="xoxb-test") as srv:
+        client = SlackWebClient("xoxb-test", base_url=srv.url)   # "http://127.0.0.1:PORT/api/"
+        srv.fail_next("chat.postMessage", status=429, retry_after=1)
+        ...
+        srv.calls("chat.postMessage")   # every request, failed ones included
+
+Methods (as documented by Slack; auth failures are HTTP 200 with ``ok: false``):
+
+* ``chat.postMessage``: ``{"ok", "channel": <id>, "ts", "message"}``. Channel names
+  (``#ops-brief`` or ``ops-brief``) map to stable ids ``C0001``, ``C0002`` ...; ids
+  (``C…``/``G…``/``D…``) are used as given. ts values strictly increase.
+* ``chat.update``: ``{"ok", "channel", "ts", "text", "message"}``; ``message_not_found``
+  for an unknown ts, ``channel_not_found`` for an unknown channel id.
+* ``auth.test``: ``{"ok": true, ...}``.
+
+Both JSON and form-encoded bodies (and GET query strings) are accepted; ``blocks`` given
+as a JSON string in a form is parsed. No pytest dependency.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str  # Slack API method, e.g. "chat.postMessage"
+    body: dict[str, Any]  # parsed body (JSON, form or query string)
+    headers: dict[str, str]
+    status: int  # the HTTP status the server answered with
+    response: dict[str, Any] | None  # the JSON it answered with (None for non-JSON)
+
+
+@dataclass
+class _Fault:
+    status: int = 500
+    retry_after: int | None = None
+    error: str | None = None
+    body: str | None = None
+
+
+@dataclass
+class _State:
+    token: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    messages: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    channel_ids: dict[str, str] = field(default_factory=dict)
+    faults: dict[str, deque[_Fault]] = field(default_factory=dict)
+    ts_counter: int = 0
+
+
+def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    text = raw.decode("utf-8")
+    if content_type.startswith("application/json"):
+        data = json.loads(text)
+        return data if isinstance(data, dict) else {"_": data}
+    form = {k: v[-1] for k, v in parse_qs(text, keep_blank_values=True).items()}
+    for key in ("blocks", "attachments", "metadata"):
+        value = form.get(key)
+        if isinstance(value, str) and value[:1] in "[{":
+            try:
+                form[key] = json.loads(value)
+            except json.JSONDecodeError:
+                pass
+    return form
+
+
+class SlackApiServer:
+    """Threaded local Slack Web API; see the module docstring."""
+
+    def __init__(self, token: str = "xoxb-test", host: str = "127.0.0.1", port: int = 0):
+        self.token = token
+        self._state = _State(token=token)
+        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+    def start(self) -> "SlackApiServer":
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="slack-api-server", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> "SlackApiServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        host = self._httpd.server_address[0]
+        return f"http://{host}:{self.port}/api/"
+
+    # --- fault injection ------------------------------------------------------------------
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 500,
+        retry_after: int | None = None,
+        error: str | None = None,
+        body: str | None = None,
+        times: int = 1,
+    ) -> None:
+        """Queue ``times`` scripted answers for ``method``; each call consumes one.
+
+        ``status=429`` answers ``{"ok": false, "error": "ratelimited"}`` with ``Retry-After``
+        (default 1); ``status=200, error="channel_not_found"`` an API-level error; ``body``
+        replaces the JSON body verbatim (e.g. an HTML error page).
+        """
+        if status == 429 and retry_after is None:
+            retry_after = 1
+        with self._state.lock:
+            queue = self._state.faults.setdefault(method, deque())
+            for _ in range(times):
+                queue.append(_Fault(status=status, retry_after=retry_after, error=error, body=body))
+
+    def clear_faults(self) -> None:
+        with self._state.lock:
+            self._state.faults.clear()
+
+    # --- inspection -----------------------------------------------------------------------
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._state.lock:
+            return list(self._state.requests)
+
+    def calls(self, method: str | None = None) -> list[RecordedRequest]:
+        return [r for r in self.requests if method is None or r.method == method]
+
+    @property
+    def messages(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """channel_id -> ts -> {"text", "blocks", "thread_ts"} (a deep copy)."""
+        with self._state.lock:
+            return copy.deepcopy(self._state.messages)
+
+    def channel_id(self, channel: str) -> str:
+        """The id this server gives (or gave) ``channel``."""
+        with self._state.lock:
+            return self._resolve_channel(channel)
+
+    def reset(self) -> None:
+        """Forget requests, messages and faults (channels and their ids stay)."""
+        with self._state.lock:
+            self._state.requests.clear()
+            for store in self._state.messages.values():
+                store.clear()  # channels still exist, their messages are gone
+            self._state.faults.clear()
+
+    # --- internals (called with the lock held) --------------------------------------------
+    def _resolve_channel(self, channel: str) -> str:
+        if _CHANNEL_ID.match(channel):
+            self._state.messages.setdefault(channel, {})
+            return channel
+        name = channel.lstrip("#")
+        ids = self._state.channel_ids
+        if name not in ids:
+            ids[name] = f"C{len(ids) + 1:04d}"
+        self._state.messages.setdefault(ids[name], {})
+        return ids[name]
+
+    def _next_ts(self) -> str:
+        self._state.ts_counter += 1
+        n = self._state.ts_counter
+        return f"{1700000000 + n // 10000}.{(n % 10000) * 100:06d}"
+
+    def _auth_error(self, headers: dict[str, str], body: dict[str, Any]) -> str | None:
+        auth = headers.get("authorization", "")
+        token = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else body.get("token")
+        if not token:
+            return "not_authed"
+        if token != self.token:
+            return "invalid_auth"
+        return None
+
+    def _dispatch(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {"ok": True, "url": "https://opscadence-test.slack.com/", "team": "test", "user": "opscadence",
+                    "team_id": "T0001", "user_id": "U0001", "bot_id": "B0001"}
+        if method == "chat.postMessage":
+            channel = body.get("channel")
+            if not channel:
+                return {"ok": False, "error": "channel_not_found"}
+            if not body.get("text") and not body.get("blocks"):
+                return {"ok": False, "error": "no_text"}
+            channel_id = self._resolve_channel(str(channel))
+            ts = self._next_ts()
+            stored = {"text": body.get("text"), "blocks": body.get("blocks"), "thread_ts": body.get("thread_ts")}
+            self._state.messages[channel_id][ts] = stored
+            message = {"type": "message", "user": "U0001", "bot_id": "B0001", "ts": ts, **stored}
+            return {"ok": True, "channel": channel_id, "ts": ts, "message": message}
+        if method == "chat.update":
+            channel_id, ts = body.get("channel"), body.get("ts")
+            if not channel_id or channel_id not in self._state.messages:
+                return {"ok": False, "error": "channel_not_found"}
+            if not ts or ts not in self._state.messages[channel_id]:
+                return {"ok": False, "error": "message_not_found"}
+            if not body.get("text") and not body.get("blocks"):
+                return {"ok": False, "error": "no_text"}
+            stored = self._state.messages[channel_id][ts]
+            stored.update({"text": body.get("text"), "blocks": body.get("blocks")})
+            message = {"type": "message", "user": "U0001", "bot_id": "B0001", **stored}
+            return {"ok": True, "channel": channel_id, "ts": ts, "text": body.get("text"), "message": message}
+        return {"ok": False, "error": "unknown_method"}
+
+    def _handle(self, method: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], str]:
+        with self._state.lock:
+            status, extra_headers = 200, {}
+            response: dict[str, Any] | None
+            queue = self._state.faults.get(method)
+            fault = queue.popleft() if queue else None
+            if fault is not None:
+                status = fault.status
+                if fault.retry_after is not None:
+                    extra_headers["Retry-After"] = str(fault.retry_after)
+                default_error = "ratelimited" if status == 429 else "internal_error" if status >= 500 else "fatal_error"
+                response = {"ok": False, "error": fault.error or default_error}
+                text = fault.body if fault.body is not None else json.dumps(response)
+                if fault.body is not None:
+                    response = None
+            else:
+                auth_error = self._auth_error(headers, body)
+                response = {"ok": False, "error": auth_error} if auth_error else self._dispatch(method, body)
+                text = json.dumps(response)
+            safe_body = {k: v for k, v in body.items() if k != "token"}
+            self._state.requests.append(RecordedRequest(method, safe_body, headers, status, response))
+        return status, extra_headers, text
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "SlackApiServer/1.0"
+
+            def _serve(self, body: dict[str, Any]) -> None:
+                path = urlsplit(self.path).path
+                if not path.startswith("/api/"):
+                    self._send(404, {}, json.dumps({"ok": False, "error": "not_found"}))
+                    return
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, extra, text = server._handle(path[len("/api/"):], body, headers)
+                self._send(status, extra, text)
+
+            def _send(self, status: int, extra: dict[str, str], text: str) -> None:
+                payload = text.encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                for key, value in extra.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = _parse_body(raw, self.headers.get("Content-Type", ""))
+                except (ValueError, UnicodeDecodeError):
+                    self._send(400, {}, json.dumps({"ok": False, "error": "invalid_json"}))
+                    return
+                query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                self._serve({**query, **body})
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                query = urlsplit(self.path).query
+                self._serve(_parse_body(query.encode("utf-8"), "application/x-www-form-urlencoded"))
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep tests quiet
+                pass
+
+        return Handler

@@ -1,0 +1,533 @@
+"""render_daily_brief: wording, formatting, escaping, privacy and Slack limits.
+
+Briefs are built by hand here; expected strings are written out literally.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from opscadence.brief import (
+    MAX_ALERTS_SHOWN,
+    MAX_BLOCKS,
+    describe_alert,
+    format_change,
+    format_value,
+    render_daily_brief,
+    suggestion_for,
+)
+from opscadence.model import Alert, DailyBrief, DataQualityIssue, Funnel, FunnelStep, KpiValue, Message
+
+EVIL = "<!channel> *boss* <@U123>"
+
+
+def alert(metric="payment_success_rate", condition="below", threshold=0.95, value=0.882, baseline=None,
+          severity="P1", dimension="all", dimension_value="all", kind="threshold", rule_id="r") -> Alert:
+    return Alert(rule_id=rule_id, metric=metric, dimension=dimension, dimension_value=dimension_value,
+                 condition=condition, threshold=threshold, value=value, baseline=baseline,
+                 severity=severity, kind=kind)
+
+
+def funnel() -> Funnel:
+    return Funnel(
+        steps=[
+            FunnelStep("page_view", 12345, None),
+            FunnelStep("product_view", 8000, 0.648),
+            FunnelStep("add_to_cart", 2000, 0.25),
+            FunnelStep("checkout", 900, 0.45, 0.47, 0.513),
+            FunnelStep("payment", 850, 0.944),
+        ],
+        weakest_step="checkout",
+        weakest_change=-0.123,
+        weakest_baseline="last_week",
+    )
+
+
+def make_brief(**overrides) -> DailyBrief:
+    fields = dict(
+        ds=date(2026, 11, 24),
+        timezone="Asia/Shanghai",
+        vertical="ecommerce",
+        kpis=[
+            KpiValue("dau", 12345, previous_day=12000, same_weekday_last_week=13000),
+            KpiValue("payment_success_rate", 0.9312, previous_day=0.93, same_weekday_last_week=None),
+            KpiValue("gmv", 12345.6, previous_day=None, same_weekday_last_week=10000),
+        ],
+        alerts=[],
+        funnel=funnel(),
+        dq_passed=True,
+    )
+    fields.update(overrides)
+    return DailyBrief(**fields)
+
+
+def dump(message: Message) -> str:
+    return json.dumps(message.blocks, ensure_ascii=False)
+
+
+def texts(message: Message) -> list[str]:
+    """Every text string in the blocks."""
+    out = []
+    for b in message.blocks:
+        if "text" in b:
+            out.append(b["text"]["text"])
+        out += [f["text"] for f in b.get("fields", [])]
+        out += [e["text"] for e in b.get("elements", [])]
+    return out
+
+
+def assert_slack_limits(message: Message) -> None:
+    assert len(message.blocks) <= 50
+    assert len(message.text) <= 40_000
+    for b in message.blocks:
+        if b["type"] == "header":
+            assert b["text"]["type"] == "plain_text"
+            assert 0 < len(b["text"]["text"]) <= 150
+        elif b["type"] == "section":
+            assert "text" in b or "fields" in b
+            if "text" in b:
+                assert 0 < len(b["text"]["text"]) <= 3000
+            assert len(b.get("fields", [])) <= 10
+            for f in b.get("fields", []):
+                assert 0 < len(f["text"]) <= 2000
+        elif b["type"] == "context":
+            assert 1 <= len(b["elements"]) <= 10
+            for e in b["elements"]:
+                assert 0 < len(e["text"]) <= 2000
+        else:
+            assert b["type"] == "divider"
+
+
+# --- value formatting ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "locale", "expected"),
+    [
+        (1234567, "count", "zh-CN", "1,234,567"),
+        (1234567.0, "count", "en", "1,234,567"),
+        (0, "count", "en", "0"),
+        (0.9312, "ratio", "zh-CN", "93.1%"),
+        (0.9312, "ratio", "en", "93.1%"),
+        (0.0078, "ratio", "en", "0.8%"),
+        (12345.6, "currency", "zh-CN", "¥12,345.60"),
+        (12345.6, "currency", "en", "¥12,345.60"),
+        (-5, "currency", "en", "-¥5.00"),
+        (83, "seconds", "en", "1m 23s"),
+        (83, "seconds", "zh-CN", "1分23秒"),
+        (45.4, "seconds", "en", "45s"),
+        (45.4, "seconds", "zh-CN", "45秒"),
+        (3723, "seconds", "en", "1h 2m 3s"),
+        (3723, "seconds", "zh-CN", "1小时2分3秒"),
+        (None, "count", "en", "n/a"),
+        (None, "ratio", "zh-CN", "无"),
+    ],
+)
+def test_format_value(value, unit, locale, expected):
+    assert format_value(value, unit, locale) == expected
+
+
+@pytest.mark.parametrize(
+    ("change", "locale", "expected"),
+    [
+        (0.052, "en", "▲ +5.2%"),
+        (-0.123, "zh-CN", "▼ -12.3%"),
+        (1.5, "en", "▲ +150.0%"),
+        (0.0001, "en", "0.0%"),
+        (None, "en", "n/a"),
+        (None, "zh-CN", "无"),
+    ],
+)
+def test_format_change(change, locale, expected):
+    assert format_change(change, locale) == expected
+
+
+def test_kpi_fields_and_lines_zh():
+    msg = render_daily_brief(make_brief())
+    fields = [f["text"] for b in msg.blocks for f in b.get("fields", [])]
+    assert fields == [
+        "*日活 DAU*\n12,345\n较昨日 ▲ +2.9% · 较上周同日 ▼ -5.0%",
+        "*支付成功率*\n93.1%\n较昨日 ▲ +0.1% · 较上周同日 无",
+        "*GMV 成交额*\n¥12,345.60\n较昨日 无 · 较上周同日 ▲ +23.5%",
+    ]
+    assert "• 日活 DAU：12,345（较昨日 ▲ +2.9%，较上周同日 ▼ -5.0%）" in msg.text
+    assert "• GMV 成交额：¥12,345.60（较昨日 无，较上周同日 ▲ +23.5%）" in msg.text
+
+
+def test_kpi_lines_en():
+    msg = render_daily_brief(make_brief(), "en")
+    assert "• DAU: 12,345 (DoD ▲ +2.9%, WoW ▼ -5.0%)" in msg.text
+    assert "• Payment success rate: 93.1% (DoD ▲ +0.1%, WoW n/a)" in msg.text
+    fields = [f["text"] for b in msg.blocks for f in b.get("fields", [])]
+    assert fields[2] == "*GMV*\n¥12,345.60\nDoD n/a · WoW ▲ +23.5%"
+
+
+def test_kpi_order_follows_input():
+    kpis = [KpiValue("gmv", 1.0), KpiValue("dau", 2.0), KpiValue("orders", 3.0)]
+    msg = render_daily_brief(make_brief(kpis=kpis), "en")
+    labels = [f["text"].split("\n")[0] for b in msg.blocks for f in b.get("fields", [])]
+    assert labels == ["*GMV*", "*DAU*", "*Orders*"]
+
+
+# --- header, locale -------------------------------------------------------------
+
+
+def test_default_locale_is_zh_cn():
+    msg = render_daily_brief(make_brief())
+    assert msg.blocks[0] == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "📊 每日数据简报 2026-11-24 (Asia/Shanghai)", "emoji": True},
+    }
+    assert msg.text.startswith("📊 每日数据简报 2026-11-24 (Asia/Shanghai)\n")
+
+
+def test_english_locale():
+    msg = render_daily_brief(make_brief(), "en")
+    assert msg.blocks[0]["text"]["text"] == "📊 Daily brief 2026-11-24 (Asia/Shanghai)"
+    assert "每日" not in msg.text and "较昨日" not in msg.text
+
+
+@pytest.mark.parametrize("locale", ["fr", "zh", "EN", ""])
+def test_unknown_locale_raises(locale):
+    with pytest.raises(ValueError, match="locale"):
+        render_daily_brief(make_brief(), locale)
+
+
+def test_timezone_is_sanitised_in_header():
+    msg = render_daily_brief(make_brief(timezone="Asia/Shanghai<!here>"), "en")
+    assert msg.blocks[0]["text"]["text"] == "📊 Daily brief 2026-11-24 (Asia/Shanghaihere)"
+
+
+# --- alerts -----------------------------------------------------------------------
+
+
+def test_below_alert_wording_zh_and_en():
+    a = alert()
+    assert describe_alert(a, "zh-CN") == "支付成功率 88.2%，低于阈值 95.0%"
+    assert describe_alert(a, "en") == "Payment success rate 88.2%, below the 95.0% threshold"
+
+
+def test_drop_vs_last_week_wording_zh_and_en():
+    a = alert(metric="dau", condition="drop_vs_last_week", threshold=0.15, value=1234, baseline=1626,
+              severity="P2")
+    assert describe_alert(a, "en") == "DAU 1,234, down 24.1% vs same weekday last week (1,626)"
+    assert describe_alert(a, "zh-CN") == "日活 DAU 1,234，较上周同日下降 24.1%（1,626）"
+
+
+def test_other_conditions_wording():
+    above = alert(metric="bounce_rate", condition="above", threshold=0.6, value=0.62, severity="P2")
+    assert describe_alert(above, "en") == "Bounce rate 62.0%, above the 60.0% threshold"
+    rise = alert(metric="dau", condition="rise_vs_yesterday", threshold=0.5, value=3000, baseline=1500)
+    assert describe_alert(rise, "zh-CN") == "日活 DAU 3,000，较昨日上升 100.0%（1,500）"
+
+
+def test_alert_lines_with_severity_and_suggestion_zh():
+    msg = render_daily_brief(make_brief(alerts=[alert()]))
+    expected = "🔴 *P1* 支付成功率 88.2%，低于阈值 95.0%\n    → 建议：排查支付网关错误与延迟（按支付方式、平台拆分）"
+    assert any(expected in t for t in texts(msg))
+    assert "🔴 P1 支付成功率 88.2%，低于阈值 95.0%\n    → 建议：排查支付网关错误与延迟（按支付方式、平台拆分）" in msg.text
+    assert "🚨 告警（1）" in msg.text
+
+
+def test_alert_lines_with_severity_and_suggestion_en():
+    a = alert(metric="dau", condition="drop_vs_last_week", threshold=0.15, value=1234, baseline=1626,
+              severity="P2")
+    msg = render_daily_brief(make_brief(alerts=[a]), "en")
+    assert ("🟠 P2 DAU 1,234, down 24.1% vs same weekday last week (1,626)\n"
+            "    → Suggested: check releases, acquisition channels and tracking for that day") in msg.text
+
+
+def test_dimension_value_shown_and_all_hidden():
+    a = alert(metric="ad_ctr", threshold=0.01, value=0.008, severity="P3", dimension="channel",
+              dimension_value="抖音")
+    assert describe_alert(a, "en") == "Ad CTR (channel: 抖音) 0.8%, below the 1.0% threshold"
+    assert describe_alert(a, "zh-CN") == "广告点击率（channel：抖音） 0.8%，低于阈值 1.0%"
+    msg = render_daily_brief(make_brief(alerts=[a]), "en")
+    assert "🟡 P3 Ad CTR (channel: 抖音)" in msg.text
+    assert "change the creative or pause the channel" in msg.text
+    assert "(all" not in describe_alert(alert(dimension="channel", dimension_value="all"), "en")
+
+
+@pytest.mark.parametrize(
+    ("metric", "condition", "locale", "expected"),
+    [
+        ("payment_success_rate", "below", "en",
+         "check payment gateway errors and latency, by payment method and platform"),
+        ("payment_success_rate", "below", "zh-CN", "排查支付网关错误与延迟（按支付方式、平台拆分）"),
+        ("ad_ctr", "below", "en", "change the creative or pause the channel"),
+        ("ad_ctr", "below", "zh-CN", "更换素材或暂停该渠道"),
+        ("dau", "drop_vs_last_week", "en", "check releases, acquisition channels and tracking for that day"),
+        ("dau", "rise_vs_last_week", "en",
+         "check for bot traffic or duplicated tracking, then the acquisition channels"),
+        ("some_new_metric", "below", "en",
+         "break the metric down by channel and platform and compare with recent releases and campaigns"),
+    ],
+)
+def test_suggestions(metric, condition, locale, expected):
+    assert suggestion_for(metric, condition, locale) == expected
+
+
+@pytest.mark.parametrize(
+    "metric",
+    ["bounce_rate", "add_to_cart_conversion", "orders", "gmv", "aov", "repurchase_rate", "new_users",
+     "registration_conversion"],
+)
+def test_every_named_metric_has_its_own_suggestion(metric):
+    generic = suggestion_for("no_such_metric", "below", "en")
+    for locale in ("en", "zh-CN"):
+        assert suggestion_for(metric, "below", locale) != suggestion_for("no_such_metric", "below", locale)
+    assert suggestion_for(metric, "above", "en") != generic
+
+
+def test_data_quality_alert_phrasing():
+    a = alert(metric="fact_orders", condition="expect_column_values_to_not_be_null", threshold=0, value=12,
+              severity="P1", kind="data_quality")
+    assert describe_alert(a, "en") == "Data quality: fact_orders failed validation, 12 unexpected rows"
+    assert describe_alert(a, "zh-CN") == "数据质量：fact_orders未通过校验，异常 12 行"
+    msg = render_daily_brief(make_brief(alerts=[a]), "en")
+    assert "check the upstream load and tracking for that table, then re-run the day's flow" in msg.text
+
+
+def test_no_alerts_line():
+    assert "✅ 无告警" in render_daily_brief(make_brief(alerts=[])).text
+    msg = render_daily_brief(make_brief(alerts=[]), "en")
+    assert "✅ No alerts" in msg.text
+    assert {"type": "section", "text": {"type": "mrkdwn", "text": "✅ No alerts"}} in msg.blocks
+
+
+def test_200_alerts_fit_limits_keep_p1_first_and_count_the_rest():
+    alerts = [alert(metric="ad_ctr", threshold=0.01, value=0.005, severity="P3", dimension="campaign",
+                    dimension_value=f"campaign-{i} " + "x" * 300) for i in range(150)]
+    alerts += [alert(severity="P1", dimension="platform", dimension_value=f"p1-{i}") for i in range(30)]
+    alerts += [alert(metric="dau", condition="drop_vs_last_week", threshold=0.15, value=10, baseline=20,
+                     severity="P2", dimension="channel", dimension_value=f"p2-{i}") for i in range(20)]
+    assert len(alerts) == 200
+    for locale, more in (("en", "…and 190 more"), ("zh-CN", "…另有 190 条")):
+        msg = render_daily_brief(make_brief(alerts=alerts), locale)
+        assert_slack_limits(msg)
+        assert MAX_ALERTS_SHOWN == 10
+        assert more in msg.text
+        assert any(more in t for t in texts(msg))
+        shown = [line for line in msg.text.splitlines() if line.startswith(("🔴", "🟠", "🟡"))]
+        assert len(shown) == 10
+        assert all(line.startswith("🔴 P1") for line in shown)
+        assert "p1-0" in shown[0] and "p1-9" in shown[9]  # stable within a severity
+        assert "campaign-" not in msg.text
+
+
+def test_alerts_sorted_by_severity():
+    alerts = [alert(severity="P3", dimension="c", dimension_value="three"),
+              alert(severity="P2", dimension="c", dimension_value="two"),
+              alert(severity="P1", dimension="c", dimension_value="one")]
+    msg = render_daily_brief(make_brief(alerts=alerts), "en")
+    assert msg.text.index("one") < msg.text.index("two") < msg.text.index("three")
+    assert "more" not in msg.text
+
+
+# --- escaping and privacy -------------------------------------------------------------
+
+
+def test_dimension_value_escaped_in_every_block_and_fallback():
+    a = alert(metric="ad_ctr", threshold=0.01, value=0.008, severity="P3", dimension="channel",
+              dimension_value=EVIL)
+    for locale in ("zh-CN", "en"):
+        msg = render_daily_brief(make_brief(alerts=[a], urgent_feedback_count=1, urgent_feedback=[EVIL]), locale)
+        everything = dump(msg) + msg.text
+        for raw in ("<!channel>", "<@U123>", "*boss*"):
+            assert raw not in everything
+        assert "&lt;!channel&gt; ＊boss＊ &lt;@U123&gt;" in msg.text
+        alert_blocks = [t for t in texts(msg) if "Ad CTR" in t or "广告" in t]
+        assert alert_blocks and all("&lt;!channel&gt; ＊boss＊ &lt;@U123&gt;" in t for t in alert_blocks)
+
+
+def test_broadcast_words_in_data_are_neutralised():
+    a = alert(dimension="campaign", dimension_value="@here sale")
+    msg = render_daily_brief(make_brief(alerts=[a]), "en")
+    assert "@here" not in dump(msg) + msg.text
+    assert "＠here sale" in msg.text
+
+
+def test_feedback_masked_escaped_truncated_and_quoted():
+    fb = [
+        "退款不到账！我的手机 13800138000，邮箱 zhang.san@example.com <!here>",
+        "card 4111 1111 1111 1111 " + "慢" * 400,
+        "third",
+        "fourth is not shown",
+    ]
+    msg = render_daily_brief(make_brief(urgent_feedback_count=7, urgent_feedback=fb))
+    everything = dump(msg) + msg.text
+    for raw in ("13800138000", "zhang.san@example.com", "4111", "<!here>", "fourth"):
+        assert raw not in everything
+    assert "📣 紧急反馈 7 条" in msg.text
+    assert "> 退款不到账！我的手机 [phone]，邮箱 [email] &lt;!here&gt;" in msg.text
+    second = next(line for line in msg.text.splitlines() if line.startswith("> card"))
+    assert second.startswith("> card [number] 慢")
+    assert second.endswith("…") and len(second) == 2 + 200
+    assert "> third" in msg.text
+
+
+def test_no_feedback_section_when_count_is_zero():
+    msg = render_daily_brief(make_brief(urgent_feedback_count=0, urgent_feedback=["ignored"]), "en")
+    assert "Urgent feedback" not in msg.text and "ignored" not in msg.text
+
+
+# --- data quality ------------------------------------------------------------------
+
+
+def dq_issues() -> list[DataQualityIssue]:
+    return [
+        DataQualityIssue("fact_orders", "expect_column_values_to_be_between", "amount", "warning", 2,
+                         ["order_id=7"]),
+        DataQualityIssue("fact_orders", "expect_column_values_to_not_be_null", "user_id", "critical", 1234,
+                         ["order_id=20261124000123", "user_id=998877", "order_id=<!channel>", "order_id=4th"],
+                         detail="1,234 of 56,789 rows; contact ops@example.com"),
+    ]
+
+
+def test_dq_failed_withholds_numbers_and_lists_issues():
+    threshold_alert = alert(value=0.5)
+    dq_alert = alert(metric="fact_orders", condition="not_null", threshold=0, value=1234, severity="P1",
+                     kind="data_quality")
+    brief = make_brief(
+        kpis=[KpiValue("dau", 98765, 91234, 87654), KpiValue("gmv", 55555.5)],
+        dq_passed=False, dq_issues=dq_issues(), alerts=[threshold_alert, dq_alert],
+    )
+    for locale in ("zh-CN", "en"):
+        msg = render_daily_brief(brief, locale)
+        everything = dump(msg) + msg.text
+        for number in ("98,765", "91,234", "87,654", "55,555", "50.0%", "12,345", "8,000", "-12.3%"):
+            assert number not in everything, number
+        assert not any("fields" in b for b in msg.blocks)
+        assert "user_id=998877" not in everything and "998877" not in everything
+        assert "<!channel>" not in everything and "ops@example.com" not in everything
+        assert "4th" not in everything  # at most 3 samples
+        assert_slack_limits(msg)
+    msg = render_daily_brief(brief, "en")
+    assert msg.blocks[1]["type"] == "section"  # data quality comes first, right after the header
+    first = msg.blocks[1]["text"]["text"]
+    assert first.startswith("*⛔ Data validation failed: numbers for 2026-11-24 are withheld*\n")
+    # critical first; table · check · column · count · samples · detail
+    assert ("❌ fact_orders · expect_column_values_to_not_be_null · column user_id · 1,234 unexpected · "
+            "e.g. order_id=20261124000123, user_id=[redacted], order_id=&lt;!channel&gt; — "
+            "1,234 of 56,789 rows; contact [email]") in first
+    assert "⚠️ fact_orders · expect_column_values_to_be_between · column amount · 2 unexpected · e.g. order_id=7" in first
+    assert "1 metric alert(s) withheld because data validation failed" in msg.text
+    assert "Data quality: fact_orders failed validation, 1,234 unexpected rows" in msg.text
+    zh = render_daily_brief(brief)
+    assert "⛔ 数据校验未通过：2026-11-24 的指标数字暂不发布" in zh.text
+    assert "列 user_id · 异常 1,234 行 · 样例：order_id=20261124000123" in zh.text
+
+
+def test_dq_failed_without_alerts_does_not_claim_all_clear():
+    msg = render_daily_brief(make_brief(dq_passed=False, dq_issues=[], alerts=[]), "en")
+    assert "No alerts" not in msg.text
+    assert "(no details)" in msg.text
+
+
+def test_dq_failed_many_issues_capped_with_more_line():
+    issues = [DataQualityIssue(f"t{i}", "expect_x", None, "critical", i, [f"id={i}"], detail="d" * 500)
+              for i in range(60)]
+    msg = render_daily_brief(make_brief(dq_passed=False, dq_issues=issues), "en")
+    assert_slack_limits(msg)
+    assert "…and 50 more" in msg.text
+    assert "t9 ·" in msg.text and "t10 ·" not in msg.text
+
+
+def test_dq_warnings_note_when_passed():
+    warn = [DataQualityIssue("dim_product", "expect_column_values_to_be_unique", "sku", "warning", 3)]
+    msg = render_daily_brief(make_brief(dq_issues=warn), "en")
+    note = "⚠️ 1 data-quality warning(s) (non-blocking): dim_product · expect_column_values_to_be_unique"
+    assert {"type": "context", "elements": [{"type": "mrkdwn", "text": note}]} in msg.blocks
+    assert any("fields" in b for b in msg.blocks)  # KPIs still shown
+    assert "12,345" in msg.text
+
+
+# --- funnel ----------------------------------------------------------------------
+
+
+def test_funnel_zh():
+    msg = render_daily_brief(make_brief())
+    assert ("🔻 转化漏斗\n访问 12,345\n商品浏览 8,000（转化率 64.8%）\n加购 2,000（转化率 25.0%）\n"
+            "结算 900（转化率 45.0%）\n支付成功 850（转化率 94.4%）\n最弱环节：加购→结算，较上周同日 -12.3%") in msg.text
+
+
+def test_funnel_en_and_previous_day_baseline():
+    f = Funnel(steps=funnel().steps, weakest_step="payment", weakest_change=-0.05, weakest_baseline="previous_day")
+    msg = render_daily_brief(make_brief(funnel=f), "en")
+    assert "Visit 12,345\nProduct view 8,000 (64.8% conversion)" in msg.text
+    assert "Weakest step: Checkout → Payment success, -5.0% vs yesterday" in msg.text
+
+
+def test_funnel_unknown_step_is_escaped():
+    f = Funnel(steps=[FunnelStep("page_view", 10, None), FunnelStep("*promo*_step", 5, 0.5)])
+    msg = render_daily_brief(make_brief(funnel=f), "en")
+    assert "＊promo＊＿step 5 (50.0% conversion)" in msg.text
+    assert "Weakest" not in msg.text
+
+
+# --- footer ----------------------------------------------------------------------
+
+
+def test_run_url_link_in_footer():
+    url = "https://prefect.example.com/runs/flow-run/abc?tab=logs&x=1"
+    msg = render_daily_brief(make_brief(run_url=url))
+    assert msg.blocks[-1] == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn",
+                      "text": "<https://prefect.example.com/runs/flow-run/abc?tab=logs&amp;x=1|查看运行> · opscadence"}],
+    }
+    assert "查看运行: https://prefect.example.com/runs/flow-run/abc?tab=logs&amp;x=1 · opscadence" in msg.text
+    en = render_daily_brief(make_brief(run_url=url), "en")
+    assert "|View run> · opscadence" in en.blocks[-1]["elements"][0]["text"]
+
+
+def test_footer_without_or_with_unsafe_run_url():
+    for url in (None, "javascript:alert(1)", "https://x.example/a b"):
+        msg = render_daily_brief(make_brief(run_url=url), "en")
+        assert msg.blocks[-1] == {"type": "context", "elements": [{"type": "mrkdwn", "text": "opscadence"}]}
+        assert msg.text.endswith("\n\nopscadence")
+    msg = render_daily_brief(make_brief(run_url="https://x.example/a|b>c"), "en")
+    assert msg.blocks[-1]["elements"][0]["text"] == "<https://x.example/a%7Cb&gt;c|View run> · opscadence"
+
+
+# --- limits ----------------------------------------------------------------------------
+
+
+def test_typical_brief_within_limits():
+    msg = render_daily_brief(make_brief(alerts=[alert()], urgent_feedback_count=1, urgent_feedback=["hi"],
+                                        run_url="https://x.example/r"))
+    assert_slack_limits(msg)
+    assert [b["type"] for b in msg.blocks] == [
+        "header", "section", "divider", "section", "divider", "section", "divider", "section", "context"]
+
+
+def test_many_kpis_split_into_sections_of_ten_and_capped_at_50_blocks():
+    kpis = [KpiValue("dau", float(i)) for i in range(25)]
+    msg = render_daily_brief(make_brief(kpis=kpis), "en")
+    assert_slack_limits(msg)
+    assert [len(b["fields"]) for b in msg.blocks if "fields" in b] == [10, 10, 5]
+
+    huge = [KpiValue(f"metric_{i}", float(i)) for i in range(3000)]
+    msg = render_daily_brief(make_brief(kpis=huge), "en")
+    assert_slack_limits(msg)
+    assert len(msg.blocks) == MAX_BLOCKS
+    assert msg.blocks[-2] == {"type": "section",
+                              "text": {"type": "mrkdwn", "text": "…message too long, the rest is omitted"}}
+    assert msg.blocks[-1]["type"] == "context"
+    assert len(msg.text) == 40_000 and msg.text.endswith("…")
+
+
+def test_long_data_values_are_truncated_in_sections():
+    a = alert(dimension="campaign", dimension_value="<" * 5000)
+    msg = render_daily_brief(make_brief(alerts=[a]), "en")
+    assert_slack_limits(msg)
+    assert "&lt;" * 99 + "…" in msg.text
+    assert "&lt;" * 100 not in msg.text
+
+
+def test_rendering_is_pure():
+    brief = make_brief(alerts=[alert()])
+    assert render_daily_brief(brief, "en") == render_daily_brief(brief, "en")

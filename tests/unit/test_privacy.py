@@ -1,0 +1,144 @@
+"""escape_mrkdwn, mask_pii, redact_sample, truncate: hand-written inputs and expectations."""
+
+from __future__ import annotations
+
+import pytest
+
+from opscadence.privacy import escape_mrkdwn, mask_pii, redact_sample, truncate
+
+
+# --- escape_mrkdwn ----------------------------------------------------------
+
+
+def test_escape_control_characters_defuses_mentions_and_links():
+    assert escape_mrkdwn("<!channel>") == "&lt;!channel&gt;"
+    assert escape_mrkdwn("<@U123> <#C1>") == "&lt;@U123&gt; &lt;#C1&gt;"
+    assert escape_mrkdwn("<https://evil.example|click>") == "&lt;https://evil.example|click&gt;"
+
+
+def test_escape_ampersand_first_so_entities_are_not_double_escaped():
+    assert escape_mrkdwn("A&B <x>") == "A&amp;B &lt;x&gt;"
+    assert escape_mrkdwn("&lt;") == "&amp;lt;"  # literal text stays literal
+
+
+def test_escape_formatting_characters_become_full_width():
+    assert escape_mrkdwn("*boss*") == "＊boss＊"
+    assert escape_mrkdwn("~gone~") == "～gone～"
+    assert escape_mrkdwn("`code`") == "｀code｀"
+    assert escape_mrkdwn("_it_") == "＿it＿"
+
+
+def test_escape_keeps_intra_word_underscore():
+    assert escape_mrkdwn("order_id=42 fact_orders") == "order_id=42 fact_orders"
+    assert escape_mrkdwn("a _b c_ d") == "a ＿b c＿ d"
+
+
+def test_escape_broadcast_words():
+    assert escape_mrkdwn("hi @channel and @here, @Everyone") == "hi ＠channel and ＠here, ＠Everyone"
+    assert escape_mrkdwn("mail@channels.io") == "mail@channels.io"  # not a whole word
+
+
+def test_escape_plain_text_unchanged():
+    assert escape_mrkdwn("抖音 618 大促 campaign-A") == "抖音 618 大促 campaign-A"
+
+
+# --- mask_pii ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("write to zhang.san+vip@example.com.cn now", "write to [email] now"),
+        ("邮箱wang@qq.com谢谢", "邮箱[email]谢谢"),
+        ("手机13800138000", "手机[phone]"),
+        ("call +86 138 0013 8000 today", "call [phone] today"),
+        ("tel 0086-13912345678", "tel [phone]"),
+        ("office 010-6234-5678", "office [phone]"),
+        ("(021) 6234 5678", "[phone]"),
+        ("+1 415-555-2671", "[phone]"),
+        ("身份证 11010519491231002X 已登记", "身份证 [id] 已登记"),
+        ("id 440305199912310018", "id [id]"),
+        ("card 4111111111111111 expired", "card [number] expired"),
+        ("card 4111 1111 1111 1111", "card [number]"),
+        ("ref 1234567890123", "ref [number]"),
+    ],
+)
+def test_mask_pii_redacts(text, expected):
+    assert mask_pii(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-11-24 订单延迟",
+        "server 192.168.10.254 down",
+        "GMV ¥12,345.60",
+        "sizes 10 20 30 40",
+        "order 123456",
+        "12 items",
+    ],
+)
+def test_mask_pii_leaves_non_personal_numbers(text):
+    assert mask_pii(text) == text
+
+
+def test_mask_pii_short_mobile_like_digit_runs_not_inside_longer_numbers():
+    # 20 digits: not a card (13-19), not a mobile (would need a boundary) → unchanged
+    assert mask_pii("x 13800138000138001380 y") == "x 13800138000138001380 y"
+
+
+def test_mask_pii_long_numbers_can_be_kept():
+    assert mask_pii("order 20261124000123", long_numbers=False) == "order 20261124000123"
+    assert mask_pii("order 20261124000123") == "order [number]"
+
+
+# --- redact_sample ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        ("order_id=20261124000123", "order_id=20261124000123"),
+        ("order_id=O-77", "order_id=O-77"),
+        ("user_id=42", "user_id=[redacted]"),
+        ("customerId: 9", "customerId=[redacted]"),
+        ("visitor_id=abc", "visitor_id=[redacted]"),
+        ("email=a@b.com", "email=[redacted]"),
+        ("shipment_id=7", "shipment_id=7"),  # "ip" inside a word is not an IP key
+        ("note=a@b.com", "note=[email]"),
+    ],
+)
+def test_redact_sample(sample, expected):
+    assert redact_sample(sample) == expected
+
+
+# --- truncate ---------------------------------------------------------------
+
+
+def test_truncate_keeps_short_text():
+    assert truncate("abc", 3) == "abc"
+    assert truncate("", 5) == ""
+
+
+def test_truncate_cuts_and_adds_ellipsis_within_limit():
+    assert truncate("abcdef", 4) == "abc…"
+    assert len(truncate("x" * 500, 200)) == 200
+
+
+def test_truncate_cuts_on_character_boundary_for_cjk_and_emoji():
+    assert truncate("支付成功率下降明显", 5) == "支付成功率"[:4] + "…"
+    assert truncate("🔴🟠🟡🟢", 3) == "🔴🟠…"
+
+
+def test_truncate_does_not_leave_half_an_entity():
+    assert truncate("ab &amp; cd", 6) == "ab…"
+    assert truncate("x&lt;y", 4) == "x…"
+
+
+def test_truncate_strips_trailing_space_before_ellipsis():
+    assert truncate("hello world", 7) == "hello…"
+
+
+def test_truncate_rejects_non_positive_limit():
+    with pytest.raises(ValueError):
+        truncate("abc", 0)
