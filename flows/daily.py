@@ -39,12 +39,12 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
     compute_marts(engine, ds, cfg.vertical, report)
     alerts = evaluate_alerts(engine, cfg, ds, report)
     brief = assemble_brief(engine, cfg, ds, report, alerts, ctx.run_url)
-    message = render_brief(brief, cfg.locale)
+    message, content_key = render_brief(brief, cfg.locale)
 
     deliveries = []
     if notify:
         for channel in cfg.slack.channels.brief_channels():
-            deliveries.append(deliver_message(engine, ctx.slack, BRIEF_KIND, ds, channel, message, cfg.outbox_dir))
+            deliveries.append(deliver_message(engine, ctx.slack, BRIEF_KIND, ds, channel, message, cfg.outbox_dir, content_key))
         alert_message = render_alerts(ds, alerts, cfg.locale)
         if alert_message is not None:
             channel = cfg.slack.channels.alert_channel()

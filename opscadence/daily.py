@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from opscadence import kpis as kpi_module
-from opscadence import warehouse
+from opscadence import sources, warehouse
 from opscadence.alerts import data_quality_alert, evaluate_rules, sort_alerts, write_alerts
 from opscadence.config import Config
 from opscadence.metrics import headline_metrics
@@ -36,10 +36,7 @@ def resolve_ds(as_of: date | None, timezone: str, now: datetime | None = None) -
 
 
 def make_source(cfg: Config, engine: Engine) -> PartitionSource:
-    if cfg.source.kind == "csv":
-        assert cfg.source.path is not None  # checked by the config model
-        return CsvExportSource(cfg.source.path, encoding=cfg.source.encoding)
-    return WarehouseSource(engine)
+    return sources.make_source(cfg.source, engine, timezone=cfg.timezone)
 
 
 @dataclass(frozen=True)

@@ -226,14 +226,18 @@ def deliver(
     message: Message,
     outbox_dir: Path,
     thread_ts: str | None = None,
+    content_key: Message | None = None,
 ) -> DeliveryOutcome:
     """Deliver ``message`` for kind × ds to ``channel`` exactly once; reruns update in place.
 
+    ``content_key`` is the message whose content decides whether an earlier post must be
+    updated (default: ``message``); it lets per-run details such as the link to the Prefect
+    run differ without counting as a change.
     Never raises for a Slack failure: it ends in the outbox with ``status="outbox"``.
     """
     outbox_dir = Path(outbox_dir)
     outbox_paths(outbox_dir, kind, ds)  # validate the kind before any side effect
-    digest = content_hash(message)
+    digest = content_hash(content_key or message)
     with engine.connect() as conn:
         row = _select_row(conn, kind, ds, channel)
 

@@ -90,11 +90,18 @@ def slack_api_url(environ: Mapping[str, str] | None = None) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+class AnyServerErrorRetryHandler(ServerErrorRetryHandler):
+    """slack-sdk's server-error handler, widened from 500/503 to every 5xx (502/504 from proxies too)."""
+
+    def _can_retry(self, *, state, request, response=None, error=None) -> bool:  # noqa: ANN001 - slack-sdk's signature
+        return response is not None and 500 <= response.status_code < 600
+
+
 def retry_handlers(
     max_retries: int = DEFAULT_MAX_RETRIES,
     interval_calculator: RetryIntervalCalculator | None = None,
 ) -> list:
-    """slack-sdk's built-in handlers for 429 (honours Retry-After), 500/503 and connection errors.
+    """slack-sdk's handlers for 429 (honours Retry-After), any 5xx and connection errors.
 
     slack-sdk counts attempts per request across handlers, so ``max_retries`` bounds the
     total number of retries of one call.
@@ -104,7 +111,7 @@ def retry_handlers(
     interval = interval_calculator or BackoffRetryIntervalCalculator()
     return [
         RateLimitErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
-        ServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
+        AnyServerErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
         ConnectionErrorRetryHandler(max_retry_count=max_retries, interval_calculator=interval),
     ]
 

@@ -1,5 +1,6 @@
 """Notify: render the brief and deliver it (Slack, or the outbox when Slack is unavailable)."""
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from opscadence.slack import SlackClient
 
 
 @task(name="render-brief", cache_policy=NO_CACHE)
-def render_brief(brief: DailyBrief, locale: str) -> Message:
-    return render_daily_brief(brief, locale)
+def render_brief(brief: DailyBrief, locale: str) -> tuple[Message, Message]:
+    """The brief, and the same brief without the run link (what decides "changed" on reruns)."""
+    return render_daily_brief(brief, locale), render_daily_brief(replace(brief, run_url=None), locale)
 
 
 @task(name="render-alerts", cache_policy=NO_CACHE)
@@ -27,6 +29,16 @@ def render_alerts(ds: date, alerts: list[Alert], locale: str) -> Message | None:
 # because it looks up the stored message ts first.
 @task(name="deliver-message", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[10, 60])
 def deliver_message(
-    engine: Engine, client: SlackClient | None, kind: str, ds: date, channel: str, message: Message, outbox_dir: Path
+    engine: Engine,
+    client: SlackClient | None,
+    kind: str,
+    ds: date,
+    channel: str,
+    message: Message,
+    outbox_dir: Path,
+    content_key: Message | None = None,
 ) -> DeliveryOutcome:
-    return deliver(engine, client, kind=kind, ds=ds, channel=channel, message=message, outbox_dir=outbox_dir)
+    return deliver(
+        engine, client, kind=kind, ds=ds, channel=channel, message=message, outbox_dir=outbox_dir,
+        content_key=content_key,
+    )

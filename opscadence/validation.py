@@ -1,0 +1,530 @@
+"""Validate one day's raw partitions with Great Expectations before anything downstream runs.
+
+The rules live in ``expectations/<table>.json``: one GX ExpectationSuite per raw table,
+each expectation carrying ``meta.severity`` (``critical`` blocks the day, ``warning`` is
+reported). Suites use four kinds of run-time parameters, filled in here:
+
+* ``partition_start`` / ``partition_end``: ``ds 00:00`` and ``ds+1 00:00`` (end exclusive),
+* ``partition_ds``: ``[ds]``, the only allowed value of the ``ds`` column,
+* ``min_rows_<table>`` / ``max_rows_<table>``: the plausible row count from the trailing
+  7 days (see :func:`row_count_bounds`).
+
+Results are reduced to :class:`CheckResult` rows that never carry personal data: samples
+are record ids plus row numbers, details name the source, column and rule.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from opscadence import model, warehouse
+from opscadence.resources import resource_dir
+from opscadence.warehouse import PARTITION_TIME_COLUMN, RAW_TABLES
+
+log = logging.getLogger(__name__)
+
+CRITICAL = "critical"
+WARNING = "warning"
+
+# Row-count plausibility against the trailing days' mean.
+ROW_COUNT_MIN_RATIO = 0.25
+ROW_COUNT_MAX_RATIO = 4.0
+ROW_COUNT_MIN_MEAN = 20  # below this mean the history is too thin to judge
+TRAILING_DAYS = 7
+
+SAMPLE_SIZE = 5
+_ID_PREVIEW = 64
+
+# The columns that identify a record in samples (never free text or other user input).
+ID_COLUMNS: dict[str, tuple[str, ...]] = {
+    "users": ("user_id",),
+    "events": ("event_id",),
+    "orders": ("order_id",),
+    "payments": ("attempt_id",),
+    "ad_spend": ("channel", "campaign"),
+    "feedback": ("feedback_id",),
+}
+
+
+# --- results -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CheckResult:
+    table: str
+    expectation: str
+    column: str | None
+    severity: str  # critical | warning
+    success: bool
+    unexpected_count: int | None
+    sample: list[str] = field(default_factory=list)
+    detail: str = ""
+
+    @property
+    def critical(self) -> bool:
+        return self.severity == CRITICAL
+
+
+@dataclass
+class ValidationReport:
+    ds: date
+    results: list[CheckResult]
+
+    @property
+    def passed(self) -> bool:
+        """True unless a critical check failed."""
+        return not self.critical_failures
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.success]
+
+    @property
+    def critical_failures(self) -> list[CheckResult]:
+        return [r for r in self.failures if r.severity == CRITICAL]
+
+    def issues(self) -> list[model.DataQualityIssue]:
+        """The failed checks as brief-ready issues, critical first."""
+        ordered = sorted(self.failures, key=lambda r: r.severity != CRITICAL)  # stable
+        return [
+            model.DataQualityIssue(
+                table=r.table, expectation=r.expectation, column=r.column, severity=r.severity,
+                unexpected_count=r.unexpected_count, sample=list(r.sample), detail=r.detail,
+            )
+            for r in ordered
+        ]
+
+    def summary(self) -> str:
+        crit, warn = len(self.critical_failures), len(self.failures) - len(self.critical_failures)
+        state = "passed" if self.passed else "FAILED"
+        return f"data quality {self.ds.isoformat()}: {state} ({len(self.results)} checks, {crit} critical, {warn} warning failures)"
+
+
+# --- suites and parameters -------------------------------------------------------------------
+
+_ORDER_KEY = "opscadence_order"
+
+
+def load_suite_documents() -> dict[str, dict[str, Any]]:
+    """The JSON suite per raw table, from ``expectations/<table>.json``."""
+    directory = resource_dir("expectations")
+    docs = {}
+    for table in RAW_TABLES:
+        path = directory / f"{table}.json"
+        with path.open(encoding="utf-8") as fh:
+            docs[table] = json.load(fh)
+    return docs
+
+
+def row_count_bounds(history: Iterable[int] | None) -> tuple[int, int | None, float | None]:
+    """``(min_rows, max_rows, mean)`` for a day given the trailing days' row counts.
+
+    Without history, or with a mean under :data:`ROW_COUNT_MIN_MEAN` rows, any count
+    passes (``0, None``).
+    """
+    counts = [int(c) for c in (history or []) if c is not None and int(c) > 0]
+    if not counts:
+        return 0, None, None
+    mean = sum(counts) / len(counts)
+    if mean < ROW_COUNT_MIN_MEAN:
+        return 0, None, mean
+    return math.ceil(mean * ROW_COUNT_MIN_RATIO), math.floor(mean * ROW_COUNT_MAX_RATIO), mean
+
+
+def partition_bounds(ds: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(ds, time())
+    return start, start + timedelta(days=1)
+
+
+def expectation_parameters(ds: date, trailing_counts: Mapping[str, list[int]] | None = None) -> dict[str, Any]:
+    start, end = partition_bounds(ds)
+    params: dict[str, Any] = {"partition_start": start, "partition_end": end, "partition_ds": [ds]}
+    for table in RAW_TABLES:
+        low, high, _ = row_count_bounds((trailing_counts or {}).get(table))
+        params[f"min_rows_{table}"] = low
+        params[f"max_rows_{table}"] = high
+    return params
+
+
+# --- the GX context (one per process) --------------------------------------------------------
+
+class _GxRuntime:
+    """An ephemeral GX context with one pandas dataframe asset and suite per raw table."""
+
+    def __init__(self) -> None:
+        # Usage statistics off: the documented environment switch plus the context variable.
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import (
+            DataContextConfig,
+            InMemoryStoreBackendDefaults,
+            ProgressBarsConfig,
+        )
+
+        config = DataContextConfig(
+            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+            analytics_enabled=False,
+            progress_bars=ProgressBarsConfig(globally=False, metric_calculations=False),
+        )
+        self.context = gx.get_context(mode="ephemeral", project_config=config)
+        datasource = self.context.data_sources.add_pandas("opscadence_raw")
+        self.batch_definitions = {}
+        self.suites = {}
+        self.documents = load_suite_documents()
+        for table, doc in self.documents.items():
+            asset = datasource.add_dataframe_asset(name=f"raw_{table}")
+            self.batch_definitions[table] = asset.add_batch_definition_whole_dataframe(f"raw_{table}_partition")
+            doc = json.loads(json.dumps(doc))  # private copy
+            for i, exp in enumerate(doc.get("expectations", [])):
+                exp.setdefault("meta", {})[_ORDER_KEY] = i
+            self.suites[table] = gx.ExpectationSuite(**doc)
+        self.lock = threading.Lock()
+
+    def validate(self, table: str, frame: pd.DataFrame, params: Mapping[str, Any]) -> Any:
+        with self.lock:
+            batch = self.batch_definitions[table].get_batch(batch_parameters={"dataframe": frame})
+            return batch.validate(self.suites[table], expectation_parameters=dict(params),
+                                  result_format={"result_format": "COMPLETE"})
+
+
+_runtime: _GxRuntime | None = None
+_runtime_lock = threading.Lock()
+
+
+def _gx() -> _GxRuntime:
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = _GxRuntime()
+        return _runtime
+
+
+# --- turning GX results into CheckResults ----------------------------------------------------
+
+def _columns_of(kwargs: Mapping[str, Any]) -> list[str]:
+    cols: list[str] = []
+    if kwargs.get("column") is not None:
+        cols.append(kwargs["column"])
+    for key in ("column_A", "column_B"):
+        if kwargs.get(key) is not None:
+            cols.append(kwargs[key])
+    cols.extend(kwargs.get("column_list") or [])
+    return cols
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _clip(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= _ID_PREVIEW else text[:_ID_PREVIEW] + "…"
+
+
+def _sample(frame: pd.DataFrame, table: str, labels: Iterable[Any]) -> list[str]:
+    out = []
+    id_cols = [c for c in ID_COLUMNS.get(table, ()) if c in frame.columns]
+    for label in list(labels)[:SAMPLE_SIZE]:
+        if isinstance(label, Mapping):  # a named index: keep only the label, never the value
+            label = label.get(frame.index.name) if frame.index.name in label else None
+            if label is None:
+                continue
+        parts = []
+        if label in frame.index:
+            for col in id_cols:
+                value = frame.at[label, col]
+                if not pd.isna(value):
+                    parts.append(f"{col}={_clip(value)}")
+        row = f"row {label}"
+        out.append(f"{', '.join(parts)} ({row})" if parts else row)
+    return out
+
+
+def _exception_message(exception_info: Any) -> str | None:
+    """The first raised exception's message in a GX result's exception_info (flat or per metric)."""
+    if not exception_info:
+        return None
+    if isinstance(exception_info, Mapping):
+        if exception_info.get("raised_exception"):
+            return str(exception_info.get("exception_message") or "error")
+        for value in exception_info.values():
+            if isinstance(value, Mapping) and value.get("raised_exception"):
+                return str(value.get("exception_message") or "error")
+    return None
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M") if value.second == 0 else value.isoformat(sep=" ")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _describe_failure(etype: str, kwargs: Mapping[str, Any], raw_kwargs: Mapping[str, Any], n: int,
+                      table: str, params: Mapping[str, Any]) -> str:
+    col = kwargs.get("column")
+    if etype == "expect_column_values_to_not_be_null":
+        return f"column {col} has {_plural(n, 'null value')}"
+    if etype == "expect_column_values_to_be_unique":
+        return f"column {col} has {_plural(n, 'row')} with a duplicated value"
+    if etype == "expect_column_values_to_be_between":
+        if isinstance(raw_kwargs.get("min_value"), Mapping) and col == PARTITION_TIME_COLUMN.get(table):
+            start, end = params["partition_start"], params["partition_end"]
+            return f"column {col} has {_plural(n, 'value')} outside the partition [{_fmt(start)}, {_fmt(end)})"
+        low, high = kwargs.get("min_value"), kwargs.get("max_value")
+        if high is None:
+            return f"column {col} has {_plural(n, 'value')} below {_fmt(low)}"
+        if low is None:
+            return f"column {col} has {_plural(n, 'value')} above {_fmt(high)}"
+        return f"column {col} has {_plural(n, 'value')} outside [{_fmt(low)}, {_fmt(high)}]"
+    if etype == "expect_column_values_to_be_in_set":
+        if col == "ds":
+            allowed = ", ".join(_fmt(v) for v in params.get("partition_ds", []))
+            return f"column ds has {_plural(n, 'value')} other than the partition date {allowed}"
+        value_set = kwargs.get("value_set")
+        if isinstance(value_set, Mapping) or value_set is None:
+            value_set = raw_kwargs.get("value_set") if not isinstance(raw_kwargs.get("value_set"), Mapping) else []
+        allowed = ", ".join(_fmt(v) for v in value_set or [])
+        return f"column {col} has {_plural(n, 'value')} not in the allowed set ({allowed})"
+    if etype == "expect_column_pair_values_a_to_be_greater_than_b":
+        a, b = kwargs.get("column_A"), kwargs.get("column_B")
+        relation = "greater than" if kwargs.get("or_equal") else "greater than or equal to"
+        return f"{_plural(n, 'row')} {'has' if n == 1 else 'have'} {b} {relation} {a}"
+    if etype == "expect_compound_columns_to_be_unique":
+        cols = ", ".join(kwargs.get("column_list") or [])
+        return f"{_plural(n, 'row')} share a duplicated ({cols}) combination"
+    cols = ", ".join(_columns_of(kwargs)) or "the table"
+    return f"{_plural(n, 'value')} in {cols} fail {etype}"
+
+
+def _row_count_detail(where: str, observed: int, low: Any, high: Any, mean: float | None, success: bool) -> str:
+    rows = _plural(observed, "row")
+    if high is None and not low:
+        if mean is None:
+            return f"{where}: {rows}; no trailing history to judge the row count against"
+        return f"{where}: {rows}; the trailing {TRAILING_DAYS}-day mean ({mean:.0f}) is too small to judge the row count"
+    verdict = "inside" if success else "outside"
+    if mean is None:
+        return f"{where}: {rows}, {verdict} the expected range {low}–{high}"
+    return (f"{where}: {rows}, {verdict} the plausible range {low}–{high} "
+            f"({ROW_COUNT_MIN_RATIO:.0%}–{ROW_COUNT_MAX_RATIO:.0%} of the trailing {TRAILING_DAYS}-day mean {mean:.0f})")
+
+
+def _describe_success(etype: str, kwargs: Mapping[str, Any], raw_kwargs: Mapping[str, Any], table: str,
+                      params: Mapping[str, Any]) -> str:
+    col = kwargs.get("column")
+    if etype == "expect_column_values_to_not_be_null":
+        return f"column {col} has no null values"
+    if etype == "expect_column_values_to_be_unique":
+        return f"column {col} has no duplicated values"
+    if etype == "expect_column_values_to_be_between":
+        if isinstance(raw_kwargs.get("min_value"), Mapping) and col == PARTITION_TIME_COLUMN.get(table):
+            return f"column {col} is inside the partition"
+        if kwargs.get("max_value") is None:
+            return f"column {col} has no values below {_fmt(kwargs.get('min_value'))}"
+        return f"column {col} is within its range"
+    if etype == "expect_column_values_to_be_in_set":
+        return "column ds matches the partition date" if col == "ds" else f"column {col} has only allowed values"
+    if etype == "expect_column_pair_values_a_to_be_greater_than_b":
+        return f"no row has {kwargs.get('column_B')} greater than {kwargs.get('column_A')}"
+    if etype == "expect_compound_columns_to_be_unique":
+        return f"no duplicated ({', '.join(kwargs.get('column_list') or [])}) combination"
+    return f"{', '.join(_columns_of(kwargs)) or 'the table'} passes {etype}"
+
+
+def _interpret(
+    table: str,
+    frame: pd.DataFrame,
+    suite_result: Any,
+    suite_doc: Mapping[str, Any],
+    params: Mapping[str, Any],
+    where: str,
+    mean: float | None,
+) -> list[CheckResult]:
+    raw_expectations = suite_doc.get("expectations", [])
+    present = set(frame.columns)
+    ordered: list[tuple[int, CheckResult]] = []
+    # A missing column is reported once, by its existence check; the other checks on it are
+    # dropped. Without an existence check in the suite, the strictest dropped check decides.
+    missing: dict[str, tuple[int, str]] = {}  # column -> (order, severity)
+    exist_checks = {
+        e.get("kwargs", {}).get("column"): (i, str(e.get("meta", {}).get("severity", CRITICAL)))
+        for i, e in enumerate(raw_expectations) if e.get("type") == "expect_column_to_exist"
+    }
+
+    for res in suite_result.results:
+        cfg = res.expectation_config
+        etype = cfg.type
+        kwargs = dict(cfg.kwargs)
+        meta = dict(cfg.meta or {})
+        order = int(meta.get(_ORDER_KEY, len(raw_expectations)))
+        raw_kwargs = raw_expectations[order].get("kwargs", {}) if order < len(raw_expectations) else kwargs
+        severity = str(meta.get("severity", CRITICAL))
+        columns = _columns_of(kwargs)
+        column = columns[0] if len(columns) == 1 else None
+
+        if etype == "expect_column_to_exist":
+            col = kwargs["column"]
+            if col in present:
+                ordered.append((order, CheckResult(table, etype, col, severity, True, None, [],
+                                                   f"{where}: column {col} is present")))
+            else:
+                missing[col] = (order, severity)
+            continue
+        absent = [c for c in columns if c not in present]
+        if absent:
+            for col in absent:
+                if col in exist_checks:
+                    missing[col] = exist_checks[col]
+                else:
+                    prev_order, prev_sev = missing.get(col, (order, severity))
+                    worst = CRITICAL if CRITICAL in (prev_sev, severity) else severity
+                    missing[col] = (min(prev_order, order), worst)
+            continue
+
+        exc = _exception_message(res.exception_info)
+        if exc is not None:
+            # The message may quote data values, so it goes to the debug log only.
+            log.debug("%s: %s on %s raised: %s", where, etype, columns, exc)
+            subject = f"column {column}" if column else (", ".join(columns) or "the table")
+            ordered.append((order, CheckResult(
+                table, etype, column, severity, False, None, [],
+                f"{where}: the {etype} check on {subject} could not run on this data (check the column's type)",
+            )))
+            continue
+
+        result = dict(res.result or {})
+        success = bool(res.success)
+        if etype == "expect_table_row_count_to_be_between":
+            observed = int(result.get("observed_value") or 0)
+            low, high = params.get(f"min_rows_{table}"), params.get(f"max_rows_{table}")
+            detail = _row_count_detail(where, observed, low, high, mean, success)
+            ordered.append((order, CheckResult(table, etype, None, severity, success, None, [], detail)))
+            continue
+
+        count = result.get("unexpected_count")
+        count = int(count) if count is not None else None
+        if success:
+            detail = f"{where}: " + _describe_success(etype, kwargs, raw_kwargs, table, params)
+            sample: list[str] = []
+        else:
+            detail = f"{where}: " + _describe_failure(etype, kwargs, raw_kwargs, count or 0, table, params)
+            labels = result.get("unexpected_index_list") or result.get("partial_unexpected_index_list") or []
+            sample = _sample(frame, table, labels)
+        ordered.append((order, CheckResult(table, etype, column, severity, success, count, sample, detail)))
+
+    for col, (order, severity) in missing.items():
+        ordered.append((order, CheckResult(
+            table, "expect_column_to_exist", col, severity, False, None, [], f"{where}: column {col} is missing",
+        )))
+    ordered.sort(key=lambda pair: pair[0])
+    return [r for _, r in ordered]
+
+
+def _gx_frame(frame: pd.DataFrame, ds: date) -> pd.DataFrame:
+    """A copy GX handles: unique index, a ``ds`` column, no pandas NA-backed int/bool columns."""
+    out = frame
+    if not out.index.is_unique:
+        out = out.reset_index(drop=True)
+    if out.index.name is not None or isinstance(out.index, pd.MultiIndex):
+        # GX reports a named index as {name: label, column: value}; plain labels keep values out.
+        out = out.rename_axis(None) if not isinstance(out.index, pd.MultiIndex) else out.reset_index(drop=True)
+    if "ds" not in out.columns:
+        out = out.copy()
+        out["ds"] = pd.Series([ds] * len(out), index=out.index, dtype=object)
+    converted = {}
+    for name in out.columns:
+        dtype = out[name].dtype
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype):
+            if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
+                converted[name] = out[name].astype("float64")
+            elif pd.api.types.is_bool_dtype(dtype):
+                converted[name] = out[name].astype(object).where(out[name].notna(), None)
+    if converted:
+        out = out.assign(**converted)
+    return out
+
+
+def validate_partition(
+    frames: Mapping[str, pd.DataFrame],
+    ds: date,
+    *,
+    trailing_counts: Mapping[str, list[int]] | None = None,
+    describe: Callable[[str], str] | None = None,
+) -> ValidationReport:
+    """Validate every raw table's frame for ``ds`` against its suite.
+
+    ``frames`` maps raw table keys to frames (a missing key counts as a frame without
+    columns); ``trailing_counts`` holds each table's row counts of the previous days for
+    the row-count plausibility check; ``describe(table)`` names the source in messages.
+    """
+    describe = describe or (lambda table: f"{RAW_TABLES[table].name} (ds={ds.isoformat()})")
+    params = expectation_parameters(ds, trailing_counts)
+    runtime = _gx()
+    results: list[CheckResult] = []
+    for table in RAW_TABLES:
+        frame = frames.get(table)
+        if frame is None:
+            frame = pd.DataFrame()
+        gx_frame = _gx_frame(frame, ds)
+        suite_result = runtime.validate(table, gx_frame, params)
+        _, _, mean = row_count_bounds((trailing_counts or {}).get(table))
+        results.extend(_interpret(table, gx_frame, suite_result, runtime.documents[table], params, describe(table), mean))
+    return ValidationReport(ds=ds, results=results)
+
+
+# --- warehouse side --------------------------------------------------------------------------
+
+def trailing_row_counts(engine: Engine | Connection, ds: date, days: int = TRAILING_DAYS) -> dict[str, list[int]]:
+    """Per raw table, the row counts of the days ``ds-days .. ds-1`` that have rows (oldest first)."""
+    start = ds - timedelta(days=days)
+    counts: dict[str, list[int]] = {}
+
+    def run(conn: Connection) -> None:
+        for key, table in RAW_TABLES.items():
+            query = (
+                sa.select(table.c.ds, sa.func.count().label("n"))
+                .where(table.c.ds >= sa.bindparam("start", start, type_=sa.Date),
+                       table.c.ds < sa.bindparam("end", ds, type_=sa.Date))
+                .group_by(table.c.ds)
+                .order_by(table.c.ds)
+            )
+            counts[key] = [int(n) for _, n in conn.execute(query) if n]
+
+    if isinstance(engine, Connection):
+        run(engine)
+    else:
+        with engine.connect() as conn:
+            run(conn)
+    return counts
+
+
+def store_report(conn: Connection, report: ValidationReport) -> None:
+    """Replace the stored results of ``report.ds`` (run inside the caller's transaction)."""
+    rows = [
+        {
+            "ds": report.ds,
+            "table_name": r.table,
+            "expectation": r.expectation[:128],
+            "column_name": r.column[:64] if r.column else None,
+            "severity": r.severity,
+            "success": bool(r.success),
+            "unexpected_count": r.unexpected_count,
+            "sample": json.dumps(r.sample, ensure_ascii=False),
+            "detail": r.detail,
+        }
+        for r in report.results
+    ]
+    warehouse.replace_window(conn, warehouse.dq_results, report.ds, report.ds + timedelta(days=1), rows)

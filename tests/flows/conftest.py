@@ -1,0 +1,57 @@
+"""End-to-end fixtures: a Prefect test server, a demo shop, and a local Slack Web API server."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import pytest
+
+from opscadence import warehouse
+from opscadence.demo import load_demo
+from tests.slack_api_server import SlackApiServer
+
+END = date(2026, 11, 24)
+TOKEN = "xoxb-test-token"
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory):
+    """A small demo shop generated once; each test gets its own copy of the SQLite file."""
+    path = tmp_path_factory.mktemp("demo") / "warehouse.sqlite"
+    engine = warehouse.create_engine(f"sqlite:///{path}")
+    shop = load_demo(engine, users=1500, days=21, seed=11, end_date=END)
+    engine.dispose()
+    return path, shop
+
+
+@pytest.fixture
+def slack_server():
+    with SlackApiServer(token=TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def shop_env(tmp_path, monkeypatch, demo_template, slack_server, prefect_server):
+    """Config through the environment, as a user would set it; returns (shop, home, engine)."""
+    template, shop = demo_template
+    home = tmp_path / "home"
+    home.mkdir()
+    db = home / "warehouse.sqlite"
+    shutil.copy(template, db)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPSCADENCE_HOME", str(home))
+    monkeypatch.setenv("OPSCADENCE_LOCALE", "en")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("SLACK_API_URL", slack_server.url)
+    engine = warehouse.create_engine(f"sqlite:///{db}")
+    yield shop, home, engine
+    engine.dispose()

@@ -1,0 +1,153 @@
+"""The daily flow end to end: demo shop → validation → KPIs → alerts → Slack (a real local HTTP server)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+
+from flows.daily import daily_brief
+from opscadence import warehouse
+
+
+def _posts(server, channel):
+    channel_id = server.channel_id(channel)
+    return [c for c in server.calls("chat.postMessage") if c.status == 200 and c.response["channel"] == channel_id]
+
+
+def _table(engine, table, ds):
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.select(table).where(table.c.ds == ds))]
+
+
+def _snapshot(engine):
+    """Every mart/alert/brief row, for comparing the state after two runs."""
+    tables = [warehouse.mart_daily_kpis, warehouse.mart_daily_funnel, warehouse.alerts, warehouse.dq_results]
+    with engine.connect() as conn:
+        state = {t.name: sorted(map(repr, conn.execute(sa.select(t)).all())) for t in tables}
+        state["briefs"] = sorted(
+            repr(r) for r in conn.execute(sa.select(warehouse.briefs.c.kind, warehouse.briefs.c.ds,
+                                                    warehouse.briefs.c.channel, warehouse.briefs.c.message_ts))
+        )
+    return state
+
+
+def test_brief_names_the_payment_breach_and_a_rerun_posts_nothing_new(shop_env, slack_server):
+    shop, home, engine = shop_env
+    ds = shop.payment_incident_day
+
+    result = daily_brief(as_of=ds)
+
+    assert result["validation_passed"] is True
+    assert any(a.startswith("P1 payment_success_rate all=all") for a in result["alerts"])
+    briefs = _posts(slack_server, "#ops-brief")
+    assert len(briefs) == 1
+    body = briefs[0].body
+    blocks_json = json.dumps(body["blocks"], ensure_ascii=False)
+    assert "Payment success rate" in blocks_json and "below the 95.0% threshold" in blocks_json
+    assert "payment gateway" in blocks_json  # the first suggested action
+    alert_posts = _posts(slack_server, "#ops-alerts")
+    assert len(alert_posts) == 1 and "Payment success rate" in alert_posts[0].body["text"]
+    stored = _table(engine, warehouse.briefs, ds)
+    assert {r["status"] for r in stored} == {"sent"} and all(r["message_ts"] for r in stored)
+    # The alert rows carry value and rule.
+    alert_rows = {r["metric"]: r for r in _table(engine, warehouse.alerts, ds) if r["dimension"] == "all"}
+    assert alert_rows["payment_success_rate"]["value"] < 0.95 and alert_rows["payment_success_rate"]["severity"] == "P1"
+    first_state = _snapshot(engine)
+
+    rerun = daily_brief(as_of=ds)
+
+    # Only the link to the Prefect run differs, and that is not a content change.
+    assert rerun["text"].split("View run")[0] == result["text"].split("View run")[0]
+    assert len(_posts(slack_server, "#ops-brief")) == 1  # no duplicate message
+    assert len(_posts(slack_server, "#ops-alerts")) == 1
+    assert slack_server.calls("chat.update") == []  # same content: left alone
+    assert _snapshot(engine) == first_state  # the same state after the rerun
+
+
+def test_changed_content_updates_the_earlier_message(shop_env, slack_server, monkeypatch):
+    shop, home, engine = shop_env
+    ds = shop.payment_incident_day
+    daily_brief(as_of=ds)
+    monkeypatch.setenv("OPSCADENCE_LOCALE", "zh-CN")  # same day, different rendering
+
+    daily_brief(as_of=ds)
+
+    assert len(_posts(slack_server, "#ops-brief")) == 1
+    updates = [c for c in slack_server.calls("chat.update") if c.status == 200]
+    brief_ts = _posts(slack_server, "#ops-brief")[0].response["ts"]
+    assert brief_ts in {u.body["ts"] for u in updates}
+    assert any("支付成功率" in u.body["text"] for u in updates)
+
+
+def test_dau_drop_day_names_the_drop(shop_env, slack_server):
+    shop, home, engine = shop_env
+
+    result = daily_brief(as_of=shop.dau_drop_day)
+
+    assert any(a.startswith("P2 dau all=all") for a in result["alerts"])
+    assert "DAU" in result["text"] and "vs same weekday last week" in result["text"]
+    row = next(r for r in _table(engine, warehouse.alerts, shop.dau_drop_day) if r["metric"] == "dau")
+    assert row["value"] < 0.85 * row["baseline"]
+
+
+def test_without_a_token_the_brief_goes_to_the_outbox(shop_env, slack_server, monkeypatch):
+    shop, home, engine = shop_env
+    monkeypatch.delenv("SLACK_BOT_TOKEN")
+    ds = shop.payment_incident_day
+
+    result = daily_brief(as_of=ds)
+
+    assert slack_server.calls("chat.postMessage") == []
+    payload = json.loads((home / "outbox" / f"daily-brief-{ds}.json").read_text(encoding="utf-8"))
+    assert payload["text"] == result["text"]
+    assert (home / "outbox" / f"daily-brief-{ds}.md").read_text(encoding="utf-8").strip() == result["text"].strip()
+    assert {d["status"] for d in result["deliveries"]} == {"outbox"}
+
+
+def _assert_no_kpi_alerts_and_no_numbers(engine, ds, result):
+    assert result["validation_passed"] is False
+    alert_rows = _table(engine, warehouse.alerts, ds)
+    assert [r["kind"] for r in alert_rows] == ["data_quality"]
+    assert _table(engine, warehouse.mart_daily_kpis, ds) == []  # no numbers built on bad data
+    assert "Data validation failed" in result["text"]
+    assert "Payment success rate" not in result["text"].split("Data validation failed")[1].split("Alerts")[0]
+
+
+def test_negative_amount_and_duplicate_order_id_take_the_data_quality_path(shop_env, slack_server):
+    shop, home, engine = shop_env
+    ds = shop.payment_incident_day
+    orders = warehouse.raw_orders
+    with engine.begin() as conn:
+        first, second = conn.execute(
+            sa.select(orders.c.order_id).where(orders.c.ds == ds).order_by(orders.c.order_id).limit(2)
+        ).scalars()
+        conn.execute(orders.update().where(orders.c.order_id == first).values(amount=-5))
+        conn.execute(orders.update().where(orders.c.order_id == second).values(order_id=first))
+
+    result = daily_brief(as_of=ds)
+
+    _assert_no_kpi_alerts_and_no_numbers(engine, ds, result)
+    failed = {(r["expectation"], r["column_name"]) for r in _table(engine, warehouse.dq_results, ds) if not r["success"]}
+    assert ("expect_column_values_to_be_between", "amount") in failed
+    assert ("expect_column_values_to_be_unique", "order_id") in failed
+    assert first in result["text"]  # a sample id names the bad row
+    briefs = _posts(slack_server, "#ops-brief")
+    assert len(briefs) == 1 and "Payment success rate" not in json.dumps(briefs[0].body["blocks"])
+
+
+def test_timestamp_outside_its_partition_is_caught(shop_env, slack_server):
+    shop, home, engine = shop_env
+    ds = shop.payment_incident_day
+    events = warehouse.raw_events
+    with engine.begin() as conn:
+        event_id = conn.execute(sa.select(events.c.event_id).where(events.c.ds == ds).limit(1)).scalar_one()
+        conn.execute(events.update().where(events.c.event_id == event_id)
+                     .values(event_at=datetime.combine(ds + timedelta(days=1), datetime.min.time())))
+
+    result = daily_brief(as_of=ds)
+
+    _assert_no_kpi_alerts_and_no_numbers(engine, ds, result)
+    failed = [r for r in _table(engine, warehouse.dq_results, ds) if not r["success"]]
+    assert [(r["table_name"], r["column_name"], r["unexpected_count"]) for r in failed] == [("events", "event_at", 1)]
