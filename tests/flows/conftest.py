@@ -9,6 +9,7 @@ import pytest
 
 from opscadence import warehouse
 from opscadence.demo import load_demo
+from tests.conftest import POSTGRES_URL, WAREHOUSES
 from tests.slack_api_server import SlackApiServer
 
 END = date(2026, 11, 24)
@@ -39,19 +40,30 @@ def slack_server():
         yield server
 
 
-@pytest.fixture
-def shop_env(tmp_path, monkeypatch, demo_template, slack_server, prefect_server):
-    """Config through the environment, as a user would set it; returns (shop, home, engine)."""
+@pytest.fixture(params=WAREHOUSES)
+def shop_env(request, tmp_path, monkeypatch, demo_template, slack_server, prefect_server):
+    """Config through the environment, as a user would set it; returns (shop, home, engine).
+
+    Runs on a SQLite file, and on PostgreSQL too when OPSCADENCE_TEST_POSTGRES_URL is set.
+    """
     template, shop = demo_template
     home = tmp_path / "home"
     home.mkdir()
-    db = home / "warehouse.sqlite"
-    shutil.copy(template, db)
+    if request.param == "sqlite":
+        url = f"sqlite:///{home / 'warehouse.sqlite'}"
+        shutil.copy(template, home / "warehouse.sqlite")
+    else:
+        url = POSTGRES_URL
+        engine = warehouse.create_engine(url)
+        warehouse.metadata.drop_all(engine)
+        load_demo(engine, users=1500, days=21, seed=11, end_date=END)
+        engine.dispose()
+    monkeypatch.setenv("OPSCADENCE_WAREHOUSE_URL", url)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("OPSCADENCE_HOME", str(home))
     monkeypatch.setenv("OPSCADENCE_LOCALE", "en")
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("SLACK_API_URL", slack_server.url)
-    engine = warehouse.create_engine(f"sqlite:///{db}")
+    engine = warehouse.create_engine(url)
     yield shop, home, engine
     engine.dispose()

@@ -1,0 +1,31 @@
+"""SQL conventions: every file states its grain, keeps keywords lowercase, and binds its values."""
+
+import re
+
+import pytest
+
+from opscadence.resources import resource_dir
+from opscadence.sqlfiles import load_sql, run_sql, sql_names
+
+KEYWORDS = r"\b(SELECT|FROM|WHERE|GROUP BY|ORDER BY|JOIN|WITH|UNION ALL|CASE|WHEN|COUNT|SUM|DISTINCT)\b"
+
+
+@pytest.mark.parametrize("name", sql_names())
+def test_sql_file_conventions(name):
+    text = (resource_dir("sql") / f"{name}.sql").read_text(encoding="utf-8")
+    assert text.startswith("-- grain: one row per"), "header comment must state the grain"
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    assert not re.search(KEYWORDS, code), "keywords are lowercase"
+    comments = "\n".join(line for line in text.splitlines() if line.lstrip().startswith("--"))
+    assert not re.search(r"(?<![:\w]):\w", comments), "no bind-parameter syntax inside comments"
+    assert "{" not in code and "%s" not in code, "values are bound, never formatted in"
+
+
+def test_missing_parameter_is_a_clear_error(sqlite_engine):
+    with sqlite_engine.connect() as conn, pytest.raises(TypeError, match="needs parameters"):
+        run_sql(conn, "kpi/event_measures")
+
+
+def test_unknown_sql_file():
+    with pytest.raises(FileNotFoundError, match="sql/nope.sql"):
+        load_sql("nope")
