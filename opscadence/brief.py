@@ -374,10 +374,19 @@ def _kpi_part(kpis: list[KpiValue], locale: str, s: dict[str, str]) -> tuple[lis
     return blocks, [s["kpis"], *lines]
 
 
+DIMENSION_LABELS: dict[str, dict[str, str]] = {
+    "zh-CN": {"channel": "渠道", "platform": "平台", "payment_method": "支付方式", "campaign": "活动", "table": "数据表"},
+    "en": {"channel": "channel", "platform": "platform", "payment_method": "payment method", "campaign": "campaign",
+           "table": "table"},
+}
+
+
 def _dim(alert: Alert, s: dict[str, str]) -> str:
     if alert.dimension in ("", "all") or alert.dimension_value in ("", "all"):
         return ""
-    return s["dim"].format(name=_data(alert.dimension), value=_data(alert.dimension_value))
+    locale = "zh-CN" if s is STRINGS["zh-CN"] else "en"
+    name = DIMENSION_LABELS[locale].get(alert.dimension, alert.dimension)
+    return s["dim"].format(name=_data(name), value=_data(alert.dimension_value))
 
 
 def describe_alert(alert: Alert, locale: str = "zh-CN") -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from datetime import date
 from typing import Sequence
 
@@ -57,7 +58,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if not result["validation_passed"]:
         print(f"data validation FAILED for {result['ds']}: KPIs withheld, see the data-quality section")
     for d in result["deliveries"]:
-        where = d["path"] or d["channel"]
+        where = str(Path(d["path"]).resolve()) if d["path"] else f"Slack {d['channel']}"
         print(f"{d['kind']} for {result['ds']} -> {d['status']}: {where}")
     return 0
 

@@ -244,7 +244,7 @@ def test_dimension_value_shown_and_all_hidden():
     a = alert(metric="ad_ctr", threshold=0.01, value=0.008, severity="P3", dimension="channel",
               dimension_value="抖音")
     assert describe_alert(a, "en") == "Ad CTR (channel: 抖音) 0.8%, below the 1.0% threshold"
-    assert describe_alert(a, "zh-CN") == "广告点击率（channel：抖音） 0.8%，低于阈值 1.0%"
+    assert describe_alert(a, "zh-CN") == "广告点击率（渠道：抖音） 0.8%，低于阈值 1.0%"
     msg = render_daily_brief(make_brief(alerts=[a]), "en")
     assert "🟡 P3 Ad CTR (channel: 抖音)" in msg.text
     assert "change the creative or pause the channel" in msg.text

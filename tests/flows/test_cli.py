@@ -1,0 +1,65 @@
+"""The `opscadence` command, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from flows.daily import daily_brief
+from opscadence import warehouse
+from opscadence.cli import main
+
+BIN = Path(sys.executable).parent / "opscadence"
+
+
+def test_demo_command_works_from_any_directory(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSCADENCE_")}
+    out = subprocess.run(
+        [str(BIN), "demo", "--users", "300", "--days", "14", "--seed", "3", "--end-date", "2026-11-24"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=True,
+    ).stdout
+    assert "payment success below 95% on 2026-11-24" in out
+    assert "DAU more than 15% below the same weekday last week on 2026-11-15" in out
+    engine = warehouse.create_engine(f"sqlite:///{tmp_path / '.opscadence' / 'warehouse.sqlite'}")
+    with engine.connect() as conn:
+        days = conn.execute(sa.select(sa.func.count(sa.distinct(warehouse.raw_events.c.ds)))).scalar_one()
+    assert days == 14
+    engine.dispose()
+
+
+def test_bad_config_is_a_clear_error_without_a_traceback(tmp_path, monkeypatch, capsys):
+    (tmp_path / "opscadence.yaml").write_text("locale: fr\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["config"]) == 2
+    err = capsys.readouterr().err
+    assert "locale" in err and "Traceback" not in err
+
+
+def test_config_command_prints_no_secrets(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-very-secret")
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["timezone"] == "Asia/Shanghai" and "xoxb-very-secret" not in out
+
+
+def test_outbox_send_delivers_what_was_pending_once(shop_env, slack_server, monkeypatch, capsys):
+    shop, home, engine = shop_env
+    monkeypatch.delenv("SLACK_BOT_TOKEN")
+    daily_brief(as_of=shop.payment_incident_day)  # no token: brief and alerts go to the outbox
+    assert slack_server.calls("chat.postMessage") == []
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test-token")
+
+    assert main(["outbox", "send"]) == 0
+    assert main(["outbox", "send"]) == 0
+
+    posted = [c for c in slack_server.calls("chat.postMessage") if c.status == 200]
+    assert sorted(c.body["channel"] for c in posted) == ["#ops-alerts", "#ops-brief"]
+    assert "2 sent, 0 still pending" in capsys.readouterr().out
+    with engine.connect() as conn:
+        assert set(conn.execute(sa.select(warehouse.briefs.c.status)).scalars()) == {"sent"}
