@@ -62,3 +62,25 @@ def logical_date(as_of: date | None, cfg: Config) -> date:
     scheduled = flow_run.scheduled_start_time
     now = datetime.fromisoformat(scheduled.isoformat()) if scheduled is not None else None
     return resolve_ds(as_of, cfg.timezone, now)
+
+
+class InjectedFault(RuntimeError):
+    """A failure injected on purpose (tests of reruns and retries)."""
+
+
+def inject_fault(step: str) -> None:
+    """Fail once at ``step`` when ``OPSCADENCE_FAULT_AT`` names it (used by the rerun tests).
+
+    ``OPSCADENCE_FAULT_ONCE_FILE`` makes it fail only the first time: the file is created when
+    the fault fires, and a fault whose file exists does not fire again.
+    """
+    if os.environ.get("OPSCADENCE_FAULT_AT") != step:
+        return
+    marker = os.environ.get("OPSCADENCE_FAULT_ONCE_FILE")
+    if marker:
+        from pathlib import Path
+
+        if Path(marker).exists():
+            return
+        Path(marker).write_text(step, encoding="utf-8")
+    raise InjectedFault(f"injected fault at {step}")

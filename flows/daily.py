@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from flows.common import build_context, logical_date
+from flows.common import build_context, inject_fault, logical_date
 from tasks.compute import assemble_brief, compute_marts, evaluate_alerts, prepare_baselines
 from tasks.extract import extract_partitions
 from tasks.notify import deliver_message, render_alerts, render_brief
@@ -37,6 +37,7 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
     if not report.passed:
         logger.warning("validation failed for %s: %d critical check(s)", ds, len(report.critical_failures))
     compute_marts(engine, ds, cfg.vertical, report)
+    inject_fault("after-compute")
     alerts = evaluate_alerts(engine, cfg, ds, report)
     brief = assemble_brief(engine, cfg, ds, report, alerts, ctx.run_url)
     message, content_key = render_brief(brief, cfg.locale)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 ENV_PREFIX = "OPSCADENCE_"
 # Environment variables with the prefix that are not config keys.
-_NOT_KEYS = {"CONFIG", "TEST_POSTGRES_URL"}
+_NOT_KEYS = {"CONFIG", "TEST_POSTGRES_URL", "FAULT_AT", "FAULT_ONCE_FILE"}
 
 DEFAULT_BRIEF_CHANNEL = "#ops-brief"
 DEFAULT_ALERT_CHANNEL = "#ops-alerts"
