@@ -7,6 +7,8 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from opscadence.locks import period_lock
+
 from flows.common import build_context, inject_fault, logical_date
 from tasks.compute import assemble_brief, compute_marts, evaluate_alerts, prepare_baselines
 from tasks.extract import extract_partitions
@@ -31,25 +33,27 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
     logger = get_run_logger()
     logger.info("daily brief for %s (%s)", ds, cfg.timezone)
 
-    prepare_baselines(engine, ctx.source, ds, cfg.vertical)
-    extracted = extract_partitions(ctx.source, ds)
-    report = validate_partitions(engine, ctx.source, extracted)
-    if not report.passed:
-        logger.warning("validation failed for %s: %d critical check(s)", ds, len(report.critical_failures))
-    compute_marts(engine, ds, cfg.vertical, report)
-    inject_fault("after-compute")
-    alerts = evaluate_alerts(engine, cfg, ds, report)
-    brief = assemble_brief(engine, cfg, ds, report, alerts, ctx.run_url)
-    message, content_key = render_brief(brief, cfg.locale)
+    # One run per period at a time: a concurrent rerun waits, then finds the brief already sent.
+    with period_lock(engine, f"daily:{ds}"):
+        prepare_baselines(engine, ctx.source, ds, cfg.vertical)
+        extracted = extract_partitions(ctx.source, ds)
+        report = validate_partitions(engine, ctx.source, extracted)
+        if not report.passed:
+            logger.warning("validation failed for %s: %d critical check(s)", ds, len(report.critical_failures))
+        compute_marts(engine, ds, cfg.vertical, report)
+        inject_fault("after-compute")
+        alerts = evaluate_alerts(engine, cfg, ds, report)
+        brief = assemble_brief(engine, cfg, ds, report, alerts, ctx.run_url)
+        message, content_key = render_brief(brief, cfg.locale)
 
-    deliveries = []
-    if notify:
-        for channel in cfg.slack.channels.brief_channels():
-            deliveries.append(deliver_message(engine, ctx.slack, BRIEF_KIND, ds, channel, message, cfg.outbox_dir, content_key))
-        alert_message = render_alerts(ds, alerts, cfg.locale)
-        if alert_message is not None:
-            channel = cfg.slack.channels.alert_channel()
-            deliveries.append(deliver_message(engine, ctx.slack, ALERTS_KIND, ds, channel, alert_message, cfg.outbox_dir))
+        deliveries = []
+        if notify:
+            for channel in cfg.slack.channels.brief_channels():
+                deliveries.append(deliver_message(engine, ctx.slack, BRIEF_KIND, ds, channel, message, cfg.outbox_dir, content_key))
+            alert_message = render_alerts(ds, alerts, cfg.locale)
+            if alert_message is not None:
+                channel = cfg.slack.channels.alert_channel()
+                deliveries.append(deliver_message(engine, ctx.slack, ALERTS_KIND, ds, channel, alert_message, cfg.outbox_dir))
     engine.dispose()
     return {
         "ds": ds.isoformat(),

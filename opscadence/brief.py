@@ -74,6 +74,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "zh-CN": {
         "title": "📊 每日数据简报 {ds} ({tz})",
         "alerts_title": "🚨 告警通知 {ds}",
+        "backfill_title": "🔁 回补完成：{cadence} {start} ~ {end}",
+        "backfill_counts": "完成 {done} · 跳过 {skipped} · 失败 {failed}",
+        "backfill_failed": "失败的周期：",
         "na": "无",
         "kpis": "📈 核心指标",
         "dod": "较昨日",
@@ -117,6 +120,9 @@ STRINGS: dict[str, dict[str, str]] = {
     "en": {
         "title": "📊 Daily brief {ds} ({tz})",
         "alerts_title": "🚨 Alerts for {ds}",
+        "backfill_title": "🔁 Backfill finished: {cadence} {start} .. {end}",
+        "backfill_counts": "done {done} · skipped {skipped} · failed {failed}",
+        "backfill_failed": "Failed periods:",
         "na": "n/a",
         "kpis": "📈 Headline KPIs",
         "dod": "DoD",
@@ -595,3 +601,24 @@ def render_alert_notification(ds: date, alerts: list[Alert], locale: str = "zh-C
     blocks.append(footer_block)
     text = "\n\n".join(["\n".join([title]), "\n".join(part_lines), footer_text])
     return Message(text=truncate(text, MAX_FALLBACK_TEXT), blocks=_fit_blocks(blocks, s))
+
+
+def render_backfill_summary(summary: Any, locale: str = "zh-CN") -> Message:
+    """One message for a whole backfill: done, skipped, failed (with why, escaped)."""
+    s = _strings(locale)
+    title = s["backfill_title"].format(cadence=_data(summary.cadence), start=summary.start.isoformat(),
+                                       end=summary.end.isoformat())
+    counts = s["backfill_counts"].format(done=len(summary.done), skipped=len(summary.skipped),
+                                         failed=len(summary.failed))
+    lines = [counts]
+    failed = sorted(summary.failed.items())
+    if failed:
+        lines.append(s["backfill_failed"])
+        lines += [f"• {ds.isoformat()}: {_data(why, 300)}" for ds, why in failed[:MAX_ALERTS_SHOWN]]
+        if len(failed) > MAX_ALERTS_SHOWN:
+            lines.append(_more(len(failed) - MAX_ALERTS_SHOWN, s))
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": truncate(title, MAX_HEADER_TEXT), "emoji": True}},
+        *_pack(counts, lines[1:]),
+    ]
+    return Message(text=truncate("\n".join([title, *lines]), MAX_FALLBACK_TEXT), blocks=_fit_blocks(blocks, s))

@@ -63,6 +63,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backfill(args: argparse.Namespace) -> int:
+    _prefect_defaults()
+    load_config()
+    from flows.backfill import backfill
+
+    result = backfill(cadence=args.cadence, start=args.start, end=args.end, force=args.force,
+                      concurrency=args.concurrency, notify=not args.no_notify)
+    print(f"backfill {args.cadence} {args.start}..{args.end}: {len(result['done'])} done, "
+          f"{len(result['skipped'])} skipped, {len(result['failed'])} failed")
+    for ds, why in sorted(result["failed"].items()):
+        print(f"  {ds}: {why}")
+    if result["summary_delivery"]:
+        print(f"summary -> {result['summary_delivery']['status']}: {result['summary_delivery']['channel']}")
+    return 1 if result["failed"] else 0
+
+
 def _cmd_outbox_send(_args: argparse.Namespace) -> int:
     from opscadence import warehouse
     from opscadence.delivery import send_outbox
@@ -105,6 +121,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--date", type=_iso_date, default=None, help="logical date (default: yesterday in the shop's timezone)")
     run.add_argument("--no-notify", action="store_true", help="record results but send nothing")
     run.set_defaults(func=_cmd_run)
+
+    backfill = sub.add_parser("backfill", help="run a cadence for every period in a range (one summary message)")
+    backfill.add_argument("cadence", choices=["daily"])
+    backfill.add_argument("--start", type=_iso_date, required=True)
+    backfill.add_argument("--end", type=_iso_date, required=True)
+    backfill.add_argument("--force", action="store_true", help="redo periods that are already complete")
+    backfill.add_argument("--concurrency", type=int, default=1, choices=range(1, 9), metavar="N",
+                          help="periods prepared at once (1-8)")
+    backfill.add_argument("--no-notify", action="store_true", help="no summary message")
+    backfill.set_defaults(func=_cmd_backfill)
 
     outbox = sub.add_parser("outbox", help="messages that could not be delivered")
     outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)

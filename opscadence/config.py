@@ -66,6 +66,14 @@ class SlackChannels(_Strict):
     tech: str | None = None
     marketing: str | None = None
     alerts: str | None = None
+    # Alert routing by severity; each falls back to ``alerts``.
+    p1: str | None = None
+    p2: str | None = None
+    p3: str | None = None
+
+    def severity_channel(self, severity: str) -> str:
+        routed = {"P1": self.p1, "P2": self.p2, "P3": self.p3}.get(severity)
+        return routed or self.alert_channel()
 
     def brief_channels(self) -> list[str]:
         """Distinct channels that receive the daily brief, in audience order."""
@@ -80,6 +88,17 @@ class SlackConfig(_Strict):
     channels: SlackChannels = Field(default_factory=SlackChannels)
     # Name of a Prefect Secret block holding the bot token (used when SLACK_BOT_TOKEN is unset).
     token_block: str | None = None
+    # Who an unacknowledged P1 escalates to, as Slack mention syntax, e.g. "<!subteam^S0123>".
+    oncall_mention: str | None = None
+
+
+class AlertingConfig(_Strict):
+    """The alert lifecycle: pending → firing → resolved, with P1 service levels."""
+
+    pending_periods: int = Field(0, ge=0)  # evaluations a breach stays pending before it fires
+    daily_reminder: bool = False  # re-post a still-firing alert once a day
+    p1_ack_minutes: int = Field(30, gt=0)  # unacknowledged P1 escalates after this
+    p1_resolve_minutes: int = Field(120, gt=0)  # unresolved P1 escalates after this
 
 
 class SourceConfig(_Strict):
@@ -109,6 +128,7 @@ class Config(_Strict):
     thresholds: list[ThresholdRule] = Field(default_factory=default_thresholds)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     source: SourceConfig = Field(default_factory=SourceConfig)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     # Feedback containing any of these (case-insensitive) is counted as urgent in the brief.
     urgent_keywords: list[str] = Field(
         default_factory=lambda: ["支付失败", "付款失败", "账号被封", "封号", "payment failed", "account banned"]

@@ -1,0 +1,51 @@
+"""On-demand backfills: run a cadence for every period in a range, from the CLI or the Prefect UI."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+
+from prefect import flow, get_run_logger
+from pydantic import Field
+
+from flows.common import build_context
+from opscadence.brief import render_backfill_summary
+from tasks.backfill import backfill_periods
+from tasks.notify import deliver_message
+
+SUMMARY_KIND = "backfill-summary"
+
+
+@flow(name="backfill", log_prints=False)
+def backfill(
+    cadence: Literal["daily"],
+    start: date,
+    end: date,
+    force: bool = False,
+    concurrency: int = Field(1, ge=1, le=8),
+    notify: bool = True,
+) -> dict[str, Any]:
+    """Run ``cadence`` for every period in [start, end]; skip complete periods unless ``force``.
+
+    Alerts are recorded per period but never notified; one summary goes to the alerts channel.
+    """
+    ctx = build_context()
+    logger = get_run_logger()
+    summary = backfill_periods(ctx.engine, ctx.cfg, ctx.source, cadence, start, end, force, concurrency)
+    logger.info("backfill %s %s..%s: %d done, %d skipped, %d failed", cadence, start, end,
+                len(summary.done), len(summary.skipped), len(summary.failed))
+    delivery = None
+    if notify:
+        message = render_backfill_summary(summary, ctx.cfg.locale)
+        channel = ctx.cfg.slack.channels.alert_channel()
+        delivery = deliver_message(ctx.engine, ctx.slack, SUMMARY_KIND, end, channel, message, ctx.cfg.outbox_dir)
+    ctx.engine.dispose()
+    return {
+        "cadence": cadence,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "done": [d.isoformat() for d in summary.done],
+        "skipped": [d.isoformat() for d in summary.skipped],
+        "failed": {d.isoformat(): why for d, why in summary.failed.items()},
+        "summary_delivery": None if delivery is None else {"status": delivery.status, "channel": delivery.channel},
+    }

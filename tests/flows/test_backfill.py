@@ -1,0 +1,97 @@
+"""Backfills: every period once, skips complete ones, no per-period messages, one summary."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from flows.backfill import backfill
+from flows.daily import daily_brief
+from opscadence import warehouse
+from opscadence.backfill import run_backfill
+
+
+def _days_with_marts(engine):
+    with engine.connect() as conn:
+        return set(conn.execute(sa.select(sa.distinct(warehouse.mart_daily_kpis.c.ds))).scalars())
+
+
+def _mart_rows(engine, ds):
+    table = warehouse.mart_daily_kpis
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(table.c.metric, table.c.dimension, table.c.dimension_value, table.c.value)
+                            .where(table.c.ds == ds)).all()
+    return sorted(rows)
+
+
+def test_backfill_runs_every_period_once_and_sends_one_summary(shop_env, slack_server):
+    shop, home, engine = shop_env
+    start, end = shop.start, shop.end
+
+    result = backfill(cadence="daily", start=start, end=end)
+
+    n_days = (end - start).days + 1
+    assert len(result["done"]) == n_days and result["failed"] == {} and result["skipped"] == []
+    assert len(_days_with_marts(engine)) == n_days
+    posts = [c for c in slack_server.calls("chat.postMessage") if c.status == 200]
+    assert len(posts) == 1  # one summary, no per-period briefs or alerts
+    assert posts[0].body["channel"] == "#ops-alerts"
+    assert f"done {n_days} · skipped 0 · failed 0" in posts[0].body["text"]
+    # Alerts were recorded for the planted incidents, silently.
+    with engine.connect() as conn:
+        alert_days = {(r.ds, r.metric) for r in conn.execute(sa.select(warehouse.alerts)).all() if r.dimension == "all"}
+    assert (shop.payment_incident_day, "payment_success_rate") in alert_days
+    assert (shop.dau_drop_day, "dau") in alert_days
+
+    again = backfill(cadence="daily", start=start, end=end)
+
+    assert len(again["skipped"]) == n_days and again["done"] == []
+    # The same range again: its summary message is updated in place, not posted twice.
+    assert len([c for c in slack_server.calls("chat.postMessage") if c.status == 200]) == 1
+    updates = [c for c in slack_server.calls("chat.update") if c.status == 200]
+    assert len(updates) == 1 and f"done 0 · skipped {n_days}" in updates[0].body["text"]
+
+
+def test_backfilled_day_equals_a_scheduled_run_of_that_day(shop_env, slack_server, tmp_path):
+    shop, home, engine = shop_env
+    ds = shop.payment_incident_day
+    daily_brief(as_of=ds, notify=False)
+    scheduled = _mart_rows(engine, ds)
+
+    backfill(cadence="daily", start=ds - timedelta(days=2), end=ds, force=True, concurrency=2, notify=False)
+
+    assert _mart_rows(engine, ds) == scheduled
+    assert slack_server.calls("chat.postMessage") == []
+
+
+def test_a_bad_day_is_reported_and_does_not_stop_the_others(shop_env, slack_server):
+    shop, home, engine = shop_env
+    bad = shop.dau_drop_day
+    orders = warehouse.raw_orders
+    with engine.begin() as conn:
+        conn.execute(orders.update().where(orders.c.ds == bad).values(status="weird"))
+    start, end = bad - timedelta(days=2), bad + timedelta(days=2)
+
+    result = backfill(cadence="daily", start=start, end=end)
+
+    assert list(result["failed"]) == [bad.isoformat()]
+    assert "orders" in result["failed"][bad.isoformat()]
+    assert len(result["done"]) == 4
+    summary = [c for c in slack_server.calls("chat.postMessage") if c.status == 200][0].body["text"]
+    assert "failed 1" in summary and bad.isoformat() in summary
+    assert bad not in _days_with_marts(engine)
+
+
+def test_progress_reports_every_period(shop_env):
+    shop, home, engine = shop_env
+    from opscadence.config import load_config
+    from opscadence.daily import make_source
+
+    cfg = load_config()
+    seen = []
+    start = shop.end - timedelta(days=3)
+    summary = run_backfill(engine, cfg, make_source(cfg, engine), "daily", start, shop.end,
+                           progress=lambda ds, status: seen.append((ds, status)))
+    assert sorted(seen) == [(start + timedelta(days=n), "done") for n in range(4)]
+    assert summary.total == 4
