@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 from prefect import flow, get_run_logger
@@ -12,11 +12,11 @@ from opscadence.locks import period_lock
 from flows.common import build_context, inject_fault, logical_date
 from tasks.compute import assemble_brief, compute_marts, evaluate_alerts, prepare_baselines
 from tasks.extract import extract_partitions
-from tasks.notify import deliver_message, render_alerts, render_brief
+from tasks.alerting import explain_alerts, notify_alerts, update_alert_lifecycle
+from tasks.notify import deliver_message, render_brief
 from tasks.validate import validate_partitions
 
 BRIEF_KIND = "daily-brief"
-ALERTS_KIND = "daily-alerts"
 
 
 @flow(name="daily-brief", log_prints=False)
@@ -25,7 +25,8 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
 
     ``as_of`` is the logical date; None means yesterday in the shop's timezone, taken from
     the run's scheduled start, so scheduled runs, UI reruns and backfills behave alike.
-    ``notify=False`` records everything but sends nothing (backfills).
+    ``notify=False`` records the day's alerts but sends nothing and leaves the alert lifecycle
+    alone (backfills).
     """
     ctx = build_context()
     cfg, engine = ctx.cfg, ctx.engine
@@ -49,11 +50,15 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
         deliveries = []
         if notify:
             for channel in cfg.slack.channels.brief_channels():
-                deliveries.append(deliver_message(engine, ctx.slack, BRIEF_KIND, ds, channel, message, cfg.outbox_dir, content_key))
-            alert_message = render_alerts(ds, alerts, cfg.locale)
-            if alert_message is not None:
-                channel = cfg.slack.channels.alert_channel()
-                deliveries.append(deliver_message(engine, ctx.slack, ALERTS_KIND, ds, channel, alert_message, cfg.outbox_dir))
+                deliveries.append(
+                    deliver_message(engine, ctx.slack, BRIEF_KIND, ds, channel, message, cfg.outbox_dir, content_key)
+                )
+            # Alerts notify on state changes only: once when firing, once (in thread) when resolved.
+            now = datetime.now(timezone.utc)
+            funnel_step = brief.funnel.weakest_step if brief.funnel else None
+            details = explain_alerts(engine, ds, alerts, funnel_step, cfg.locale)
+            transitions = update_alert_lifecycle(engine, cfg, ds, report, alerts, details, now)
+            deliveries += notify_alerts(engine, ctx.slack, cfg, transitions, now)
     engine.dispose()
     return {
         "ds": ds.isoformat(),

@@ -73,7 +73,6 @@ _SEVERITY_RANK = {"P1": 0, "P2": 1, "P3": 2}
 STRINGS: dict[str, dict[str, str]] = {
     "zh-CN": {
         "title": "📊 每日数据简报 {ds} ({tz})",
-        "alerts_title": "🚨 告警通知 {ds}",
         "backfill_title": "🔁 回补完成：{cadence} {start} ~ {end}",
         "backfill_counts": "完成 {done} · 跳过 {skipped} · 失败 {failed}",
         "backfill_failed": "失败的周期：",
@@ -119,7 +118,6 @@ STRINGS: dict[str, dict[str, str]] = {
     },
     "en": {
         "title": "📊 Daily brief {ds} ({tz})",
-        "alerts_title": "🚨 Alerts for {ds}",
         "backfill_title": "🔁 Backfill finished: {cadence} {start} .. {end}",
         "backfill_counts": "done {done} · skipped {skipped} · failed {failed}",
         "backfill_failed": "Failed periods:",
@@ -584,22 +582,6 @@ def render_daily_brief(brief: DailyBrief, locale: str = "zh-CN") -> Message:
     paragraphs.append([footer_text])
 
     text = "\n\n".join("\n".join(p) for p in paragraphs)
-    return Message(text=truncate(text, MAX_FALLBACK_TEXT), blocks=_fit_blocks(blocks, s))
-
-
-def render_alert_notification(ds: date, alerts: list[Alert], locale: str = "zh-CN", run_url: str | None = None) -> Message:
-    """The message for the alerts channel: every breach of the day with its first suggestion."""
-    s = _strings(locale)
-    title = s["alerts_title"].format(ds=ds.isoformat())
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": truncate(title, MAX_HEADER_TEXT), "emoji": True}}
-    ]
-    part_blocks, part_lines = _alerts_part(alerts, True, locale, s)
-    blocks.extend(part_blocks)
-    stub = DailyBrief(ds=ds, timezone="", vertical="", kpis=[], alerts=[], funnel=None, dq_passed=True, run_url=run_url)
-    footer_block, footer_text = _footer(stub, s)
-    blocks.append(footer_block)
-    text = "\n\n".join(["\n".join([title]), "\n".join(part_lines), footer_text])
     return Message(text=truncate(text, MAX_FALLBACK_TEXT), blocks=_fit_blocks(blocks, s))
 
 

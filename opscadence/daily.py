@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from opscadence import kpis as kpi_module
-from opscadence import sources, warehouse
+from opscadence import lifecycle, rootcause, sources, warehouse
 from opscadence.alerts import data_quality_alert, evaluate_rules, sort_alerts, write_alerts
 from opscadence.config import Config
 from opscadence.metrics import headline_metrics
@@ -167,4 +167,48 @@ def assemble_brief(
         urgent_feedback_count=count,
         urgent_feedback=excerpts,
         run_url=run_url,
+    )
+
+
+def _alert_key(alert: Alert) -> tuple[str, str, str, str]:
+    return (alert.rule_id, alert.metric, alert.dimension, alert.dimension_value)
+
+
+def root_cause_details(
+    engine: Engine, ds: date, found: list[Alert], funnel_step: str | None, locale: str
+) -> dict[tuple[str, str, str, str], list[str]]:
+    """For each KPI alert on the whole shop, the segments explaining most of the change vs last week."""
+    targets = [a for a in found if a.kind != "data_quality" and a.dimension == "all"]
+    if not targets:
+        return {}
+    with engine.connect() as conn:
+        now_rows = kpi_module.load_kpi_rows(conn, ds)
+        base_rows = kpi_module.load_kpi_rows(conn, ds - timedelta(days=7))
+    details = {}
+    for alert in targets:
+        cause = rootcause.explain(now_rows, base_rows, alert.metric, top=3, funnel_step=funnel_step)
+        details[_alert_key(alert)] = rootcause.root_cause_lines(cause, locale)
+    return details
+
+
+def update_lifecycle(
+    engine: Engine,
+    cfg: Config,
+    ds: date,
+    report: ValidationReport,
+    found: list[Alert],
+    details: dict[tuple[str, str, str, str], list[str]],
+    *,
+    now: datetime,
+) -> list[lifecycle.Transition]:
+    """Advance the daily alerts' lifecycle for ``ds`` (idempotent per day; older days change nothing).
+
+    On a day whose data failed validation only the data-quality alert is judged: KPI alerts
+    keep their state, since bad data can neither confirm nor clear them.
+    """
+    observations = [lifecycle.Observation(a, True, tuple(details.get(_alert_key(a), ()))) for a in found]
+    covered = None if report.passed else (lambda row: row.kind == "data_quality")
+    return lifecycle.apply_observations(
+        engine, observations, scope="daily", period=ds.isoformat(), now=now,
+        pending_periods=cfg.alerting.pending_periods, covered=covered, locale=cfg.locale,
     )

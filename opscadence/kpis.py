@@ -131,6 +131,11 @@ def load_kpis(conn: Connection, start: date, end: date) -> dict[tuple[date, str,
     return out
 
 
+def load_kpi_rows(conn: Connection, ds: date) -> list[dict[str, Any]]:
+    """Every mart row of one day (all metrics and dimensions, with numerator and denominator)."""
+    return run_sql(conn, "kpi/kpis_for_days", start=ds, end=ds + timedelta(days=1))
+
+
 def load_funnel(conn: Connection, start: date, end: date, dimension: str = "all", value: str = "all") -> dict[date, list[tuple[str, int]]]:
     out: dict[date, list[tuple[str, int]]] = defaultdict(list)
     for row in run_sql(conn, "funnel/funnel_for_days", start=start, end=end):

@@ -187,6 +187,43 @@ briefs = sa.Table(
     sa.UniqueConstraint("kind", "ds", "channel", name="uq_briefs"),
 )
 
+# One row per alert fingerprint (rule × series): its lifecycle pending → firing → resolved,
+# acknowledgement, silence and where its firing message is (see opscadence.lifecycle).
+# Timestamps are naive UTC (bookkeeping times, not shop-local event times).
+alert_states = sa.Table(
+    "alert_states", metadata,
+    sa.Column("fingerprint", sa.String(40), primary_key=True),
+    sa.Column("rule_id", sa.String(255), nullable=False),
+    sa.Column("metric", sa.String(64), nullable=False),
+    sa.Column("dimension", sa.String(32), nullable=False),
+    sa.Column("dimension_value", sa.String(255), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),  # threshold | anomaly | watch | data_quality
+    sa.Column("severity", sa.String(4), nullable=False),
+    sa.Column("condition", sa.String(32)),  # the rule's condition, to re-render the alert
+    sa.Column("threshold", sa.Float),
+    sa.Column("state", sa.String(16), nullable=False),  # pending | firing | resolved
+    sa.Column("scope", sa.String(32), nullable=False, index=True),  # evaluation family: daily | watch ...
+    sa.Column("pending_count", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("first_seen_at", sa.DateTime, nullable=False),
+    sa.Column("fired_at", sa.DateTime),
+    sa.Column("resolved_at", sa.DateTime),
+    sa.Column("last_seen_at", sa.DateTime),
+    sa.Column("last_period", sa.String(32)),  # the evaluation's period key: 2026-11-24 | 2026-11-24T14:15
+    sa.Column("last_value", sa.Float),
+    sa.Column("last_baseline", sa.Float),
+    sa.Column("summary", sa.Text),  # the rendered one-line description
+    sa.Column("details", sa.Text),  # JSON list of lines (root cause ...)
+    sa.Column("acked_at", sa.DateTime),
+    sa.Column("acked_by", sa.String(128)),
+    sa.Column("silenced_until", sa.DateTime),
+    sa.Column("channel", sa.String(128)),  # the configured channel name of the firing message
+    sa.Column("channel_id", sa.String(64)),
+    sa.Column("thread_ts", sa.String(32)),  # the firing message's ts: replies go in its thread
+    sa.Column("escalated_at", sa.DateTime),
+    sa.Column("resolve_escalated_at", sa.DateTime),
+    sa.Column("last_reminder_on", sa.Date),
+)
+
 
 def create_engine(url: str) -> Engine:
     """Engine for the warehouse URL; SQLite files get their parent directory created."""

@@ -8,9 +8,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 
-from opscadence.brief import render_alert_notification, render_daily_brief
+from opscadence.brief import render_daily_brief
 from opscadence.delivery import DeliveryOutcome, deliver
-from opscadence.model import Alert, DailyBrief, Message
+from opscadence.model import DailyBrief, Message
 from opscadence.slack import SlackClient
 
 
@@ -18,11 +18,6 @@ from opscadence.slack import SlackClient
 def render_brief(brief: DailyBrief, locale: str) -> tuple[Message, Message]:
     """The brief, and the same brief without the run link (what decides "changed" on reruns)."""
     return render_daily_brief(brief, locale), render_daily_brief(replace(brief, run_url=None), locale)
-
-
-@task(name="render-alerts", cache_policy=NO_CACHE)
-def render_alerts(ds: date, alerts: list[Alert], locale: str) -> Message | None:
-    return render_alert_notification(ds, alerts, locale) if alerts else None
 
 
 # Retries cover a failed warehouse write after delivery; deliver() itself never double-posts

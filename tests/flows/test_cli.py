@@ -59,7 +59,8 @@ def test_outbox_send_delivers_what_was_pending_once(shop_env, slack_server, monk
     assert main(["outbox", "send"]) == 0
 
     posted = [c for c in slack_server.calls("chat.postMessage") if c.status == 200]
-    assert sorted(c.body["channel"] for c in posted) == ["#ops-alerts", "#ops-brief"]
-    assert "2 sent, 0 still pending" in capsys.readouterr().out
+    # The brief and the two firing alerts (payment success P1, wechat CTR P3).
+    assert sorted(c.body["channel"] for c in posted) == ["#ops-alerts", "#ops-alerts", "#ops-brief"]
+    assert "3 sent, 0 still pending" in capsys.readouterr().out
     with engine.connect() as conn:
         assert set(conn.execute(sa.select(warehouse.briefs.c.status)).scalars()) == {"sent"}

