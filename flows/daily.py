@@ -55,7 +55,9 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
                 )
             # Alerts notify on state changes only: once when firing, once (in thread) when resolved.
             now = datetime.now(timezone.utc)
-            funnel_step = brief.funnel.weakest_step if brief.funnel else None
+            # Name a funnel step as a cause only when its conversion really fell (≥ 5%).
+            funnel = brief.funnel
+            funnel_step = funnel.weakest_step if funnel and (funnel.weakest_change or 0) <= -0.05 else None
             details = explain_alerts(engine, ds, alerts, funnel_step, cfg.locale)
             transitions = update_alert_lifecycle(engine, cfg, ds, report, alerts, details, now)
             deliveries += notify_alerts(engine, ctx.slack, cfg, transitions, now)

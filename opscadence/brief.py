@@ -89,6 +89,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "rise_vs_last_week": "{label}{dim} {value}，较上周同日上升 {pct}（{baseline}）",
         "drop_vs_yesterday": "{label}{dim} {value}，较昨日下降 {pct}（{baseline}）",
         "rise_vs_yesterday": "{label}{dim} {value}，较昨日上升 {pct}（{baseline}）",
+        "anomaly_drop": "{label}{dim} {value}，比季节性预期 {baseline} 低 {pct}（异常）",
+        "anomaly_rise": "{label}{dim} {value}，比季节性预期 {baseline} 高 {pct}（异常）",
         "other_condition": "{label}{dim} {value}，触发规则 {condition}（阈值 {threshold}）",
         "dim": "（{name}：{value}）",
         "dq_alert": "数据质量：{name}{dim}未通过校验",
@@ -134,6 +136,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "rise_vs_last_week": "{label}{dim} {value}, up {pct} vs same weekday last week ({baseline})",
         "drop_vs_yesterday": "{label}{dim} {value}, down {pct} vs yesterday ({baseline})",
         "rise_vs_yesterday": "{label}{dim} {value}, up {pct} vs yesterday ({baseline})",
+        "anomaly_drop": "{label}{dim} {value}, {pct} below the expected {baseline} (seasonal anomaly)",
+        "anomaly_rise": "{label}{dim} {value}, {pct} above the expected {baseline} (seasonal anomaly)",
         "other_condition": "{label}{dim} {value}, rule {condition} (threshold {threshold})",
         "dim": " ({name}: {value})",
         "dq_alert": "Data quality: {name}{dim} failed validation",
@@ -275,9 +279,9 @@ def format_change(change: float | None, locale: str = "zh-CN") -> str:
 
 
 def _direction(condition: str) -> str | None:
-    if condition == "below" or condition.startswith("drop"):
+    if condition in ("below", "anomaly_drop") or condition.startswith("drop"):
         return "down"
-    if condition == "above" or condition.startswith("rise"):
+    if condition in ("above", "anomaly_rise") or condition.startswith("rise"):
         return "up"
     return None
 
@@ -410,7 +414,8 @@ def describe_alert(alert: Alert, locale: str = "zh-CN") -> str:
     if condition in ("below", "above"):
         return s[condition].format(label=label, dim=dim, value=value,
                                    threshold=format_value(alert.threshold, unit, locale))
-    if condition in ("drop_vs_last_week", "rise_vs_last_week", "drop_vs_yesterday", "rise_vs_yesterday"):
+    if condition in ("drop_vs_last_week", "rise_vs_last_week", "drop_vs_yesterday", "rise_vs_yesterday",
+                     "anomaly_drop", "anomaly_rise"):
         change = relative_change(alert.value, alert.baseline)
         pct = f"{abs(change) * 100:.1f}%" if change is not None else f"≥{alert.threshold * 100:.1f}%"
         return s[condition].format(label=label, dim=dim, value=value, pct=pct,

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from typing import Sequence
 
 from opscadence.config import ConfigError, load_config
@@ -79,6 +79,79 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     return 1 if result["failed"] else 0
 
 
+def _engine():
+    from opscadence import warehouse
+
+    cfg = load_config()
+    engine = warehouse.create_engine(cfg.resolved_warehouse_url)
+    warehouse.init_schema(engine)
+    return engine
+
+
+def _when(value: str) -> datetime:
+    """An absolute time (ISO 8601, shop timezone when no offset) or a duration like 30m, 2h, 1d."""
+    units = {"m": "minutes", "h": "hours", "d": "days"}
+    if value[-1:] in units and value[:-1].isdigit():
+        return datetime.now(timezone.utc) + timedelta(**{units[value[-1]]: int(value[:-1])})
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time (ISO 8601 or 30m/2h/1d): {value!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=load_config().tz)
+    return moment
+
+
+def _cmd_alerts(args: argparse.Namespace) -> int:
+    from opscadence import lifecycle
+
+    engine = _engine()
+    now = datetime.now(timezone.utc)
+    try:
+        if args.alerts_command == "list":
+            rows = lifecycle.list_alerts(engine, state=args.state)
+            if not rows:
+                print("no alerts")
+            for r in rows:
+                flags = (" acked" if r["acked"] else "") + (f" silenced until {r['silenced_until']}" if r["silenced_until"] else "")
+                print(f"{r['fingerprint']}  {r['state']:<8} {r['severity']}  {r['metric']} {r['dimension']}  "
+                      f"since {r['since']}{flags}")
+        elif args.alerts_command == "ack":
+            row = lifecycle.ack(engine, args.fingerprint, by=args.by, now=now)
+            print(f"acknowledged {row['fingerprint']} ({row['metric']} {row['dimension']})")
+        elif args.alerts_command == "silence":
+            row = lifecycle.silence(engine, args.fingerprint, until=args.until, now=now)
+            print(f"silenced {row['fingerprint']} until {row['silenced_until']} UTC")
+    except ValueError as exc:
+        print(f"opscadence: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from opscadence.anomalies import calendars, policies
+    from opscadence.detect import detect_long, read_series_csv
+
+    cfg = load_config()
+    try:
+        frame = read_series_csv(args.input)
+    except ValueError as exc:
+        print(f"opscadence: {exc}", file=sys.stderr)
+        return 2
+    known = policies(cfg)
+    result = detect_long(frame, policies=known, calendar=calendars(cfg), min_history=cfg.detection.min_history)
+    columns = ["ds", "metric", "value", "expected", "lower", "upper", "is_anomaly", "direction", "score"]
+    result = result[columns]
+    if args.out:
+        result.to_csv(args.out, index=False)
+        print(f"{int(result['is_anomaly'].sum())} anomalies in {len(result)} rows -> {args.out}", file=sys.stderr)
+    else:
+        result.to_csv(sys.stdout, index=False)
+    return 0
+
+
 def _cmd_outbox_send(_args: argparse.Namespace) -> int:
     from opscadence import warehouse
     from opscadence.delivery import send_outbox
@@ -131,6 +204,25 @@ def build_parser() -> argparse.ArgumentParser:
                           help="periods prepared at once (1-8)")
     backfill.add_argument("--no-notify", action="store_true", help="no summary message")
     backfill.set_defaults(func=_cmd_backfill)
+
+    detect = sub.add_parser("detect", help="run the anomaly detector on any long-format CSV (ds,metric,value[,denominator])")
+    detect.add_argument("--input", type=Path, required=True)
+    detect.add_argument("--out", type=Path, default=None, help="output CSV (default: standard output)")
+    detect.set_defaults(func=_cmd_detect)
+
+    alerts = sub.add_parser("alerts", help="the alert lifecycle: list, acknowledge, silence")
+    alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)
+    listing = alerts_sub.add_parser("list", help="alerts, firing first")
+    listing.add_argument("--state", choices=["pending", "firing", "resolved"], default=None)
+    listing.set_defaults(func=_cmd_alerts)
+    ack = alerts_sub.add_parser("ack", help="acknowledge an alert (stops its P1 escalation)")
+    ack.add_argument("fingerprint", help="the fingerprint or a unique prefix of at least 6 characters")
+    ack.add_argument("--by", default=os.environ.get("USER", "cli"))
+    ack.set_defaults(func=_cmd_alerts)
+    silence = alerts_sub.add_parser("silence", help="send nothing for an alert until a time")
+    silence.add_argument("fingerprint")
+    silence.add_argument("--until", type=_when, required=True, help="ISO time (shop timezone) or 30m / 2h / 1d")
+    silence.set_defaults(func=_cmd_alerts)
 
     outbox = sub.add_parser("outbox", help="messages that could not be delivered")
     outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)

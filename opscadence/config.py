@@ -9,6 +9,7 @@ Secrets never live here: see :mod:`opscadence.secrets`.
 from __future__ import annotations
 
 import os
+from datetime import date as date_type
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -92,6 +93,36 @@ class SlackConfig(_Strict):
     oncall_mention: str | None = None
 
 
+class MetricDetection(_Strict):
+    """Per-metric overrides of the anomaly detector's policy (see opscadence.detect.default_policy)."""
+
+    direction: Literal["drop", "rise", "both"] | None = None
+    min_relative_change: float | None = Field(None, ge=0)
+    sensitivity: float | None = Field(None, gt=0)
+    min_denominator: float | None = Field(None, ge=0)
+    severity: Literal["P1", "P2", "P3"] | None = None
+    enabled: bool = True
+
+
+class DetectionConfig(_Strict):
+    """Seasonal anomaly detection on every daily KPI (the whole shop)."""
+
+    enabled: bool = True
+    lookback_days: int = Field(84, ge=14)  # history the detector reads from the KPI mart
+    min_history: int = Field(14, ge=7)  # fewer earlier points: no verdict
+    severity: Literal["P1", "P2", "P3"] = "P2"
+    metrics: dict[str, MetricDetection] = Field(default_factory=lambda: {"payment_success_rate": MetricDetection(severity="P1")})
+
+
+class CalendarEntry(_Strict):
+    """A promotion or holiday (双11, 618, Spring Festival): excluded from training, judged with its uplift."""
+
+    date: date_type
+    name: str
+    expected_uplift: float = 0.0  # +1.5 = 150% above a normal day
+    metrics: list[str] | None = None  # None: every count/currency metric
+
+
 class AlertingConfig(_Strict):
     """The alert lifecycle: pending → firing → resolved, with P1 service levels."""
 
@@ -129,6 +160,8 @@ class Config(_Strict):
     slack: SlackConfig = Field(default_factory=SlackConfig)
     source: SourceConfig = Field(default_factory=SourceConfig)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    detection: DetectionConfig = Field(default_factory=DetectionConfig)
+    calendar: list[CalendarEntry] = Field(default_factory=list)
     # Feedback containing any of these (case-insensitive) is counted as urgent in the brief.
     urgent_keywords: list[str] = Field(
         default_factory=lambda: ["支付失败", "付款失败", "账号被封", "封号", "payment failed", "account banned"]

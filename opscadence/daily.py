@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from opscadence import kpis as kpi_module
-from opscadence import lifecycle, rootcause, sources, warehouse
+from opscadence import anomalies, lifecycle, rootcause, sources, warehouse
 from opscadence.alerts import data_quality_alert, evaluate_rules, sort_alerts, write_alerts
 from opscadence.config import Config
 from opscadence.metrics import headline_metrics
@@ -125,13 +125,18 @@ def _has_source_data(engine: Engine, source: PartitionSource, day: date) -> bool
 
 
 def evaluate_day(engine: Engine, cfg: Config, ds: date, report: ValidationReport) -> list[Alert]:
-    """Threshold alerts for the day; a failed validation raises one data-quality alert instead."""
+    """Threshold and anomaly alerts for the day; a failed validation raises one data-quality alert instead."""
     if not report.passed:
         found = [data_quality_alert(report.issues())]
     else:
         with engine.connect() as conn:
             values = kpi_module.load_kpis(conn, ds - timedelta(days=7), ds + timedelta(days=1))
+            history = anomalies.history_frame(conn, ds, cfg.detection.lookback_days) if cfg.detection.enabled else None
         found = evaluate_rules(cfg.thresholds, values, ds)
+        if history is not None:
+            # A metric that already broke an explicit rule is not reported twice.
+            ruled = {a.metric for a in found if a.dimension == "all"}
+            found += anomalies.anomaly_alerts(history, ds, cfg, skip=ruled)
     with engine.begin() as conn:
         write_alerts(conn, ds, found)
     return sort_alerts(found)

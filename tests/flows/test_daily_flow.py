@@ -182,3 +182,28 @@ def test_an_alert_fires_once_and_resolves_with_one_reply_in_its_thread(shop_env,
 
     daily_brief(as_of=drop_day + timedelta(days=1))  # and resolving is not repeated either
     assert len([p for p in _posts(slack_server, "#ops-alerts") if "DAU" in p.body["text"]]) == 2
+
+
+def test_the_seasonal_detector_catches_a_drop_no_threshold_rule_covers(shop_env, slack_server):
+    shop, home, engine = shop_env
+    from flows.backfill import backfill
+
+    day = shop.end - timedelta(days=2)
+    events = warehouse.raw_events
+    with engine.begin() as conn:
+        cart_events = conn.execute(sa.select(events.c.event_id).where(events.c.ds == day,
+                                   events.c.event_name == "add_to_cart").order_by(events.c.event_id)).scalars().all()
+        # Two thirds of the day's add-to-cart events are gone (say, a broken cart button).
+        conn.execute(events.delete().where(events.c.event_id.in_(cart_events[: 2 * len(cart_events) // 3])))
+    backfill(cadence="daily", start=shop.start, end=day - timedelta(days=1), notify=False)
+
+    result = daily_brief(as_of=day)
+
+    assert any(a.startswith("P2 add_to_cart_conversion all=all") for a in result["alerts"])
+    row = next(r for r in _table(engine, warehouse.alerts, day) if r["metric"] == "add_to_cart_conversion")
+    assert row["kind"] == "anomaly" and row["condition"] == "anomaly_drop"
+    assert row["value"] < 0.6 * row["baseline"]
+    assert "below the expected" in result["text"]
+    firing = [p for p in _posts(slack_server, "#ops-alerts") if "Add-to-cart conversion" in p.body["text"]]
+    assert len(firing) == 1
+    assert "funnel: product_view → add_to_cart" in firing[0].body["text"]  # the step that broke

@@ -531,3 +531,10 @@ def test_long_data_values_are_truncated_in_sections():
 def test_rendering_is_pure():
     brief = make_brief(alerts=[alert()])
     assert render_daily_brief(brief, "en") == render_daily_brief(brief, "en")
+
+
+def test_anomaly_alert_wording_in_both_locales():
+    a = alert(metric="orders", condition="anomaly_drop", threshold=3.0, value=60, baseline=100, severity="P2",
+              kind="anomaly")
+    assert describe_alert(a, "en") == "Orders 60, 40.0% below the expected 100 (seasonal anomaly)"
+    assert describe_alert(a, "zh-CN") == "订单数 60，比季节性预期 100 低 40.0%（异常）"

@@ -1,0 +1,90 @@
+"""Seasonal anomaly alerts: the detector (opscadence.detect) run over the daily KPI mart."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, timedelta
+
+import pandas as pd
+from sqlalchemy.engine import Connection
+
+from opscadence.config import Config
+from opscadence.detect import CalendarDay, MetricPolicy, default_policy, detect_long
+from opscadence.metrics import CATALOG, metrics_for
+from opscadence.model import Alert
+from opscadence.sqlfiles import run_sql
+
+
+def policies(cfg: Config) -> dict[str, MetricPolicy]:
+    """Default policy per metric of the pack, with the config's overrides applied."""
+    out = {}
+    for metric in metrics_for(cfg.vertical):
+        policy = default_policy(metric.name)
+        override = cfg.detection.metrics.get(metric.name)
+        if override is not None:
+            changes = {k: v for k, v in override.model_dump().items()
+                       if v is not None and k in ("direction", "min_relative_change", "sensitivity", "min_denominator")}
+            policy = replace(policy, **changes)
+        out[metric.name] = policy
+    return out
+
+
+def calendars(cfg: Config) -> dict[str, list[CalendarDay]]:
+    """Business-calendar days per metric; uplifts apply to counts and money, not to rates."""
+    out: dict[str, list[CalendarDay]] = {}
+    for metric in metrics_for(cfg.vertical):
+        days = [
+            CalendarDay(ds=entry.date, name=entry.name, expected_uplift=entry.expected_uplift)
+            for entry in cfg.calendar
+            if entry.metrics is None or metric.name in entry.metrics
+        ]
+        out[metric.name] = days
+    return out
+
+
+def history_frame(conn: Connection, ds: date, lookback_days: int) -> pd.DataFrame:
+    """Whole-shop KPI history (ds, metric, value, denominator) for [ds - lookback, ds]."""
+    rows = run_sql(conn, "kpi/kpis_for_days", start=ds - timedelta(days=lookback_days), end=ds + timedelta(days=1))
+    frame = pd.DataFrame(
+        [
+            {"ds": r["ds"], "metric": r["metric"], "value": r["value"], "denominator": r["denominator"]}
+            for r in rows
+            if r["dimension"] == "all" and r["value"] is not None
+        ],
+        columns=["ds", "metric", "value", "denominator"],
+    )
+    frame["ds"] = pd.to_datetime(frame["ds"]).dt.date
+    return frame
+
+
+def anomaly_alerts(history: pd.DataFrame, ds: date, cfg: Config, *, skip: set[str] = frozenset()) -> list[Alert]:
+    """Anomalies of ``ds`` on the whole shop, one alert per metric (metrics in ``skip`` are left out)."""
+    enabled = {
+        name for name in policies(cfg)
+        if name not in skip and (cfg.detection.metrics.get(name) is None or cfg.detection.metrics[name].enabled)
+    }
+    frame = history[history["metric"].isin(enabled)]
+    if frame.empty or not (frame["ds"] == ds).any():
+        return []
+    # Additive metrics have no denominator; the detector treats NaN as "no volume information".
+    verdicts = detect_long(frame, policies=policies(cfg), calendar=calendars(cfg), min_history=cfg.detection.min_history)
+    today = verdicts[(verdicts["ds"] == ds) & verdicts["is_anomaly"].astype(bool)]
+    found = []
+    for row in today.itertuples(index=False):
+        override = cfg.detection.metrics.get(row.metric)
+        severity = (override.severity if override and override.severity else None) or cfg.detection.severity
+        found.append(
+            Alert(
+                rule_id=f"anomaly:{row.metric}",
+                metric=row.metric,
+                dimension="all",
+                dimension_value="all",
+                condition=f"anomaly_{row.direction}",
+                threshold=float(policies(cfg)[row.metric].sensitivity),
+                value=float(row.value),
+                baseline=float(row.expected),
+                severity=severity,
+                kind="anomaly",
+            )
+        )
+    return sorted(found, key=lambda a: (a.severity, list(CATALOG).index(a.metric) if a.metric in CATALOG else 99))

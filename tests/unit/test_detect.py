@@ -1,0 +1,260 @@
+"""The seasonal anomaly detector on series whose expected values are computed by hand.
+
+The "flat week" used throughout: Monday–Friday 100, Saturday/Sunday 60, no noise, starting
+Monday 2024-01-01 (day i has weekday i % 7). The weekday factors of a noise-free week are
+exactly 1.0 (weekdays) and 0.6 (weekend), the deseasonalised level is exactly 100, so the
+expected value of a clean weekday is 100 and of a weekend day 60. The residual spread of
+a noise-free history is 0, so the band is set by the 5 % materiality floor: 95–105.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import special
+
+from opscadence.detect import (
+    CalendarDay,
+    DetectorConfig,
+    MetricPolicy,
+    default_policy,
+    detect_long,
+    detect_series,
+)
+
+START = date(2024, 1, 1)  # a Monday
+BOTH = MetricPolicy(direction="both")
+
+
+def day(i: int) -> date:
+    return START + timedelta(days=i)
+
+
+def flat_week(n: int = 112) -> list[float]:
+    return [60.0 if i % 7 in (5, 6) else 100.0 for i in range(n)]
+
+
+def frame(values, denominators=None) -> pd.DataFrame:
+    data = {"ds": [day(i) for i in range(len(values))], "value": values}
+    if denominators is not None:
+        data["denominator"] = denominators
+    return pd.DataFrame(data)
+
+
+def flagged(out: pd.DataFrame) -> list[int]:
+    return [(d - START).days for d in out.loc[out["is_anomaly"], "ds"]]
+
+
+def test_flat_week_with_one_drop():
+    values = flat_week()
+    values[77] = 70.0  # day 77 is a Monday: expected 100, -30 %
+    out = detect_series(frame(values), policy=BOTH)
+
+    assert list(out.columns) == ["ds", "value", "expected", "lower", "upper", "is_anomaly", "direction", "score"]
+    assert flagged(out) == [77]
+    row = out.iloc[77]
+    assert row["direction"] == "drop"
+    assert row["expected"] == pytest.approx(100.0)
+    assert (row["lower"], row["upper"]) == (pytest.approx(95.0), pytest.approx(105.0))
+    assert row["score"] < -3
+    assert out.iloc[82]["expected"] == pytest.approx(60.0)  # a Saturday after the drop
+    assert out.iloc[84]["expected"] == pytest.approx(100.0)  # next Monday: the drop did not leak in
+    assert set(out.loc[~out["is_anomaly"], "direction"]) == {""}
+
+
+def test_no_look_ahead_and_any_row_order():
+    rng = np.random.default_rng(7)
+    n = 160
+    weekly = np.array([1.0, 1.05, 1.0, 0.95, 1.1, 0.7, 0.65])
+    values = 1000 * weekly[np.arange(n) % 7] * np.exp(rng.normal(0, 0.04, n))
+    values[[60, 61, 95]] *= 0.5
+    values[120:] *= 1.3  # a level shift
+    dens = rng.integers(200, 5000, n).astype(float)
+    rates = rng.binomial(dens.astype(int), 0.97) / dens
+    rates[100] = 0.8
+    keep = np.ones(n, bool)
+    keep[[30, 31, 32, 70]] = False  # gaps
+    counts_f = frame(values)[keep].reset_index(drop=True)
+    rates_f = frame(rates, dens)[keep].reset_index(drop=True)
+    rate_policy = default_policy("payment_success_rate")
+
+    full_c = detect_series(counts_f.sample(frac=1, random_state=1), policy=BOTH)  # shuffled input
+    full_r = detect_series(rates_f, policy=rate_policy)
+    assert full_c["ds"].is_monotonic_increasing
+    assert full_c["is_anomaly"].any() and full_r["is_anomaly"].any()
+    for cut in (40, 59, 61, 100, 125):
+        part_c = detect_series(counts_f.iloc[:cut], policy=BOTH)
+        part_r = detect_series(rates_f.iloc[:cut], policy=rate_policy)
+        pd.testing.assert_frame_equal(part_c, full_c.iloc[:cut].reset_index(drop=True))
+        pd.testing.assert_frame_equal(part_r, full_r.iloc[:cut].reset_index(drop=True))
+
+
+def test_an_incident_does_not_poison_the_baseline_of_the_next():
+    values = flat_week()
+    for i in (70, 71, 72, 73, 77):  # a 4-day incident (Mon–Thu), then the next Monday
+        values[i] *= 0.6
+    out = detect_series(frame(values), policy=BOTH)
+    assert flagged(out) == [70, 71, 72, 73, 77]
+    assert out.iloc[77]["expected"] == pytest.approx(100.0)
+
+    # The mechanism: with a one-week level, the 4 incident days are 4 of the last 7 without
+    # exclusion (median 60 -> day 77 looks normal); with exclusion the level comes from
+    # days 74–76 (100, 60, 60 deseasonalised to 100).
+    short = DetectorConfig(level_days=7)
+    kept = detect_series(frame(values), policy=BOTH, config=short)
+    poisoned = detect_series(frame(values), policy=BOTH, config=DetectorConfig(level_days=7, exclude_anomalies=False))
+    assert 77 in flagged(kept) and kept.iloc[77]["expected"] == pytest.approx(100.0)
+    assert 77 not in flagged(poisoned) and poisoned.iloc[77]["expected"] == pytest.approx(60.0)
+
+
+def test_promotion_day_in_the_calendar():
+    values = flat_week()
+    values[79] = 200.0  # a Wednesday promotion: twice the usual 100
+    promo = [CalendarDay(day(79), "member day", expected_uplift=1.0)]
+
+    listed = detect_series(frame(values), policy=BOTH, calendar=promo)
+    assert flagged(listed) == []
+    assert listed.iloc[79]["expected"] == pytest.approx(200.0)  # 100 × (1 + 1.0)
+    assert listed.iloc[80]["expected"] == pytest.approx(100.0)  # the promotion did not train
+
+    unlisted = detect_series(frame(values), policy=BOTH)
+    assert flagged(unlisted) == [79]
+    assert unlisted.iloc[79]["direction"] == "rise"
+    assert unlisted.iloc[79]["expected"] == pytest.approx(100.0)
+
+    # A listed holiday week (-50 %) does not train: without the exclusion the 14-day level
+    # would be the median of 7 × 50 and 7 × 100 = 75 the day after.
+    holiday = flat_week()
+    holiday[70:77] = [v * 0.5 for v in holiday[70:77]]
+    week = [CalendarDay(day(i), "holiday", expected_uplift=-0.5) for i in range(70, 77)]
+    after = detect_series(frame(holiday), policy=BOTH, calendar=week)
+    assert flagged(after) == []
+    assert after.iloc[70]["expected"] == pytest.approx(50.0)
+    assert after.iloc[77]["expected"] == pytest.approx(100.0)
+
+    # A promotion that under-delivers is judged against the uplifted expectation.
+    values[79] = 150.0  # above a normal day, but -25 % vs the expected 200
+    weak = detect_series(frame(values), policy=BOTH, calendar=promo)
+    assert flagged(weak) == [79] and weak.iloc[79]["direction"] == "drop"
+
+
+def test_rates_are_judged_against_their_denominator():
+    # 60 days of exactly 98.5 % on 5,000 attempts (4,925 successes): expected rate 0.985.
+    rates = [0.985] * 60 + [0.88, 17 / 20, 20 / 25]
+    dens = [5000.0] * 60 + [5000.0, 20.0, 25.0]
+    policy = default_policy("payment_success_rate")
+    out = detect_series(frame(rates, dens), policy=policy)
+
+    big = out.iloc[60]  # 88 % of 5,000: 4,400 successes where 4,925 were expected
+    assert big["is_anomaly"] and big["direction"] == "drop"
+    assert big["expected"] == pytest.approx(0.985)
+    sd = math.sqrt(5000 * 0.985 * 0.015)  # binomial sd of the successes: 8.595
+    assert big["score"] == pytest.approx(-(4925 - 4400 - 0.5) / sd, rel=1e-6)  # -61.0
+
+    # 3 failures in 20 (85 %): below the 30-trial floor, and not significant anyway:
+    # P(failures >= 3 | n=20, q=0.015) = 1 - (0.73914 + 0.22512 + 0.03257) = 0.0032 -> z = -2.73.
+    small = out.iloc[61]
+    assert not small["is_anomaly"]
+    tail = 1 - sum(math.comb(20, f) * 0.015**f * 0.985 ** (20 - f) for f in range(3))
+    assert small["score"] == pytest.approx(special.ndtri(tail), rel=1e-6)
+    assert small["score"] == pytest.approx(-2.73, abs=0.01)
+
+    # 5 failures in 25 (80 %) is significant, only the min_denominator floor keeps it quiet.
+    assert not out.iloc[62]["is_anomaly"]
+    no_floor = detect_series(frame(rates, dens), policy=MetricPolicy(direction="drop", is_rate=True, min_denominator=0))
+    assert flagged(no_floor) == [60, 62]
+
+
+def test_direction_filter():
+    values = flat_week()
+    values[77] = 150.0  # spike on a Monday
+    values[91] = 50.0  # drop on a later Monday
+    out = detect_series(frame(values), policy=default_policy("dau"))
+    assert default_policy("dau").direction == "drop"
+    assert out.iloc[77]["score"] > 3  # statistically out of band ...
+    assert flagged(out) == [91]  # ... but only the drop alerts
+    assert out.iloc[84]["expected"] == pytest.approx(100.0)  # and the spike did not train
+
+    rise_only = detect_series(frame(values), policy=MetricPolicy(direction="rise"))
+    assert flagged(rise_only) == [77]
+    assert rise_only.iloc[77]["direction"] == "rise"
+
+
+def test_level_shift_alerts_for_a_few_days_then_becomes_normal():
+    values = flat_week(140)
+    values[70:] = [v * 1.3 for v in values[70:]]
+    out = detect_series(frame(values), policy=BOTH)
+    # 5 out-of-band days in a week are accepted as the new level (days 70–74 re-admitted).
+    assert flagged(out) == [70, 71, 72, 73, 74]
+    assert out.iloc[75]["expected"] == pytest.approx(78.0)  # Saturday: 60 × 1.3
+    assert out.iloc[77]["expected"] == pytest.approx(130.0)
+
+
+def test_min_history():
+    values = [1.0, 1000.0] * 7 + [100.0] * 20  # wild first two weeks
+    out = detect_series(frame(values), policy=BOTH)
+    assert not out.iloc[:14]["is_anomaly"].any()
+    assert out.iloc[:14]["expected"].isna().all()
+    assert out.iloc[:14]["lower"].isna().all() and out.iloc[:14]["upper"].isna().all()
+    later = detect_series(frame(values), policy=BOTH, min_history=20)
+    assert later.iloc[:20]["expected"].isna().all()
+
+
+def test_detect_long_round_trip():
+    n = 70
+    counts = flat_week(n)
+    counts[60] = 40.0
+    dau = pd.DataFrame({"ds": [day(i) for i in range(n)], "metric": "dau", "value": counts, "denominator": np.nan})
+    psr = pd.DataFrame({"ds": [day(i) for i in range(n)], "metric": "payment_success_rate",
+                        "value": [0.985] * 50 + [0.88] + [0.985] * (n - 51), "denominator": 5000.0})
+    long = pd.concat([psr, dau]).sample(frac=1, random_state=3).reset_index(drop=True)
+
+    out = detect_long(long)
+    assert list(out.columns) == ["ds", "metric", "value", "expected", "lower", "upper", "is_anomaly", "direction",
+                                 "score"]
+    assert len(out) == 2 * n
+    assert list(out["metric"]) == ["dau"] * n + ["payment_success_rate"] * n
+    assert list(out["ds"]) == [day(i) for i in range(n)] * 2
+    alerts = out[out["is_anomaly"]]
+    assert list(zip(alerts["metric"], alerts["ds"], alerts["direction"])) == [
+        ("dau", day(60), "drop"),
+        ("payment_success_rate", day(50), "drop"),
+    ]
+    # Same verdicts as one series at a time with the default policies.
+    one = detect_series(psr[["ds", "value", "denominator"]], policy=default_policy("payment_success_rate"))
+    pd.testing.assert_frame_equal(out.iloc[n:].drop(columns="metric").reset_index(drop=True), one)
+
+    # Dimension columns are part of the series key and passed through.
+    dims = long.assign(dimension="channel", dimension_value="app")
+    out_dims = detect_long(dims, calendar={"dau": [CalendarDay(day(60), "promo", -0.6)]})
+    assert list(out_dims.columns[:4]) == ["ds", "metric", "dimension", "dimension_value"]
+    assert list(out_dims.loc[out_dims["is_anomaly"], "metric"]) == ["payment_success_rate"]  # the dau dip was listed
+
+
+def test_default_policies():
+    assert default_policy("bounce_rate").direction == "rise" and default_policy("bounce_rate").is_rate
+    assert default_policy("gmv") == MetricPolicy(direction="both", is_rate=False)
+    assert default_policy("aov").is_rate is False  # currency with a denominator is not a rate
+    for metric in ("paying_rate", "stickiness", "repurchase_rate", "add_to_cart_conversion",
+                   "registration_conversion", "payment_success_rate"):
+        assert default_policy(metric).direction == "drop" and default_policy(metric).is_rate
+    assert default_policy("unknown_metric") == MetricPolicy()
+
+
+def test_detect_long_on_many_series():
+    # Speed is measured in benchmarks/detector_benchmark.py, not asserted here.
+    rng = np.random.default_rng(0)
+    days = 730
+    parts = []
+    for i in range(50):
+        v = 1000 * np.exp(rng.normal(0, 0.05, days))
+        parts.append(pd.DataFrame({"ds": [day(d) for d in range(days)], "metric": f"m{i}", "value": v}))
+    out = detect_long(pd.concat(parts, ignore_index=True))
+    assert len(out) == 50 * days
+    assert set(out["metric"]) == {f"m{i}" for i in range(50)}
+    # Log-normal noise with sigma 5%: a 3-sigma band flags well under 5% of the points.
+    assert out["is_anomaly"].mean() < 0.05
