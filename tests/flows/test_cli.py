@@ -64,3 +64,29 @@ def test_outbox_send_delivers_what_was_pending_once(shop_env, slack_server, monk
     assert "3 sent, 0 still pending" in capsys.readouterr().out
     with engine.connect() as conn:
         assert set(conn.execute(sa.select(warehouse.briefs.c.status)).scalars()) == {"sent"}
+
+
+def test_alerts_list_ack_and_silence(shop_env, slack_server, capsys):
+    shop, home, engine = shop_env
+    daily_brief(as_of=shop.payment_incident_day)
+    capsys.readouterr()
+
+    assert main(["alerts", "list", "--state", "firing"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    payment = next(line for line in listing if "payment_success_rate" in line)
+    assert " firing " in payment and " P1 " in payment
+    fingerprint = payment.split()[0]
+
+    assert main(["alerts", "ack", fingerprint[:8], "--by", "oncall-amy"]) == 0
+    assert main(["alerts", "silence", fingerprint, "--until", "2h"]) == 0
+    assert main(["alerts", "list"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(fingerprint))
+    assert "acked" in line and "silenced until" in line
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(warehouse.alert_states)
+                           .where(warehouse.alert_states.c.fingerprint == fingerprint)).one()
+    assert row.acked_by == "oncall-amy" and row.silenced_until is not None
+
+    assert main(["alerts", "ack", "ffffffffffff"]) == 2
+    assert "no alert with fingerprint" in capsys.readouterr().err
+    assert main(["alerts", "silence", fingerprint, "--until", "2020-01-01T00:00"]) == 2
