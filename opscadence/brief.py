@@ -90,6 +90,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "drop_vs_yesterday": "{label}{dim} {value}，较昨日下降 {pct}（{baseline}）",
         "rise_vs_yesterday": "{label}{dim} {value}，较昨日上升 {pct}（{baseline}）",
         "anomaly_drop": "{label}{dim} {value}，比季节性预期 {baseline} 低 {pct}（异常）",
+        "urgent_feedback": "今日紧急用户反馈 {value} 条（支付失败、账号被封等）",
         "anomaly_rise": "{label}{dim} {value}，比季节性预期 {baseline} 高 {pct}（异常）",
         "other_condition": "{label}{dim} {value}，触发规则 {condition}（阈值 {threshold}）",
         "dim": "（{name}：{value}）",
@@ -137,6 +138,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "drop_vs_yesterday": "{label}{dim} {value}, down {pct} vs yesterday ({baseline})",
         "rise_vs_yesterday": "{label}{dim} {value}, up {pct} vs yesterday ({baseline})",
         "anomaly_drop": "{label}{dim} {value}, {pct} below the expected {baseline} (seasonal anomaly)",
+        "urgent_feedback": "{value} urgent user feedback message(s) today (payment failed, account banned, …)",
         "anomaly_rise": "{label}{dim} {value}, {pct} above the expected {baseline} (seasonal anomaly)",
         "other_condition": "{label}{dim} {value}, rule {condition} (threshold {threshold})",
         "dim": " ({name}: {value})",
@@ -202,12 +204,14 @@ SUGGESTIONS: dict[str, dict[tuple[str, str | None], str]] = {
         ("repurchase_rate", None): "复盘老客召回（优惠券、推送、会员权益）",
         ("new_users", None): "检查获客渠道、广告投放与注册流程",
         ("registration_conversion", None): "检查注册流程（短信验证码、表单报错），按平台拆分",
+        ("urgent_feedback", None): "客服立即核实并在 30 分钟内响应用户，同步技术排查",
     },
     "en": {
         ("payment_success_rate", None): "check payment gateway errors and latency, by payment method and platform",
         ("ad_ctr", None): "change the creative or pause the channel",
         ("dau", "down"): "check releases, acquisition channels and tracking for that day",
         ("dau", "up"): "check for bot traffic or duplicated tracking, then the acquisition channels",
+        ("urgent_feedback", None): "have support verify and answer the users within 30 minutes, and loop in engineering",
         ("bounce_rate", None): "check landing-page speed and content, and traffic quality from new channels",
         ("add_to_cart_conversion", None): "check product pages, prices and stock of the top products",
         ("orders", None): "check the checkout and payment steps and running promotions",
@@ -408,6 +412,8 @@ def describe_alert(alert: Alert, locale: str = "zh-CN") -> str:
         if alert.value is not None:
             text += s["dq_alert_count"].format(count=f"{alert.value:,.0f}")
         return text
+    if alert.metric == "urgent_feedback":
+        return s["urgent_feedback"].format(value=format_value(alert.value, "count", locale))
     label, unit = _metric_label(alert.metric, locale)
     value = format_value(alert.value, unit, locale)
     condition = alert.condition

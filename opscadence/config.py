@@ -123,6 +123,16 @@ class CalendarEntry(_Strict):
     metrics: list[str] | None = None  # None: every count/currency metric
 
 
+class WatchConfig(_Strict):
+    """The intraday watch over today's partial data (every 15 minutes)."""
+
+    payment_success_below: float = Field(0.95, gt=0, lt=1)  # P1 when confidently below this
+    min_payment_attempts: int = Field(50, ge=1)  # fewer attempts so far: no verdict
+    orders_drop: float = Field(0.30, gt=0, lt=1)  # P1 when orders so far fall this far below last week
+    min_orders_last_week: int = Field(20, ge=1)  # by the same time; fewer: no verdict
+    late_after_minutes: int = Field(60, ge=5)  # no events for this long while last week had some: data late
+
+
 class AlertingConfig(_Strict):
     """The alert lifecycle: pending → firing → resolved, with P1 service levels."""
 
@@ -161,6 +171,7 @@ class Config(_Strict):
     source: SourceConfig = Field(default_factory=SourceConfig)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
     calendar: list[CalendarEntry] = Field(default_factory=list)
     # Feedback containing any of these (case-insensitive) is counted as urgent in the brief.
     urgent_keywords: list[str] = Field(

@@ -36,7 +36,8 @@ def notify_alerts(
 ) -> list[DeliveryOutcome]:
     channels = cfg.slack.channels
     common = dict(channels=channels, locale=cfg.locale, outbox_dir=cfg.outbox_dir, now=now)
-    outcomes = lifecycle.notify(engine, client, transitions, oncall_mention=cfg.slack.oncall_mention, **common)
+    # The on-call group is mentioned only when a P1 escalates, not on every firing message.
+    outcomes = lifecycle.notify(engine, client, transitions, **common)
     outcomes += lifecycle.check_escalations(
         engine, client, oncall_mention=cfg.slack.oncall_mention, ack_minutes=cfg.alerting.p1_ack_minutes,
         resolve_minutes=cfg.alerting.p1_resolve_minutes, **common,

@@ -1,0 +1,20 @@
+-- grain: one row comparing paid orders before the cutoff today with the same weekday last week
+with todays as (
+    select order_id
+    from raw_orders
+    where ds = :ds
+        and order_at < :cutoff
+        and status in ('paid', 'refunded')
+),
+
+last_weeks as (
+    select order_id
+    from raw_orders
+    where ds = :ds_last_week
+        and order_at < :cutoff_last_week
+        and status in ('paid', 'refunded')
+)
+
+select
+    (select count(*) from todays) as orders_so_far,
+    (select count(*) from last_weeks) as orders_last_week
