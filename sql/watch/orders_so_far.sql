@@ -1,4 +1,4 @@
--- grain: one row comparing paid orders before the cutoff today with the same weekday last week
+-- grain: one row per day ds: paid orders before the cutoff time, and last week's before the same time
 with todays as (
     select order_id
     from raw_orders

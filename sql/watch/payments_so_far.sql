@@ -1,4 +1,4 @@
--- grain: one row for the day ds, counting payment attempts before the cutoff time
+-- grain: one row per day ds: payment attempts and successes before the cutoff time
 with attempts as (
     select status
     from raw_payments

@@ -1,4 +1,4 @@
--- grain: one row counting events in a recent window today and in the same window last week
+-- grain: one row per day ds: events in the recent window today, and in the same window last week
 with todays as (
     select event_id
     from raw_events
