@@ -25,9 +25,9 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## make demo: install, generate the demo shop, run the daily flow for the latest complete day
+## make demo: install, generate the demo shop (and its history), run the daily flow for the latest complete day
 demo: $(VENV)/.installed
-	$(BIN)/opscadence demo
+	$(BIN)/opscadence demo --history
 	$(BIN)/opscadence run daily
 
 ## make test: install the dev extras and run the whole test suite

@@ -35,6 +35,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     end = args.end_date or resolve_ds(None, cfg.timezone)
     engine = warehouse.create_engine(cfg.resolved_warehouse_url)
     shop = load_demo(engine, users=args.users, days=args.days, seed=args.seed, end_date=end)
+    if args.history:
+        _prepare_history(engine, cfg, shop.start, shop.end - timedelta(days=1))
     engine.dispose()
     print(f"demo shop written to {cfg.resolved_warehouse_url}")
     print(f"  days {shop.start} .. {shop.end} ({args.days} days, {args.users} users, seed {args.seed})")
@@ -44,6 +46,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"    DAU more than 15% below the same weekday last week on {shop.dau_drop_day}")
     print(f"    promotion day {shop.promo_day}; channel with CTR under 1%: {shop.low_ctr_channel}")
     return 0
+
+
+def _prepare_history(engine, cfg, start: date, end: date) -> None:
+    """Validate and compute every day but the last, so the detector has history (no messages)."""
+    from tqdm import tqdm
+
+    from opscadence.backfill import run_backfill
+    from opscadence.daily import make_source
+
+    with tqdm(total=(end - start).days + 1, unit="day", desc="history", file=sys.stderr,
+              disable=not sys.stderr.isatty()) as bar:
+        summary = run_backfill(engine, cfg, make_source(cfg, engine), "daily", start, end,
+                               progress=lambda _ds, _status: bar.update(1))
+    print(f"  history prepared: {len(summary.done)} days validated and computed, "
+          f"{len(summary.skipped)} already done, {len(summary.failed)} failed")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -187,6 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=60)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--end-date", type=_iso_date, default=None, help="last day (default: yesterday in the shop's timezone)")
+    demo.add_argument("--history", action="store_true",
+                      help="also validate and compute every day but the last (the detector's history; no messages)")
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="run a cadence's flow locally")
