@@ -76,14 +76,6 @@ NAMES = {_fp(n): n for n in SERIES}
 
 
 @pytest.fixture
-def engine(tmp_path):
-    eng = warehouse.create_engine(f"sqlite:///{tmp_path}/w.sqlite")
-    warehouse.init_schema(eng)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
 def outbox(tmp_path) -> Path:
     return tmp_path / "outbox"
 

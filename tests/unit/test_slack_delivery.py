@@ -59,14 +59,6 @@ def server():
 
 
 @pytest.fixture
-def engine(tmp_path):
-    eng = warehouse.create_engine(f"sqlite:///{tmp_path}/w.sqlite")
-    warehouse.init_schema(eng)
-    yield eng
-    eng.dispose()
-
-
-@pytest.fixture
 def outbox(tmp_path) -> Path:
     return tmp_path / "outbox"
 
