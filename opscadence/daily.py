@@ -23,7 +23,14 @@ from opscadence.metrics import headline_metrics
 from opscadence.model import Alert, DailyBrief
 from opscadence.privacy import mask_pii
 from opscadence.sources import CsvExportSource, PartitionSource, SourceError, WarehouseSource, load_partition
-from opscadence.validation import CheckResult, ValidationReport, store_report, trailing_row_counts, validate_partition
+from opscadence.validation import (
+    CheckResult,
+    ValidationReport,
+    store_report,
+    trailing_row_counts,
+    validate_partition,
+    validate_partition_sql,
+)
 
 def resolve_ds(as_of: date | None, timezone: str, now: datetime | None = None) -> date:
     """The logical date of a run: ``as_of``, or the day that just ended in the shop's timezone."""
@@ -46,9 +53,17 @@ class Extracted:
     ds: date
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     error: str | None = None  # names the file, row and column
+    in_database: bool = False  # the partitions stay in the warehouse and are validated there
+
+
+def validates_in_database(source: PartitionSource) -> bool:
+    """PostgreSQL partitions are validated in SQL by GX, not read into pandas."""
+    return isinstance(source, WarehouseSource) and source.engine.dialect.name == "postgresql"
 
 
 def extract_day(source: PartitionSource, ds: date) -> Extracted:
+    if validates_in_database(source):
+        return Extracted(ds=ds, in_database=True)
     try:
         return Extracted(ds=ds, frames=source.read_partition(ds))
     except SourceError as exc:
@@ -64,6 +79,10 @@ def validate_day(engine: Engine, source: PartitionSource, extracted: Extracted) 
     ds = extracted.ds
     if extracted.error is not None:
         report = ValidationReport(ds=ds, results=[_parse_failure(extracted.error)])
+    elif extracted.in_database:
+        report = validate_partition_sql(
+            engine, ds, trailing_counts=trailing_row_counts(engine, ds), describe=lambda t: source.describe(t, ds)
+        )
     else:
         counts = trailing_row_counts(engine, ds)
         report = validate_partition(

@@ -346,15 +346,17 @@ def _describe_success(etype: str, kwargs: Mapping[str, Any], raw_kwargs: Mapping
 
 def _interpret(
     table: str,
-    frame: pd.DataFrame,
+    present: set[str],
+    sampler: Callable[[Iterable[Any]], list[str]],
     suite_result: Any,
     suite_doc: Mapping[str, Any],
     params: Mapping[str, Any],
     where: str,
     mean: float | None,
 ) -> list[CheckResult]:
+    """GX results → CheckResults; ``present`` are the batch's columns, ``sampler`` turns
+    GX's unexpected index labels into PII-free sample strings."""
     raw_expectations = suite_doc.get("expectations", [])
-    present = set(frame.columns)
     ordered: list[tuple[int, CheckResult]] = []
     # A missing column is reported once, by its existence check; the other checks on it are
     # dropped. Without an existence check in the suite, the strictest dropped check decides.
@@ -422,7 +424,7 @@ def _interpret(
         else:
             detail = f"{where}: " + _describe_failure(etype, kwargs, raw_kwargs, count or 0, table, params)
             labels = result.get("unexpected_index_list") or result.get("partial_unexpected_index_list") or []
-            sample = _sample(frame, table, labels)
+            sample = sampler(labels)
         ordered.append((order, CheckResult(table, etype, column, severity, success, count, sample, detail)))
 
     for col, (order, severity) in missing.items():
@@ -481,7 +483,117 @@ def validate_partition(
         gx_frame = _gx_frame(frame, ds)
         suite_result = runtime.validate(table, gx_frame, params)
         _, _, mean = row_count_bounds((trailing_counts or {}).get(table))
-        results.extend(_interpret(table, gx_frame, suite_result, runtime.documents[table], params, describe(table), mean))
+        results.extend(_interpret(table, set(gx_frame.columns), lambda labels, f=gx_frame, t=table: _sample(f, t, labels),
+                                  suite_result, runtime.documents[table], params, describe(table), mean))
+    return ValidationReport(ds=ds, results=results)
+
+
+# --- the same suites, run as SQL in PostgreSQL -----------------------------------------------
+
+class _SqlRuntime:
+    """A GX PostgreSQL datasource for one engine URL: one table asset per raw table, each
+    with a daily batch definition on ``ds`` (GX turns the batch parameters year/month/day
+    into a bound ``WHERE EXTRACT(year FROM ds) = :p AND …`` on every metric query)."""
+
+    def __init__(self, gx_runtime: _GxRuntime, url: str, name: str) -> None:
+        self.gx = gx_runtime
+        datasource = gx_runtime.context.data_sources.add_postgres(
+            name, connection_string=url, create_temp_table=False,  # no copy of the partition
+        )
+        self.batch_definitions = {}
+        for table, sa_table in RAW_TABLES.items():
+            asset = datasource.add_table_asset(name=f"raw_{table}", table_name=sa_table.name)
+            # validate_batchable=False: GX would otherwise read a ds value now and fail on an empty table
+            self.batch_definitions[table] = asset.add_batch_definition_daily(
+                f"raw_{table}_daily", column="ds", validate_batchable=False,
+            )
+
+    def validate(self, table: str, ds: date, params: Mapping[str, Any]) -> Any | None:
+        """The suite result for ``table``'s ``ds`` batch, or None when the partition has no rows."""
+        from great_expectations.exceptions.exceptions import NoAvailableBatchesError
+
+        with self.gx.lock:
+            try:
+                batch = self.batch_definitions[table].get_batch(
+                    batch_parameters={"year": ds.year, "month": ds.month, "day": ds.day})
+            except NoAvailableBatchesError:
+                return None
+            return batch.validate(
+                self.gx.suites[table], expectation_parameters=dict(params),
+                result_format={"result_format": "COMPLETE",
+                               "unexpected_index_column_names": list(ID_COLUMNS.get(table, ()))},
+            )
+
+
+_sql_runtimes: dict[str, _SqlRuntime] = {}
+
+
+def _sql_runtime(engine: Engine) -> _SqlRuntime:
+    url = engine.url.render_as_string(hide_password=False)
+    runtime = _gx()
+    with _runtime_lock:
+        sql = _sql_runtimes.get(url)
+        if sql is None:
+            sql = _sql_runtimes[url] = _SqlRuntime(runtime, url, f"opscadence_sql_{len(_sql_runtimes)}")
+        return sql
+
+
+def _sql_sample(table: str, labels: Iterable[Any]) -> list[str]:
+    """Samples from SQL unexpected index rows: only the id columns (GX adds the checked
+    column's value to each row, which is dropped here); sorted and deduplicated."""
+    id_cols = ID_COLUMNS.get(table, ())
+    seen: set[str] = set()
+    out: list[str] = []
+    entries = []
+    for label in labels:
+        if not isinstance(label, Mapping):
+            continue
+        parts = [f"{col}={'NULL' if label[col] is None else _clip(label[col])}" for col in id_cols if col in label]
+        if parts:
+            entries.append(", ".join(parts))
+    for entry in sorted(entries):
+        if entry not in seen:
+            seen.add(entry)
+            out.append(entry)
+        if len(out) == SAMPLE_SIZE:
+            break
+    return out
+
+
+def validate_partition_sql(
+    engine: Engine,
+    ds: date,
+    *,
+    trailing_counts: Mapping[str, list[int]] | None = None,
+    describe: Callable[[str], str] | None = None,
+) -> ValidationReport:
+    """:func:`validate_partition` for partitions already in the PostgreSQL warehouse, run as SQL.
+
+    The same suites and parameters run through GX's SqlAlchemyExecutionEngine against the
+    raw tables restricted to ``ds`` (a GX daily batch on the ``ds`` column): only aggregates
+    and the ids of offending rows come back. Checks, severities, unexpected counts and
+    details match :func:`validate_partition` on the same rows; samples name ids only
+    (``order_id=o0001``: SQL has no row numbers). A table without rows that day is validated
+    as an empty frame (GX has no batch for it). Raises ValueError for a non-PostgreSQL engine.
+    """
+    if engine.dialect.name != "postgresql":
+        raise ValueError(f"validate_partition_sql needs PostgreSQL, not {engine.dialect.name}")
+    describe = describe or (lambda table: f"{RAW_TABLES[table].name} (ds={ds.isoformat()})")
+    params = expectation_parameters(ds, trailing_counts)
+    sql = _sql_runtime(engine)
+    runtime = sql.gx
+    inspector = sa.inspect(engine)
+    results: list[CheckResult] = []
+    for table, sa_table in RAW_TABLES.items():
+        _, _, mean = row_count_bounds((trailing_counts or {}).get(table))
+        present = {c["name"] for c in inspector.get_columns(sa_table.name)}
+        suite_result = sql.validate(table, ds, params)
+        if suite_result is None:  # no rows: nothing to pull, the empty frame gives the same checks
+            frame = _gx_frame(pd.DataFrame(columns=sorted(present)), ds)
+            suite_result = runtime.validate(table, frame, params)
+            present = set(frame.columns)
+        results.extend(_interpret(table, present, lambda labels, t=table: _sql_sample(t, labels),
+                                  suite_result, runtime.documents[table], params, describe(table), mean))
     return ValidationReport(ds=ds, results=results)
 
 
