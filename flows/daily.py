@@ -44,7 +44,8 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
         compute_marts(engine, ds, cfg.vertical, report)
         inject_fault("after-compute")
         alerts = evaluate_alerts(engine, cfg, ds, report)
-        brief = assemble_brief(engine, cfg, ds, report, alerts, ctx.run_url)
+        details = explain_alerts(engine, ds, alerts, cfg.locale)  # root causes, for the brief and the alerts
+        brief = assemble_brief(engine, cfg, ds, report, alerts, ctx.run_url, details)
         message, content_key = render_brief(brief, cfg.locale)
 
         deliveries = []
@@ -55,10 +56,6 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
                 )
             # Alerts notify on state changes only: once when firing, once (in thread) when resolved.
             now = datetime.now(timezone.utc)
-            # Name a funnel step as a cause only when its conversion really fell (≥ 5%).
-            funnel = brief.funnel
-            funnel_step = funnel.weakest_step if funnel and (funnel.weakest_change or 0) <= -0.05 else None
-            details = explain_alerts(engine, ds, alerts, funnel_step, cfg.locale)
             transitions = update_alert_lifecycle(engine, cfg, ds, report, alerts, details, now)
             deliveries += notify_alerts(engine, ctx.slack, cfg, transitions, now)
     engine.dispose()

@@ -27,7 +27,16 @@ from datetime import date
 from typing import Any
 
 from opscadence.metrics import CATALOG
-from opscadence.model import Alert, DailyBrief, DataQualityIssue, Funnel, KpiValue, Message, relative_change
+from opscadence.model import (
+    Alert,
+    DailyBrief,
+    DataQualityIssue,
+    Funnel,
+    KpiValue,
+    Message,
+    alert_key,
+    relative_change,
+)
 from opscadence.privacy import escape_mrkdwn, mask_pii, redact_sample, truncate
 
 __all__ = [
@@ -430,16 +439,24 @@ def describe_alert(alert: Alert, locale: str = "zh-CN") -> str:
                                        threshold=f"{alert.threshold:g}")
 
 
-def _alert_lines(alert: Alert, locale: str, s: dict[str, str], *, markup: bool) -> str:
+MAX_DETAILS_SHOWN = 2  # root-cause lines under an alert in the brief
+
+
+def _alert_lines(alert: Alert, locale: str, s: dict[str, str], *, markup: bool,
+                 details: list[str] | None = None) -> str:
     emoji = SEVERITY_EMOJI.get(alert.severity, "⚪")
     sev = _data(alert.severity, 10)
     sev = f"*{sev}*" if markup else sev
     suggestion = suggestion_for(alert.metric, alert.condition, locale, alert.kind)
-    return f"{emoji} {sev} {describe_alert(alert, locale)}\n    → {s['suggest']}{suggestion}"
+    text = f"{emoji} {sev} {describe_alert(alert, locale)}\n    → {s['suggest']}{suggestion}"
+    # Root-cause lines arrive escaped (opscadence.rootcause); only their length is bounded here.
+    for line in (details or [])[:MAX_DETAILS_SHOWN]:
+        text += f"\n    · {truncate(line, 300)}"
+    return text
 
 
 def _alerts_part(alerts: list[Alert], dq_passed: bool, locale: str,
-                 s: dict[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
+                 s: dict[str, str], details: dict[str, list[str]] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     withheld = 0
     if not dq_passed:
         withheld = sum(1 for a in alerts if a.kind != "data_quality")
@@ -451,8 +468,9 @@ def _alerts_part(alerts: list[Alert], dq_passed: bool, locale: str,
     ordered = sorted(alerts, key=lambda a: (_SEVERITY_RANK.get(a.severity, 9), a.kind != "data_quality"))
     shown, hidden = ordered[:MAX_ALERTS_SHOWN], len(ordered) - MAX_ALERTS_SHOWN
     title = s["alerts"].format(n=len(alerts))
-    block_lines = [_alert_lines(a, locale, s, markup=True) for a in shown]
-    text_lines = [_alert_lines(a, locale, s, markup=False) for a in shown]
+    details = details or {}
+    block_lines = [_alert_lines(a, locale, s, markup=True, details=details.get(alert_key(a))) for a in shown]
+    text_lines = [_alert_lines(a, locale, s, markup=False, details=details.get(alert_key(a))) for a in shown]
     extra = []
     if hidden > 0:
         extra.append(_more(hidden, s))
@@ -582,7 +600,7 @@ def render_daily_brief(brief: DailyBrief, locale: str = "zh-CN") -> Message:
             add(_kpi_part(brief.kpis, locale, s))
         if brief.dq_issues:
             add(_dq_warning_part(brief.dq_issues, s), divider=False)
-    add(_alerts_part(brief.alerts, brief.dq_passed, locale, s))
+    add(_alerts_part(brief.alerts, brief.dq_passed, locale, s, brief.alert_details))
     if brief.dq_passed and brief.funnel is not None and brief.funnel.steps:
         add(_funnel_part(brief.funnel, locale, s))
     if brief.urgent_feedback_count > 0:

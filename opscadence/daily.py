@@ -20,7 +20,7 @@ from opscadence import anomalies, lifecycle, rootcause, sources, warehouse
 from opscadence.alerts import data_quality_alert, evaluate_rules, sort_alerts, write_alerts
 from opscadence.config import Config
 from opscadence.metrics import headline_metrics
-from opscadence.model import Alert, DailyBrief
+from opscadence.model import Alert, DailyBrief, alert_key
 from opscadence.privacy import mask_pii
 from opscadence.sources import CsvExportSource, PartitionSource, SourceError, WarehouseSource, load_partition
 from opscadence.validation import (
@@ -172,7 +172,13 @@ def urgent_feedback(engine: Engine, ds: date, keywords: tuple[str, ...] | list[s
 
 
 def assemble_brief(
-    engine: Engine, cfg: Config, ds: date, report: ValidationReport, found: list[Alert], run_url: str | None = None
+    engine: Engine,
+    cfg: Config,
+    ds: date,
+    report: ValidationReport,
+    found: list[Alert],
+    run_url: str | None = None,
+    details: dict[str, list[str]] | None = None,
 ) -> DailyBrief:
     metrics = [m.name for m in headline_metrics(cfg.vertical)]
     with engine.connect() as conn:
@@ -191,27 +197,30 @@ def assemble_brief(
         urgent_feedback_count=count,
         urgent_feedback=excerpts,
         run_url=run_url,
+        alert_details=details or {},
     )
 
 
-def _alert_key(alert: Alert) -> tuple[str, str, str, str]:
-    return (alert.rule_id, alert.metric, alert.dimension, alert.dimension_value)
+# A funnel step is named as a cause only when its conversion really fell.
+FUNNEL_CAUSE_MIN_FALL = 0.05
 
 
-def root_cause_details(
-    engine: Engine, ds: date, found: list[Alert], funnel_step: str | None, locale: str
-) -> dict[tuple[str, str, str, str], list[str]]:
-    """For each KPI alert on the whole shop, the segments explaining most of the change vs last week."""
+def root_cause_details(engine: Engine, ds: date, found: list[Alert], locale: str) -> dict[str, list[str]]:
+    """For each KPI alert on the whole shop, the segments explaining most of the change vs the same
+    weekday last week, and the funnel step whose conversion fell most (keyed by ``alert_key``)."""
     targets = [a for a in found if a.kind != "data_quality" and a.dimension == "all"]
     if not targets:
         return {}
     with engine.connect() as conn:
         now_rows = kpi_module.load_kpi_rows(conn, ds)
         base_rows = kpi_module.load_kpi_rows(conn, ds - timedelta(days=7))
+        funnel = kpi_module.build_funnel(kpi_module.load_funnel(conn, ds - timedelta(days=7), ds + timedelta(days=1)), ds)
+    fell = funnel is not None and (funnel.weakest_change or 0) <= -FUNNEL_CAUSE_MIN_FALL
+    funnel_step = funnel.weakest_step if fell else None
     details = {}
     for alert in targets:
         cause = rootcause.explain(now_rows, base_rows, alert.metric, top=3, funnel_step=funnel_step)
-        details[_alert_key(alert)] = rootcause.root_cause_lines(cause, locale)
+        details[alert_key(alert)] = rootcause.root_cause_lines(cause, locale)
     return details
 
 
@@ -221,7 +230,7 @@ def update_lifecycle(
     ds: date,
     report: ValidationReport,
     found: list[Alert],
-    details: dict[tuple[str, str, str, str], list[str]],
+    details: dict[str, list[str]],
     *,
     now: datetime,
 ) -> list[lifecycle.Transition]:
@@ -230,7 +239,7 @@ def update_lifecycle(
     On a day whose data failed validation only the data-quality alert is judged: KPI alerts
     keep their state, since bad data can neither confirm nor clear them.
     """
-    observations = [lifecycle.Observation(a, True, tuple(details.get(_alert_key(a), ()))) for a in found]
+    observations = [lifecycle.Observation(a, True, tuple(details.get(alert_key(a), ()))) for a in found]
     covered = None if report.passed else (lambda row: row.kind == "data_quality")
     return lifecycle.apply_observations(
         engine, observations, scope="daily", period=ds.isoformat(), now=now,

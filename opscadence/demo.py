@@ -29,6 +29,7 @@ anonymous visitors (who never register) stop at ``add_to_cart`` at most.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -38,7 +39,7 @@ from sqlalchemy.engine import Engine
 
 from opscadence.warehouse import RAW_TABLES, init_schema, replace_window
 
-__all__ = ["DemoShop", "generate_demo_frames", "load_demo"]
+__all__ = ["DemoShop", "generate_demo_frames", "load_demo", "load_demo_chunked"]
 
 MIN_DAYS = 10
 
@@ -625,3 +626,396 @@ def load_demo(engine: Engine, *, users: int = 10_000, days: int = 60, seed: int 
         for key, table in RAW_TABLES.items():
             replace_window(conn, table, shop.start, stop, frames[key])
     return shop
+
+
+# --- large shops: generated and loaded day by day ----------------------------------------
+
+def _pick(rng: np.random.Generator, cum: np.ndarray) -> np.ndarray:
+    """Vectorised categorical draw: ``cum`` is one cumulative-probability row per draw."""
+    u = rng.random(len(cum))
+    return np.minimum((u[:, None] > cum).sum(axis=1), cum.shape[1] - 1)
+
+
+def _ids(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
+    return np.array([f"{prefix}{n:0{width}d}" for n in numbers.tolist()], dtype=object)
+
+
+@dataclass
+class _Population:
+    N: int
+    A: int
+    dates: np.ndarray
+    wf: np.ndarray
+    target: np.ndarray
+    promo: int
+    drop: int
+    incident: int
+    u_day: np.ndarray
+    first_user_of_day: np.ndarray
+    user_ids: np.ndarray
+    u_channel: np.ndarray
+    u_platform: np.ndarray
+    u_region: np.ndarray
+    u_lambda: np.ndarray
+    u_buy: np.ndarray
+    a_platform: np.ndarray
+    a_logw: np.ndarray
+    visitor_ids: np.ndarray
+    v_platform: np.ndarray
+    buy_boost: float
+
+
+def _population(users: int, days: int, seed: int, end_date: date, dau_fraction: float, buy_boost: float) -> _Population:
+    rng = np.random.default_rng([seed, 0])
+    D, N = int(days), int(users)
+    start = end_date - timedelta(days=D - 1)
+    dates = np.array([start + timedelta(days=i) for i in range(D)], dtype=object)
+    promo = D - 1 - _promo_offset(D)
+    drop = D - 1 - 9
+    weekend = np.array([d.weekday() >= 5 for d in dates])
+    wf = np.where(weekend, 1.2, 1.0)
+    noise = rng.uniform(-0.02, 0.02, D)
+    if promo >= 7:
+        noise[promo] = noise[promo - 7]
+    factor = wf * (1.0 + noise) * (1.0 + 0.44 / max(D, 1)) ** np.arange(D)  # ~+55% over the window
+    factor[promo] *= 1.05
+    factor[drop] *= 0.72
+    target = np.round(dau_fraction * N * factor).astype(np.int64)
+    signups = _largest_remainder(N, target.astype(float))
+    u_day = np.repeat(np.arange(D), signups)
+    first_user_of_day = np.concatenate([[0], np.cumsum(signups)])
+    u_num = 1_000_000 + np.cumsum(rng.integers(1, 40, N))
+    A = int(max(2000, 2.5 * N))
+    u_platform = rng.choice(len(PLATFORMS), size=N, p=PLATFORM_P)
+    a_platform = rng.choice(len(PLATFORMS), size=A, p=PLATFORM_P)
+    sigma = 0.9
+    return _Population(
+        N=N, A=A, dates=dates, wf=wf, target=target, promo=promo, drop=drop, incident=D - 1,
+        u_day=u_day, first_user_of_day=first_user_of_day,
+        user_ids=_ids("u", u_num, 8),
+        u_channel=rng.choice(len(CHANNELS), size=N, p=USER_CHANNEL_P),
+        u_platform=u_platform,
+        u_region=rng.choice(len(REGIONS), size=N, p=REGION_P),
+        u_lambda=0.2 * np.exp(sigma * rng.standard_normal(N) - sigma**2 / 2),
+        u_buy=np.exp(0.6 * rng.standard_normal(N) - 0.18),
+        a_platform=a_platform,
+        a_logw=1.2 * rng.standard_normal(A),
+        visitor_ids=_unique_hex_ids(rng, "v", N + A),
+        v_platform=np.concatenate([u_platform, a_platform]),
+        buy_boost=buy_boost,
+    )
+
+
+def _day_frames(pop: _Population, d: int, seed: int) -> dict[str, pd.DataFrame]:
+    """One day of the shop, vectorised; depends only on (population, seed, d)."""
+    rng = np.random.default_rng([seed, 1, d])
+    N, A = pop.N, pop.A
+    ds = pop.dates[d]
+    target = int(pop.target[d])
+    is_promo = d == pop.promo
+
+    # who is active
+    new = np.arange(pop.first_user_of_day[d], pop.first_user_of_day[d + 1])
+    eligible = np.arange(0, pop.first_user_of_day[d])
+    age = d - pop.u_day[eligible]
+    p = np.minimum(0.9, pop.u_lambda[eligible] * pop.wf[d] * (0.35 + 0.65 * np.maximum(age, 1) ** -0.7))
+    if d == pop.drop:
+        p = np.where(pop.u_platform[eligible] == ANDROID, p * 0.25, p)
+    ret = eligible[rng.random(len(eligible)) < p]
+    cap = max(0, target - len(new) - int(np.ceil(0.1 * target)))
+    if len(ret) > cap:
+        ret = np.sort(rng.choice(ret, size=cap, replace=False))
+    n_anon = min(max(0, target - len(new) - len(ret)), A - 1)
+    logw = pop.a_logw + (np.where(pop.a_platform == ANDROID, np.log(0.25), 0.0) if d == pop.drop else 0.0)
+    keys = logw + rng.gumbel(size=A)
+    anon = np.sort(np.argpartition(-keys, n_anon)[:n_anon]) + N
+    act_vis = np.concatenate([new, ret, anon])
+    act_signup = np.zeros(len(act_vis), dtype=bool)
+    act_signup[: len(new)] = True
+
+    # sessions
+    n_sess_per = 1 + np.minimum(rng.poisson(0.3, len(act_vis)), 2)
+    s_vis = np.repeat(act_vis, n_sess_per)
+    first_of_act = np.concatenate([[0], np.cumsum(n_sess_per)[:-1]])
+    s_signup = np.zeros(len(s_vis), dtype=bool)
+    s_signup[first_of_act[act_signup]] = True
+    S = len(s_vis)
+    s_reg = s_vis < N
+    s_platform = pop.v_platform[s_vis]
+    paid = rng.choice(5, size=S, p=SESSION_PAID_P)
+    s_channel = np.where(rng.random(S) < P_DIRECT_SESSION, DIRECT, paid)
+    s_channel[s_signup] = pop.u_channel[s_vis[s_signup]]
+    camp_table = np.array([CAMPAIGNS[str(c)] for c in CHANNELS[:5]] + [(None, None)], dtype=object)
+    s_campaign = camp_table[s_channel, rng.integers(0, 2, S)]
+    if is_promo:
+        s_campaign[(s_channel != DIRECT) & (rng.random(S) < 0.6)] = PROMO_CAMPAIGN
+    s_source = np.where(s_channel == DIRECT, None, CHANNELS[s_channel])
+    s_medium = UTM_MEDIUM[s_channel]
+
+    rel = np.array([0.95, 1.0, 1.3, 1.1])[s_platform]
+    scale = 0.35 * S / max(float(rel[~s_signup].sum()), 1.0)
+    bounce_p = np.minimum(0.9, scale * rel * (0.8 if is_promo else 1.0))
+    nb = (rng.random(S) >= bounce_p) | s_signup
+    k_prod = np.where(nb, 1 + rng.poisson(1.2, S), 0)
+    k_page = np.where(nb, rng.poisson(0.7, S), 0)
+    p_cart = np.where(s_signup, 0.65, 0.3) * (1.4 if is_promo else 1.0) * min(pop.buy_boost, 2.0)
+    cart = nb & (rng.random(S) < np.minimum(0.9, p_cart))
+    share = nb & (rng.random(S) < 0.03)
+    u_idx = np.where(s_reg, s_vis, 0)
+    p_co = np.minimum(0.95, np.where(s_signup, 0.7, 0.16 * pop.buy_boost) * pop.u_buy[u_idx] * (1.35 if is_promo else 1.0))
+    checkout = cart & s_reg & (rng.random(S) < p_co)
+
+    # orders and payment attempts
+    o_sess = np.flatnonzero(checkout)
+    n_orders = len(o_sess)
+    o_platform = s_platform[o_sess]
+    o_method = _pick(rng, np.cumsum(METHOD_P_BY_PLATFORM, axis=1)[o_platform])
+    o_amount = np.maximum(np.round(np.exp(rng.normal(np.log(150.0), 0.5, n_orders)) * (1.45 if is_promo else 1.0), 2), 9.9)
+    no_attempt = rng.random(n_orders) < 0.05
+    delay1 = rng.uniform(5, 60, n_orders)
+    delay2 = delay1 + rng.uniform(15, 120, n_orders)
+    plan = np.zeros(n_orders, dtype=np.int64)
+    retry_method = o_method.copy()
+    wallet = (o_method == ALIPAY) | (o_method == WECHAT_PAY)
+    normal_err = np.where(
+        wallet, WALLET_ERRORS[0][_pick(rng, np.tile(np.cumsum(WALLET_ERRORS[1]), (n_orders, 1)))],
+        CARD_ERRORS[0][_pick(rng, np.tile(np.cumsum(CARD_ERRORS[1]), (n_orders, 1)))])
+    err1 = np.full(n_orders, None, dtype=object)
+    err2 = np.full(n_orders, None, dtype=object)
+    idx = np.flatnonzero(~no_attempt)
+    M = len(idx)
+    if M and d != pop.incident:
+        F = min(max(int(round(rng.uniform(0.008, 0.022) * M)), 1 if M >= 40 else 0), int(np.floor(0.025 * M)))
+        fail = rng.choice(idx, size=F, replace=False)
+        err1[fail] = normal_err[fail]
+        retry = rng.random(F) < 0.7
+        plan[fail] = np.where(retry, 1, 2)
+        switch = fail[retry & (rng.random(F) < 0.4)]
+        retry_method[switch] = np.where(o_method[switch] == ALIPAY, WECHAT_PAY, ALIPAY)
+    elif M:  # the incident day: alipay on ios times out
+        hit = (o_method[idx] == ALIPAY) & (o_platform[idx] == IOS)
+        others = idx[~hit]
+        few = rng.choice(others, size=min(int(round(rng.uniform(0.005, 0.012) * M)), len(others)), replace=False)
+        err1[few], plan[few] = normal_err[few], 1
+        alipay_other = idx[(o_method[idx] == ALIPAY) & (o_platform[idx] != IOS)]
+        cand = np.concatenate([rng.permutation(idx[hit]), rng.permutation(alipay_other)])
+        cand = cand[: int(round(rng.uniform(0.08, 0.095) * M))]
+        err1[cand] = "GATEWAY_TIMEOUT"
+        r = rng.random(len(cand))
+        plan[cand] = np.where(r < 0.3, 3, np.where(r < 0.7, 1, 2))
+        err2[cand[r < 0.3]] = "GATEWAY_TIMEOUT"
+        retry_method[cand[(r >= 0.3) & (r < 0.7)]] = WECHAT_PAY
+    o_paid = ~no_attempt & ((plan == 0) | (plan == 1))
+    u = rng.random(n_orders)
+    o_status = np.where(o_paid, np.where(u < 0.03, "refunded", "paid"), np.where(u < 0.6, "cancelled", "created")).astype(object)
+
+    # events
+    s_paid = np.zeros(S, dtype=bool)
+    s_paid[o_sess[o_paid]] = True
+    counts = np.stack([np.ones(S, np.int64), k_prod, k_page, cart, share, checkout, s_paid], axis=1).astype(np.int64)
+    per_sess = counts.sum(axis=1)
+    E = int(per_sess.sum())
+    e_sess = np.repeat(np.arange(S), per_sess)
+    e_type = np.repeat(np.tile(np.arange(7), S), counts.ravel())
+    sess_first = np.concatenate([[0], np.cumsum(per_sess)[:-1]])
+    mean = np.where((e_type == EV_LANDING) & ~nb[e_sess], 9.0, EV_ENGAGEMENT_MEAN[e_type])
+    engagement = np.round(rng.exponential(mean), 1)
+    step = engagement + rng.uniform(1.0, 4.0, E)
+    cum = np.cumsum(step)
+    offset = cum - step - (cum - step)[sess_first][e_sess]
+    sess_order = np.full(S, -1, dtype=np.int64)
+    sess_order[o_sess] = np.arange(n_orders)
+    co_event = np.flatnonzero(e_type == EV_CHECKOUT)
+    co_offset = np.zeros(S)
+    co_offset[e_sess[co_event]] = offset[co_event]
+    pay_event = np.flatnonzero(e_type == EV_PAYMENT)
+    pay_o = sess_order[e_sess[pay_event]]
+    offset[pay_event] = co_offset[e_sess[pay_event]] + np.where(plan[pay_o] == 1, delay2[pay_o], delay1[pay_o]) + 0.5
+    last = sess_first + per_sess - 1
+    bound = np.maximum(offset[last] + np.where(checkout, 200.0, 0.0), 60.0)
+    s_start = np.minimum(_seconds_of_day(rng, S), 86_399.0 - bound - 1.0)
+    e_seconds = s_start[e_sess] + offset
+
+    sku_w = 1.0 / np.arange(1, N_SKUS + 1) ** 0.75
+    sku_pages = np.array([f"/product/p{i:05d}" for i in range(1, N_SKUS + 1)], dtype=object)
+    page = sku_pages[rng.choice(N_SKUS, size=E, p=sku_w / sku_w.sum())]
+    landing = LANDING_PAGES[rng.choice(len(LANDING_PAGES), size=E, p=LANDING_P)]
+    if is_promo:
+        landing = np.where(rng.random(E) < 0.5, PROMO_PAGE, landing)
+    landing = np.where(rng.random(E) < 0.25, page, landing)
+    page = np.where(e_type == EV_LANDING, landing, page)
+    is_browse = e_type == EV_PAGE
+    page[is_browse] = BROWSE_PAGES[rng.choice(len(BROWSE_PAGES), size=int(is_browse.sum()), p=BROWSE_P)]
+    after_products = (e_type == EV_CART) | (e_type == EV_SHARE)
+    last_product = sess_first[e_sess] + k_prod[e_sess]
+    page[after_products] = page[last_product[after_products]]
+    page[e_type == EV_CHECKOUT] = "/checkout"
+    page[e_type == EV_PAYMENT] = "/checkout/pay"
+
+    day0 = np.full(E, 0)
+    stamp = f"{ds:%Y%m%d}"
+    order_ev = np.lexsort((np.arange(E), e_seconds))
+    # sessions numbered by start time
+    s_rank = np.empty(S, dtype=np.int64)
+    s_rank[np.argsort(s_start, kind="stable")] = np.arange(1, S + 1)
+    e_vis = s_vis[e_sess]
+    events = pd.DataFrame({
+        "ds": np.full(E, ds, dtype=object),
+        "event_id": _ids(f"e{stamp}", np.arange(1, E + 1), 7),
+        "event_at": _timestamps(ds, day0, e_seconds[order_ev]),
+        "visitor_id": pop.visitor_ids[e_vis[order_ev]],
+        "user_id": np.where(e_vis < N, pop.user_ids[np.minimum(e_vis, N - 1)], None)[order_ev],
+        "session_id": _ids(f"s{stamp}", s_rank[e_sess[order_ev]], 6),
+        "event_name": EV_NAMES[e_type[order_ev]],
+        "page": page[order_ev],
+        "platform": PLATFORMS[s_platform[e_sess[order_ev]]],
+        "utm_source": s_source[e_sess[order_ev]],
+        "utm_medium": s_medium[e_sess[order_ev]],
+        "utm_campaign": s_campaign[e_sess[order_ev]],
+        "engagement_seconds": engagement[order_ev],
+    })
+
+    # users who signed up today
+    signup_sess = np.flatnonzero(s_signup)
+    su_seconds = s_start[signup_sess] + rng.uniform(0.3, 0.9, len(signup_sess)) * offset[sess_first[signup_sess] + 1]
+    su_user = s_vis[signup_sess]
+    users_df = pd.DataFrame({
+        "ds": np.full(len(su_user), ds, dtype=object),
+        "user_id": pop.user_ids[su_user],
+        "signup_at": _timestamps(ds, np.zeros(len(su_user), np.int64), su_seconds),
+        "channel": CHANNELS[pop.u_channel[su_user]],
+        "platform": PLATFORMS[pop.u_platform[su_user]],
+        "region": REGIONS[pop.u_region[su_user]],
+    })
+
+    # orders and payments
+    o_seconds = s_start[o_sess] + co_offset[o_sess]
+    o_sorted = np.lexsort((np.arange(n_orders), o_seconds))
+    o_ids = np.empty(n_orders, dtype=object)
+    o_ids[o_sorted] = _ids(f"o{stamp}", np.arange(1, n_orders + 1), 5)
+    orders_df = pd.DataFrame({
+        "ds": np.full(n_orders, ds, dtype=object),
+        "order_id": o_ids,
+        "user_id": pop.user_ids[s_vis[o_sess]],
+        "order_at": _timestamps(ds, np.zeros(n_orders, np.int64), o_seconds),
+        "amount": o_amount,
+        "status": o_status,
+        "platform": PLATFORMS[o_platform],
+        "channel": CHANNELS[s_channel[o_sess]],
+    }).iloc[o_sorted].reset_index(drop=True)
+    has1 = ~no_attempt
+    has2 = has1 & ((plan == 1) | (plan == 3))
+    i1, i2 = np.flatnonzero(has1), np.flatnonzero(has2)
+    p_order = np.concatenate([i1, i2])
+    p_sec = np.concatenate([o_seconds[i1] + delay1[i1], o_seconds[i2] + delay2[i2]])
+    p_sort = np.lexsort((np.arange(len(p_order)), p_sec))
+    p_ids = np.empty(len(p_order), dtype=object)
+    p_ids[p_sort] = _ids(f"pa{stamp}", np.arange(1, len(p_order) + 1), 6)
+    payments_df = pd.DataFrame({
+        "ds": np.full(len(p_order), ds, dtype=object),
+        "attempt_id": p_ids,
+        "order_id": o_ids[p_order],
+        "attempt_at": _timestamps(ds, np.zeros(len(p_order), np.int64), p_sec),
+        "status": np.concatenate([np.where(plan[i1] == 0, "success", "failed"),
+                                  np.where(plan[i2] == 1, "success", "failed")]).astype(object),
+        "method": np.concatenate([METHODS[o_method[i1]], METHODS[retry_method[i2]]]),
+        "platform": PLATFORMS[o_platform[p_order]],
+        "error_code": np.concatenate([err1[i1], err2[i2]]),
+    }).iloc[p_sort].reset_index(drop=True)
+
+    # ad spend (impressions scale with the day's traffic)
+    traffic = target / max(float(pop.target.mean()), 1.0)
+    ad_rows = []
+    promo_window = pop.promo - 2 <= d <= pop.promo
+    for ch, (ctr0, cpc0, per_user) in AD_PARAMS.items():
+        camps = list(CAMPAIGNS[ch]) + ([PROMO_CAMPAIGN] if promo_window and ch != "google" else [])
+        for camp, sh in zip(camps, [0.6, 0.4, 0.8]):
+            impressions = int(round(N * per_user * sh * traffic * rng.uniform(0.9, 1.1)))
+            clicks = int(round(impressions * ctr0 * rng.uniform(0.9, 1.1)))
+            ad_rows.append({"ds": ds, "channel": ch, "campaign": camp, "impressions": impressions,
+                            "clicks": clicks, "cost": round(clicks * cpc0 * rng.uniform(0.9, 1.1), 2)})
+    ad_df = pd.DataFrame(ad_rows, columns=_columns("ad_spend"))
+
+    # feedback
+    base_fb = float(np.clip(N / 280.0, 6.0, 45.0))
+    kinds = rng.choice(3, size=int(round(base_fb * pop.wf[d] * rng.uniform(0.8, 1.15))), p=[0.45, 0.2, 0.35]).tolist()
+    if rng.random() < 0.4 or d % 3 == 1:
+        kinds += [3] * int(rng.integers(1, 3))
+    if d == pop.incident:
+        kinds += [4] * int(round(base_fb * 0.35 + 3))
+    seconds = np.sort(_seconds_of_day(rng, len(kinds)))
+    n_users = max(int(pop.first_user_of_day[d + 1]), 1)
+    fb_rows = []
+    for i, (kind, sec) in enumerate(zip(kinds, seconds.tolist())):
+        pool, lo, hi = [(FEEDBACK_POSITIVE, 4, 5), (FEEDBACK_NEUTRAL, 3, 3), (FEEDBACK_NEGATIVE, 1, 2),
+                        (FEEDBACK_URGENT, 1, 1), (FEEDBACK_PAYMENT_INCIDENT, 1, 2)][kind]
+        source = str(rng.choice(FEEDBACK_SOURCES, p=FEEDBACK_SOURCE_P))
+        if kind == 4:
+            source = str(rng.choice(["app_review", "customer_service", "social"]))
+        linked = source in ("app_review", "customer_service") and rng.random() < 0.7
+        fb_rows.append({"ds": ds, "feedback_id": f"f{stamp}{i + 1:04d}", "source": source, "created_at": sec,
+                        "rating": int(rng.integers(lo, hi + 1)), "text": pool[int(rng.integers(len(pool)))],
+                        "user_id": str(pop.user_ids[rng.integers(n_users)]) if linked else None})
+    fb = pd.DataFrame(fb_rows, columns=_columns("feedback"))
+    fb["created_at"] = _timestamps(ds, np.zeros(len(fb), np.int64), fb["created_at"].to_numpy(dtype=float))
+
+    return {
+        "users": users_df[_columns("users")],
+        "events": events[_columns("events")],
+        "orders": orders_df[_columns("orders")],
+        "payments": payments_df[_columns("payments")],
+        "ad_spend": ad_df,
+        "feedback": fb,
+    }
+
+
+def load_demo_chunked(
+    engine: Engine,
+    *,
+    users: int = 200_000,
+    days: int = 365,
+    seed: int = 7,
+    end_date: date,
+    chunk_days: int = 7,
+    dau_fraction: float = 0.06,
+    buy_boost: float = 5.0,
+    progress: Callable[[date, dict[str, int]], None] | None = None,
+) -> DemoShop:
+    """A large demo shop, generated and loaded ``chunk_days`` days at a time (bounded memory).
+
+    Statistically like :func:`load_demo` (same weekly rhythm, planted promo, DAU drop on
+    ``end``−9, payment incident on ``end``, low-CTR ``wechat``), but not row-identical:
+    every day is drawn from its own random stream (``seed``, day), so the shop is
+    deterministic per seed whatever ``chunk_days`` is. ``dau_fraction`` sets the daily
+    active visitors as a share of ``users``; ``buy_boost`` multiplies the returning
+    members' checkout propensity (a busier shop than the default demo). Each chunk replaces
+    its days in one transaction, so a rerun converges to the same state.
+    """
+    if days < MIN_DAYS:
+        raise ValueError(f"days must be at least {MIN_DAYS} (got {days})")
+    if users < 100:
+        raise ValueError(f"users must be at least 100 (got {users})")
+    init_schema(engine)
+    pop = _population(users, days, seed, end_date, dau_fraction, buy_boost)
+    totals = {key: 0 for key in RAW_TABLES}
+    for first in range(0, days, chunk_days):
+        chunk = range(first, min(days, first + chunk_days))
+        per_day = [_day_frames(pop, d, seed) for d in chunk]
+        frames = {key: pd.concat([f[key] for f in per_day], ignore_index=True) for key in RAW_TABLES}
+        del per_day
+        start, stop = pop.dates[chunk[0]], pop.dates[chunk[-1]] + timedelta(days=1)
+        with engine.begin() as conn:
+            for key, table in RAW_TABLES.items():
+                totals[key] += replace_window(conn, table, start, stop, frames[key])
+        if progress:
+            progress(pop.dates[chunk[-1]], {k: len(v) for k, v in frames.items()})
+        del frames
+    return DemoShop(
+        start=pop.dates[0],
+        end=end_date,
+        promo_day=pop.dates[pop.promo],
+        payment_incident_day=end_date,
+        dau_drop_day=pop.dates[pop.drop],
+        low_ctr_channel=LOW_CTR_CHANNEL,
+        row_counts=totals,
+    )

@@ -47,9 +47,50 @@ def measure_params(ds: date) -> dict[str, Any]:
     }
 
 
+def fill_visitor_mart(conn: Connection, start: date, ds: date) -> list[date]:
+    """Write ``mart_daily_visitors`` for ``ds`` and for every day in [start, ds) that lacks it.
+
+    The mart is derived from raw events only (one row per visitor × platform × channel), so
+    MAU reads 30 small daily summaries instead of 30 days of raw events; a day is summarised
+    once (when computed, or here the first time a later day needs it). Returns the days written.
+    """
+    mart, raw = warehouse.mart_daily_visitors, warehouse.raw_events
+    have = set(
+        _as_date(d) for d in conn.execute(
+            sa.select(mart.c.ds).where(mart.c.ds >= start, mart.c.ds < ds).group_by(mart.c.ds)
+        ).scalars()
+    )
+    todo = []
+    day = start
+    while day < ds:
+        if day not in have and has_raw_data(conn, day, exists=True):
+            todo.append(day)
+        day += timedelta(days=1)
+    todo.append(ds)
+    for day in todo:
+        conn.execute(mart.delete().where(mart.c.ds == day))
+        summary = (
+            sa.select(
+                raw.c.ds,
+                raw.c.visitor_id,
+                sa.func.coalesce(raw.c.platform, "unknown"),
+                sa.func.coalesce(raw.c.utm_source, "direct"),
+            )
+            .where(raw.c.ds == day)
+            .distinct()
+        )
+        conn.execute(mart.insert().from_select(["ds", "visitor_id", "platform", "channel"], summary))
+    return todo
+
+
 def compute_measures(conn: Connection, ds: date) -> Measures:
-    """Run every measure query for ``ds``; merge into {(dimension, value): {measure: number}}."""
+    """Run every measure query for ``ds``; merge into {(dimension, value): {measure: number}}.
+
+    Refreshes the day's visitor summary (and any missing one of the MAU window) first, on
+    ``conn``: inside the caller's transaction, like the marts written after it.
+    """
     params = measure_params(ds)
+    fill_visitor_mart(conn, params["mau_start"], ds)
     measures: Measures = defaultdict(dict)
     for name in MEASURE_QUERIES:
         for row in run_sql(conn, name, **params):
@@ -118,7 +159,10 @@ def has_marts(conn: Connection, ds: date) -> bool:
     return conn.execute(query).scalar_one() > 0
 
 
-def has_raw_data(conn: Connection, ds: date) -> bool:
+def has_raw_data(conn: Connection, ds: date, *, exists: bool = False) -> bool:
+    if exists:  # an index probe, not a count of the day's events
+        probe = sa.select(warehouse.raw_events.c.ds).where(warehouse.raw_events.c.ds == ds).limit(1)
+        return conn.execute(probe).first() is not None
     query = sa.select(sa.func.count()).select_from(warehouse.raw_events).where(warehouse.raw_events.c.ds == ds)
     return conn.execute(query).scalar_one() > 0
 

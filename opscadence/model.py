@@ -91,6 +91,13 @@ class DailyBrief:
     urgent_feedback_count: int = 0
     urgent_feedback: list[str] = field(default_factory=list)  # already masked excerpts
     run_url: str | None = None
+    # Root-cause lines per alert (keyed by alert_key), already escaped for Slack.
+    alert_details: dict[str, list[str]] = field(default_factory=dict)
+
+
+def alert_key(alert: Alert) -> str:
+    """One alert's identity within a day: its rule and series."""
+    return f"{alert.rule_id}|{alert.metric}|{alert.dimension}={alert.dimension_value}"
 
 
 @dataclass(frozen=True)

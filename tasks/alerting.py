@@ -15,16 +15,14 @@ from opscadence.validation import ValidationReport
 
 
 @task(name="explain-alerts", cache_policy=NO_CACHE)
-def explain_alerts(
-    engine: Engine, ds: date, alerts: list[Alert], funnel_step: str | None, locale: str
-) -> dict[tuple[str, str, str, str], list[str]]:
-    return daily.root_cause_details(engine, ds, alerts, funnel_step, locale)
+def explain_alerts(engine: Engine, ds: date, alerts: list[Alert], locale: str) -> dict[str, list[str]]:
+    return daily.root_cause_details(engine, ds, alerts, locale)
 
 
 @task(name="update-alert-lifecycle", cache_policy=NO_CACHE)
 def update_alert_lifecycle(
     engine: Engine, cfg: Config, ds: date, report: ValidationReport, alerts: list[Alert],
-    details: dict[tuple[str, str, str, str], list[str]], now: datetime,
+    details: dict[str, list[str]], now: datetime,
 ) -> list[lifecycle.Transition]:
     return daily.update_lifecycle(engine, cfg, ds, report, alerts, details, now=now)
 

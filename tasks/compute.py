@@ -36,6 +36,7 @@ def evaluate_alerts(engine: Engine, cfg: Config, ds: date, report: ValidationRep
 
 @task(name="assemble-brief", cache_policy=NO_CACHE)
 def assemble_brief(
-    engine: Engine, cfg: Config, ds: date, report: ValidationReport, alerts: list[Alert], run_url: str | None
+    engine: Engine, cfg: Config, ds: date, report: ValidationReport, alerts: list[Alert], run_url: str | None,
+    details: dict[str, list[str]],
 ) -> DailyBrief:
-    return daily.assemble_brief(engine, cfg, ds, report, alerts, run_url)
+    return daily.assemble_brief(engine, cfg, ds, report, alerts, run_url, details)

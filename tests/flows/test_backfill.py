@@ -14,7 +14,7 @@ from opscadence.backfill import run_backfill
 
 def _days_with_marts(engine):
     with engine.connect() as conn:
-        return set(conn.execute(sa.select(sa.distinct(warehouse.mart_daily_kpis.c.ds))).scalars())
+        return set(conn.execute(sa.select(warehouse.mart_daily_kpis.c.ds).distinct()).scalars())
 
 
 def _mart_rows(engine, ds):

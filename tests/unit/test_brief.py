@@ -538,3 +538,21 @@ def test_anomaly_alert_wording_in_both_locales():
               kind="anomaly")
     assert describe_alert(a, "en") == "Orders 60, 40.0% below the expected 100 (seasonal anomaly)"
     assert describe_alert(a, "zh-CN") == "订单数 60，比季节性预期 100 低 40.0%（异常）"
+
+
+def test_root_cause_lines_appear_under_their_alert_at_most_two():
+    from opscadence.model import alert_key
+
+    a = alert()
+    other = alert(metric="ad_ctr", threshold=0.01, value=0.007, severity="P3", dimension="channel",
+                  dimension_value="wechat", rule_id="ctr")
+    details = {alert_key(a): ["payment_method=alipay: 100.0% → 72.7%, explains 80% of the change",
+                              "platform=ios: 100.0% → 68.6%, explains 70% of the change",
+                              "platform=android: 99.0% → 98.0%, explains 5% of the change"]}
+    msg = render_daily_brief(make_brief(alerts=[a, other], alert_details=details), "en")
+    lines = msg.text.splitlines()
+    payment = next(i for i, line in enumerate(lines) if "Payment success rate" in line and "P1" in line)
+    assert lines[payment + 2] == "    · payment_method=alipay: 100.0% → 72.7%, explains 80% of the change"
+    assert lines[payment + 3] == "    · platform=ios: 100.0% → 68.6%, explains 70% of the change"
+    assert "platform=android" not in msg.text  # only the top two
+    assert "payment_method=alipay" in json.dumps(msg.blocks, ensure_ascii=False)
