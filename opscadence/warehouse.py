@@ -372,6 +372,10 @@ def _bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None
             with cur.copy(f"COPY {target} ({column_list}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
+            if table.name in {t.name for t in RAW_TABLES.values()}:
+                # Fresh statistics right after a bulk load: the planner otherwise estimates one row
+                # for a day's partition (measured: GX's SQL uniqueness check 50 s → under 1 s on 5M events).
+                cur.execute(f"ANALYZE {target}")
         return
     marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
     if marks is None:  # named styles: let SQLAlchemy do it

@@ -1,16 +1,27 @@
 -- grain: one row per dimension × dimension_value for the day ds
 -- Event-based measures: active visitors (DAU), sessions and bounces, funnel-step users,
--- engagement time and sharers. Dimensions: all, platform, channel (session utm_source).
-with events as (
+-- engagement time and sharers. Dimensions: all, platform, channel (session utm_source),
+-- campaign (session utm_campaign), region (the registered user's region; 'unknown' otherwise).
+with users as (
+    select user_id, max(region) as region
+    from raw_users
+    group by user_id
+),
+
+events as (
     select
-        visitor_id,
-        session_id,
-        event_name,
-        coalesce(platform, 'unknown') as platform,
-        coalesce(utm_source, 'direct') as channel,
-        coalesce(engagement_seconds, 0) as engagement_seconds
+        raw_events.visitor_id,
+        raw_events.session_id,
+        raw_events.event_name,
+        coalesce(raw_events.platform, 'unknown') as platform,
+        coalesce(raw_events.utm_source, 'direct') as channel,
+        coalesce(raw_events.utm_campaign, 'none') as campaign,
+        coalesce(users.region, 'unknown') as region,
+        coalesce(raw_events.engagement_seconds, 0) as engagement_seconds
     from raw_events
-    where ds = :ds
+    left join users
+        on raw_events.user_id = users.user_id
+    where raw_events.ds = :ds
 ),
 
 events_by_dimension as (
@@ -21,6 +32,12 @@ events_by_dimension as (
     from events
     union all
     select 'channel', channel, visitor_id, session_id, event_name, engagement_seconds
+    from events
+    union all
+    select 'campaign', campaign, visitor_id, session_id, event_name, engagement_seconds
+    from events
+    union all
+    select 'region', region, visitor_id, session_id, event_name, engagement_seconds
     from events
 ),
 

@@ -1,7 +1,14 @@
 -- grain: one row per dimension × dimension_value for the day ds
 -- Paid orders (paid, or paid then refunded), GMV, paying users, and paying users who already
 -- had a paid order in the trailing window [repeat_start, ds) (repurchase).
-with paid_orders as (
+-- Dimensions: all, platform, channel, region (the customer's).
+with users as (
+    select user_id, max(region) as region
+    from raw_users
+    group by user_id
+),
+
+paid_orders as (
     select
         ds,
         order_id,
@@ -16,9 +23,17 @@ with paid_orders as (
 ),
 
 todays_orders as (
-    select order_id, user_id, amount, platform, channel
+    select
+        paid_orders.order_id,
+        paid_orders.user_id,
+        paid_orders.amount,
+        paid_orders.platform,
+        paid_orders.channel,
+        coalesce(users.region, 'unknown') as region
     from paid_orders
-    where ds = :ds
+    left join users
+        on paid_orders.user_id = users.user_id
+    where paid_orders.ds = :ds
 ),
 
 earlier_buyers as (
@@ -33,6 +48,8 @@ orders_by_dimension as (
     select 'platform', platform, order_id, user_id, amount from todays_orders
     union all
     select 'channel', channel, order_id, user_id, amount from todays_orders
+    union all
+    select 'region', region, order_id, user_id, amount from todays_orders
 )
 
 select

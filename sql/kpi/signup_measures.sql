@@ -1,10 +1,11 @@
 -- grain: one row per dimension × dimension_value for the day ds
--- New registered users, by signup platform and acquisition channel.
+-- New registered users, by signup platform, acquisition channel and region.
 with signups as (
     select
         user_id,
         coalesce(platform, 'unknown') as platform,
-        coalesce(channel, 'direct') as channel
+        coalesce(channel, 'direct') as channel,
+        coalesce(region, 'unknown') as region
     from raw_users
     where ds = :ds
 ),
@@ -15,6 +16,8 @@ signups_by_dimension as (
     select 'platform', platform, user_id from signups
     union all
     select 'channel', channel, user_id from signups
+    union all
+    select 'region', region, user_id from signups
 )
 
 select

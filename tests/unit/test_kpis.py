@@ -116,3 +116,15 @@ def test_build_funnel_names_the_step_that_fell_most():
     assert funnel.weakest_baseline == "last_week"
     assert funnel.steps[2].conversion == pytest.approx(0.2)
     assert funnel.steps[0].conversion is None
+
+
+def test_split_by_campaign_and_region(measures):
+    # Sessions with utm carry campaign c1: v1, v3, v4; v2 came without one.
+    assert _values(measures, key=("campaign", "c1"))["dau"] == 3
+    assert _values(measures, key=("campaign", "none"))["dau"] == 1
+    # Regions come from raw_users: u1 and u4 are in 上海; v3's user u3 has no users row, v2 is anonymous.
+    assert _values(measures, key=("region", "上海"))["dau"] == 2
+    assert _values(measures, key=("region", "unknown"))["dau"] == 2
+    # Signups on D: u4 (上海), u5 (北京); paid orders on D are all u1's and u4's (上海).
+    assert _values(measures, key=("region", "北京"))["new_users"] == 1
+    assert _values(measures, key=("region", "上海"))["orders"] == 3
