@@ -12,7 +12,7 @@ import json
 import resource
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from opscadence import daily, warehouse

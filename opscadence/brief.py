@@ -23,7 +23,6 @@ Safety rules enforced here:
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Any
 
 from opscadence.metrics import CATALOG

@@ -1,7 +1,6 @@
 import threading
 import time
 
-import pytest
 
 from opscadence.locks import LockTimeout, period_lock
 
