@@ -402,21 +402,9 @@ def generate_demo_frames(
                         np.where(u < 0.6, "cancelled", "created")).astype(object)
 
     # ---- events --------------------------------------------------------------------------
-    s_paid = np.zeros(S, dtype=bool)
-    s_paid[o_sess[o_paid]] = True
-    counts = np.stack([np.ones(S, np.int64), k_prod, k_page, cart, share, checkout, s_paid], axis=1).astype(np.int64)
-    per_sess = counts.sum(axis=1)
-    E = int(per_sess.sum())
-    e_sess = np.repeat(np.arange(S), per_sess)
-    e_type = np.repeat(np.tile(np.arange(7), S), counts.ravel())
-    sess_first = np.concatenate([[0], np.cumsum(per_sess)[:-1]])
-
-    mean = EV_ENGAGEMENT_MEAN[e_type]
-    mean = np.where((e_type == EV_LANDING) & ~nb[e_sess], 9.0, mean)
-    engagement = np.round(rng.exponential(mean), 1)
-    step = engagement + rng.uniform(1.0, 4.0, E)
-    cum = np.cumsum(step)
-    offset = cum - step - (cum - step)[sess_first][e_sess]  # exclusive cumsum within the session
+    E, e_sess, e_type, sess_first, per_sess, engagement, offset = _session_events(
+        rng, S, [k_prod, k_page, cart, share, checkout], o_sess[o_paid], nb
+    )
     # payment happens at the successful attempt, after checkout
     sess_order = np.full(S, -1, dtype=np.int64)
     sess_order[o_sess] = np.arange(n_orders)
@@ -810,19 +798,9 @@ def _day_frames(pop: _Population, d: int, seed: int) -> dict[str, pd.DataFrame]:
     o_status = np.where(o_paid, np.where(u < 0.03, "refunded", "paid"), np.where(u < 0.6, "cancelled", "created")).astype(object)
 
     # events
-    s_paid = np.zeros(S, dtype=bool)
-    s_paid[o_sess[o_paid]] = True
-    counts = np.stack([np.ones(S, np.int64), k_prod, k_page, cart, share, checkout, s_paid], axis=1).astype(np.int64)
-    per_sess = counts.sum(axis=1)
-    E = int(per_sess.sum())
-    e_sess = np.repeat(np.arange(S), per_sess)
-    e_type = np.repeat(np.tile(np.arange(7), S), counts.ravel())
-    sess_first = np.concatenate([[0], np.cumsum(per_sess)[:-1]])
-    mean = np.where((e_type == EV_LANDING) & ~nb[e_sess], 9.0, EV_ENGAGEMENT_MEAN[e_type])
-    engagement = np.round(rng.exponential(mean), 1)
-    step = engagement + rng.uniform(1.0, 4.0, E)
-    cum = np.cumsum(step)
-    offset = cum - step - (cum - step)[sess_first][e_sess]
+    E, e_sess, e_type, sess_first, per_sess, engagement, offset = _session_events(
+        rng, S, [k_prod, k_page, cart, share, checkout], o_sess[o_paid], nb
+    )
     sess_order = np.full(S, -1, dtype=np.int64)
     sess_order[o_sess] = np.arange(n_orders)
     co_event = np.flatnonzero(e_type == EV_CHECKOUT)
@@ -1019,3 +997,23 @@ def load_demo_chunked(
         low_ctr_channel=LOW_CTR_CHANNEL,
         row_counts=totals,
     )
+
+
+def _session_events(rng, S, middle_counts, paid_sessions, nb):
+    """Lay out every session's events: per-type counts → one row per event, with engagement
+    seconds and the offset of each event from its session's start (an exclusive cumulative sum
+    within the session). Shared by the in-memory and the chunked generators."""
+    s_paid = np.zeros(S, dtype=bool)
+    s_paid[paid_sessions] = True
+    counts = np.stack([np.ones(S, np.int64), *middle_counts, s_paid], axis=1).astype(np.int64)
+    per_sess = counts.sum(axis=1)
+    E = int(per_sess.sum())
+    e_sess = np.repeat(np.arange(S), per_sess)
+    e_type = np.repeat(np.tile(np.arange(7), S), counts.ravel())
+    sess_first = np.concatenate([[0], np.cumsum(per_sess)[:-1]])
+    mean = np.where((e_type == EV_LANDING) & ~nb[e_sess], 9.0, EV_ENGAGEMENT_MEAN[e_type])
+    engagement = np.round(rng.exponential(mean), 1)
+    step = engagement + rng.uniform(1.0, 4.0, E)
+    cum = np.cumsum(step)
+    offset = cum - step - (cum - step)[sess_first][e_sess]
+    return E, e_sess, e_type, sess_first, per_sess, engagement, offset
