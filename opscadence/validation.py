@@ -491,33 +491,48 @@ def validate_partition(
 # --- the same suites, run as SQL in PostgreSQL -----------------------------------------------
 
 class _SqlRuntime:
-    """A GX PostgreSQL datasource for one engine URL: one table asset per raw table, each
-    with a daily batch definition on ``ds`` (GX turns the batch parameters year/month/day
-    into a bound ``WHERE EXTRACT(year FROM ds) = :p AND …`` on every metric query)."""
+    """A GX PostgreSQL datasource for one engine URL; each table's day is a query asset.
 
-    def __init__(self, gx_runtime: _GxRuntime, url: str, name: str) -> None:
+    The asset's query is ``select … from raw_<table> where ds = '<day>'``, built by SQLAlchemy
+    from the table definition and a ``date`` (rendered by the dialect, never by string
+    formatting), so every GX metric runs in the database over that day only, through the
+    ``ds`` index; the checks are aggregates, and GX reads the day's rows once only to learn
+    the column types (its reflection fallback for query assets). GX's daily partitioner on a
+    table asset was dropped: it first lists every batch with a ``select distinct`` over the
+    whole table (measured 1.2 s per call on 3.4M events, growing with history).
+    """
+
+    def __init__(self, gx_runtime: _GxRuntime, url: str, name: str, dialect: sa.engine.Dialect) -> None:
         self.gx = gx_runtime
-        datasource = gx_runtime.context.data_sources.add_postgres(
+        self.dialect = dialect
+        self.datasource = gx_runtime.context.data_sources.add_postgres(
             name, connection_string=url, create_temp_table=False,  # no copy of the partition
         )
-        self.batch_definitions = {}
-        for table, sa_table in RAW_TABLES.items():
-            asset = datasource.add_table_asset(name=f"raw_{table}", table_name=sa_table.name)
-            # validate_batchable=False: GX would otherwise read a ds value now and fail on an empty table
-            self.batch_definitions[table] = asset.add_batch_definition_daily(
-                f"raw_{table}_daily", column="ds", validate_batchable=False,
-            )
 
-    def validate(self, table: str, ds: date, params: Mapping[str, Any]) -> Any | None:
-        """The suite result for ``table``'s ``ds`` batch, or None when the partition has no rows."""
-        from great_expectations.exceptions.exceptions import NoAvailableBatchesError
+    def day_query(self, table: str, ds: date) -> str:
+        sa_table = RAW_TABLES[table]
+        query = sa.select(sa_table).where(sa_table.c.ds == sa.literal(ds, sa.Date))
+        return str(query.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
 
+    def get_batch(self, table: str, ds: date):
+        """The GX batch for ``table`` on ``ds`` (a fresh query asset, replaced on the next call)."""
+        name = f"raw_{table}_day"
+        try:
+            self.datasource.delete_asset(name)
+        except LookupError:
+            pass
+        asset = self.datasource.add_query_asset(name=name, query=self.day_query(table, ds))
+        return asset.add_batch_definition_whole_table(f"{name}_batch").get_batch()
+
+    def validate(self, engine: Engine, table: str, ds: date, params: Mapping[str, Any]) -> Any | None:
+        """The suite result for ``table``'s ``ds`` rows, or None when the partition has no rows."""
+        sa_table = RAW_TABLES[table]
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(sa.func.count()).select_from(sa_table).where(sa_table.c.ds == ds)).scalar_one()
+        if not rows:
+            return None
         with self.gx.lock:
-            try:
-                batch = self.batch_definitions[table].get_batch(
-                    batch_parameters={"year": ds.year, "month": ds.month, "day": ds.day})
-            except NoAvailableBatchesError:
-                return None
+            batch = self.get_batch(table, ds)
             return batch.validate(
                 self.gx.suites[table], expectation_parameters=dict(params),
                 result_format={"result_format": "COMPLETE",
@@ -534,7 +549,8 @@ def _sql_runtime(engine: Engine) -> _SqlRuntime:
     with _runtime_lock:
         sql = _sql_runtimes.get(url)
         if sql is None:
-            sql = _sql_runtimes[url] = _SqlRuntime(runtime, url, f"opscadence_sql_{len(_sql_runtimes)}")
+            sql = _sql_runtimes[url] = _SqlRuntime(runtime, url, f"opscadence_sql_{len(_sql_runtimes)}",
+                                                   engine.dialect)
         return sql
 
 
@@ -587,7 +603,7 @@ def validate_partition_sql(
     for table, sa_table in RAW_TABLES.items():
         _, _, mean = row_count_bounds((trailing_counts or {}).get(table))
         present = {c["name"] for c in inspector.get_columns(sa_table.name)}
-        suite_result = sql.validate(table, ds, params)
+        suite_result = sql.validate(engine, table, ds, params)
         if suite_result is None:  # no rows: nothing to pull, the empty frame gives the same checks
             frame = _gx_frame(pd.DataFrame(columns=sorted(present)), ds)
             suite_result = runtime.validate(table, frame, params)
