@@ -2,8 +2,8 @@
 
 Two runs for the same period (a scheduled run and a UI rerun, say) would otherwise race
 between "look up the stored Slack ts" and "post", and both post. PostgreSQL uses a
-session-level advisory lock; SQLite (one machine by nature) uses an OS file lock beside
-the database file.
+session-level advisory lock; SQLite (one machine by nature) uses an OS file lock in a
+``<database>.locks/`` folder beside the database file.
 """
 
 from __future__ import annotations
@@ -51,7 +51,11 @@ def period_lock(engine: Engine, key: str, *, timeout: float = 600.0, poll: float
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield  # a private in-memory database cannot be shared: nothing to lock against
         return
-    path = Path(database).with_name(f"{Path(database).name}.{hashlib.sha1(key.encode()).hexdigest()[:12]}.lock")
+    # One small file per period key, kept together in a folder beside the database. (Files are
+    # not deleted after use: unlinking a flock file races with a process that has just opened it.)
+    folder = Path(database).with_name(f"{Path(database).name}.locks")
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.lock"
     with open(path, "a+") as handle:
         deadline = time.monotonic() + timeout
         while True:
