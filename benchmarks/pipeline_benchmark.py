@@ -229,7 +229,6 @@ def _pg_recreate(base: str, dbname: str) -> str:
 def bench_one(size: str, backend: str, args, workdir: Path) -> dict:
     users, days = SIZES[size]
     out: dict = {"size": size, "users": users, "days": days, "backend": backend}
-    start = END - timedelta(days=days - 1)
     if backend == "sqlite":
         path = Path(args.reuse) if (args.reuse and size == "L") else workdir / f"{size}.sqlite"
         url = f"sqlite:///{path}"
