@@ -66,6 +66,8 @@ def _prepare_history(engine, cfg, start: date, end: date) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     _prefect_defaults()
     load_config()  # fail fast with a clear message before Prefect starts
+    if args.cadence == "watch":
+        return _run_watch(args)
     from flows.daily import daily_brief
 
     result = daily_brief(as_of=args.date, notify=not args.no_notify)
@@ -77,6 +79,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for d in result["deliveries"]:
         where = str(Path(d["path"]).resolve()) if d["path"] else f"Slack {d['channel']}"
         print(f"{d['kind']} for {result['ds']} -> {d['status']}: {where}")
+    return 0
+
+
+def _run_watch(args: argparse.Namespace) -> int:
+    from flows.watch import watch
+
+    result = watch(as_of=args.at, notify=not args.no_notify)
+    print(f"intraday watch at {result['at']}" + (" (data late)" if result["data_late"] else ""))
+    print("  " + ", ".join(f"{k} {v:g}" for k, v in result["numbers"].items()))
+    print("  breached: " + (", ".join(result["breached"]) or "nothing"))
+    for t in result["transitions"]:
+        print(f"  {t}")
+    for d in result["deliveries"]:
+        print(f"  {d['kind']} -> {d['status']}: {d['channel']}")
     return 0
 
 
@@ -209,8 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     run = sub.add_parser("run", help="run a cadence's flow locally")
-    run.add_argument("cadence", choices=["daily"])
-    run.add_argument("--date", type=_iso_date, default=None, help="logical date (default: yesterday in the shop's timezone)")
+    run.add_argument("cadence", choices=["daily", "watch"])
+    run.add_argument("--date", type=_iso_date, default=None, help="daily: logical date (default: yesterday in the shop's timezone)")
+    run.add_argument("--at", type=datetime.fromisoformat, default=None,
+                     help="watch: the moment to judge, ISO time in the shop's timezone (default: now)")
     run.add_argument("--no-notify", action="store_true", help="record results but send nothing")
     run.set_defaults(func=_cmd_run)
 

@@ -171,3 +171,18 @@ def test_unacknowledged_p1_escalates_once_at_its_deadline(watch_env, slack_serve
     sent = posts(slack_server)
     assert len(sent) == 2
     assert "<!subteam^S0ONCALL>" in sent[1].body["text"] and sent[1].body["thread_ts"] == sent[0].response["ts"]
+
+
+def test_run_watch_command(watch_env, slack_server, capsys):
+    from opscadence.cli import main
+
+    shop, engine = watch_env
+    shop.payments(TODAY, 0, 14, ok=340, failed=60)
+
+    assert main(["run", "watch", "--at", "2026-11-25T14:00"]) == 0
+
+    out = capsys.readouterr().out
+    assert "intraday watch at 2026-11-25T14:00" in out
+    assert "payment_attempts 400" in out and "breached: watch:payment_success_rate" in out
+    assert "watch:payment_success_rate: None -> firing" in out
+    assert len(posts(slack_server)) == 1
