@@ -159,6 +159,7 @@ def phase_backfill(url: str, start: date, end: date, concurrency: int) -> dict:
         "done": len(summary.done),
         "failed": {d.isoformat(): why for d, why in list(summary.failed.items())[:5]},
         "failed_count": len(summary.failed),
+        "stage_seconds": summary.stage_seconds,
     }
 
 

@@ -1,12 +1,15 @@
 """Backfills: run a cadence for every period in a range, in one process.
 
 Each period goes through the same plain functions as the scheduled flow (validate, compute,
-evaluate), so a backfilled day ends in the same state as a scheduled one; backfills record
-alerts but never notify per period. A year of daily periods costs one process start-up.
+evaluate), so a backfilled day ends in the same state as a scheduled one; the marts of
+consecutive days are computed a chunk at a time by the same range queries the daily flow runs
+for its one day. Backfills record alerts but never notify per period. A year of daily periods
+costs one process start-up.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,6 +34,7 @@ class BackfillSummary:
     done: list[date] = field(default_factory=list)
     skipped: list[date] = field(default_factory=list)
     failed: dict[date, str] = field(default_factory=dict)  # period -> why (validation or error)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # wall time: validate, compute, evaluate
 
     @property
     def total(self) -> int:
@@ -51,6 +55,22 @@ def is_complete(engine: Engine, ds: date) -> bool:
         return kpi_module.has_marts(conn, ds)
 
 
+# Days computed together: one set of range queries per chunk (MAU and repurchase read each
+# summary row once per chunk). A month keeps memory flat on L (see benchmarks/README.md).
+CHUNK_DAYS = 31
+
+
+def chunks(days: list[date], size: int = CHUNK_DAYS) -> list[list[date]]:
+    """Runs of consecutive days from ``days`` (sorted), each at most ``size`` days long."""
+    out: list[list[date]] = []
+    for ds in days:
+        if out and len(out[-1]) < size and out[-1][-1] + timedelta(days=1) == ds:
+            out[-1].append(ds)
+        else:
+            out.append([ds])
+    return out
+
+
 def run_backfill(
     engine: Engine,
     cfg: Config,
@@ -63,10 +83,13 @@ def run_backfill(
     concurrency: int = 1,
     progress: Callable[[date, str], None] | None = None,
 ) -> BackfillSummary:
-    """Prepare every period (validate + marts), then evaluate alerts in date order.
+    """Validate every period, compute the marts chunk by chunk, then evaluate alerts in date order.
 
-    Preparing is independent per day, so it may run ``concurrency`` days at once; alerts
-    compare a day with earlier days, so they are evaluated afterwards, oldest first.
+    Each day is validated on its own (the same GX suites and report as a scheduled run; up to
+    ``concurrency`` days at once); the marts of a chunk of consecutive days come from one set
+    of range queries and are written day by day under the day's lock, so a backfilled day ends
+    in the same state as a scheduled one. Alerts compare a day with earlier days, so they are
+    evaluated afterwards, oldest first.
     """
     summary = BackfillSummary(cadence=cadence, start=start, end=end)
     todo = []
@@ -78,30 +101,54 @@ def run_backfill(
         else:
             todo.append(ds)
 
-    def prepare(ds: date) -> tuple[date, daily.ValidationReport | None, str | None]:
+    def validate(ds: date) -> tuple[date, daily.ValidationReport | None, str | None]:
         try:
             with period_lock(engine, f"{cadence}:{ds}"):
-                return ds, daily.prepare_day(engine, source, ds, cfg.vertical), None
+                report = daily.validate_day(engine, source, daily.extract_day(source, ds))
+                if not report.passed:
+                    with engine.begin() as conn:
+                        kpi_module.clear_marts(conn, ds)
+                return ds, report, None
         except Exception as exc:  # one bad period must not stop the others
             return ds, None, f"{type(exc).__name__}: {exc}"
 
     reports: dict[date, daily.ValidationReport] = {}
+    clock = dict.fromkeys(("validate", "compute", "evaluate"), 0.0)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for ds, report, error in pool.map(prepare, todo):
-            if error is not None:
-                summary.failed[ds] = error
-            elif not report.passed:
+        for chunk in chunks(todo):
+            passed = []
+            started = time.perf_counter()
+            for ds, report, error in pool.map(validate, chunk):
+                if error is not None:
+                    summary.failed[ds] = error
+                    continue
                 reports[ds] = report
-                summary.failed[ds] = "validation failed: " + "; ".join(
-                    f"{c.table}.{c.expectation}" + (f"({c.column})" if c.column else "")
-                    for c in report.critical_failures[:3]
-                )
-            else:
-                reports[ds] = report
+                if report.passed:
+                    passed.append(ds)
+                else:
+                    summary.failed[ds] = "validation failed: " + "; ".join(
+                        f"{c.table}.{c.expectation}" + (f"({c.column})" if c.column else "")
+                        for c in report.critical_failures[:3]
+                    )
+            clock["validate"] += time.perf_counter() - started
+            started = time.perf_counter()
+            if passed:
+                try:
+                    daily.compute_days(engine, passed, cfg.vertical,
+                                       lock=lambda day: period_lock(engine, f"{cadence}:{day}"))
+                except Exception as exc:
+                    for ds in passed:
+                        summary.failed[ds] = f"{type(exc).__name__}: {exc}"
+                        reports.pop(ds, None)
+            clock["compute"] += time.perf_counter() - started
             if progress:
-                progress(ds, "failed" if ds in summary.failed else "done")
+                for ds in chunk:
+                    progress(ds, "failed" if ds in summary.failed else "done")
+    started = time.perf_counter()
     for ds in sorted(reports):
         daily.evaluate_day(engine, cfg, ds, reports[ds])
         if ds not in summary.failed:
             summary.done.append(ds)
+    clock["evaluate"] = time.perf_counter() - started
+    summary.stage_seconds = {stage: round(seconds, 2) for stage, seconds in clock.items()}
     return summary

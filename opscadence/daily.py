@@ -7,8 +7,11 @@ logical date ``ds`` and writes only its own window, so reruns converge to one st
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -110,6 +113,32 @@ def compute_day(engine: Engine, ds: date, vertical: str) -> int:
         rows = kpi_module.kpi_rows(measures, ds, vertical)
         kpi_module.write_marts(conn, ds, rows, kpi_module.funnel_rows(measures, ds))
     return len(rows)
+
+
+def compute_days(
+    engine: Engine,
+    days: list[date],
+    vertical: str,
+    *,
+    lock: Callable[[date], AbstractContextManager[Any]] | None = None,
+) -> dict[date, int]:
+    """Compute the marts of ``days`` with one set of range queries over [first, last] and write
+    each day's rows in its own transaction (under ``lock(day)`` when given); days of the range
+    not listed are left as they are. Returns the KPI row count per day written."""
+    if not days:
+        return {}
+    first, last = min(days), max(days)
+    with engine.begin() as conn:
+        by_day = kpi_module.compute_measures_range(conn, first, last + timedelta(days=1))
+    written = {}
+    for ds in sorted(days):
+        measures = by_day.get(ds, {})
+        rows = kpi_module.kpi_rows(measures, ds, vertical)
+        with lock(ds) if lock else nullcontext():
+            with engine.begin() as conn:
+                kpi_module.write_marts(conn, ds, rows, kpi_module.funnel_rows(measures, ds))
+        written[ds] = len(rows)
+    return written
 
 
 def prepare_day(engine: Engine, source: PartitionSource, ds: date, vertical: str) -> ValidationReport:

@@ -6,21 +6,23 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from opscadence import warehouse
 from opscadence.metrics import CATALOG, metrics_for
 from opscadence.model import Funnel, FunnelStep, KpiValue, relative_change
-from opscadence.sqlfiles import run_sql
+from opscadence.sqlfiles import read_sql_frame, run_sql
 
-MAU_DAYS = 30
-REPURCHASE_DAYS = 90
+MAU_DAYS = warehouse.MAU_DAYS
+REPURCHASE_DAYS = warehouse.REPURCHASE_DAYS
 
-# SQL files that each return one row per dimension × dimension_value with measure columns.
+# SQL files that each return one row per ds × dimension × dimension_value with measure
+# columns, for the days in [start, end); MAU comes from kpi/visitor_days (see mau_by_day).
 MEASURE_QUERIES = (
     "kpi/event_measures",
-    "kpi/mau_measures",
     "kpi/signup_measures",
     "kpi/order_measures",
     "kpi/payment_measures",
@@ -39,36 +41,45 @@ FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
 Measures = dict[tuple[str, str], dict[str, float]]
 
 
-def measure_params(ds: date) -> dict[str, Any]:
+def range_params(start: date, end: date) -> dict[str, Any]:
+    """Bind values for the measure queries over the days in [start, end)."""
     return {
-        "ds": ds,
-        "mau_start": ds - timedelta(days=MAU_DAYS - 1),
-        "repeat_start": ds - timedelta(days=REPURCHASE_DAYS),
+        "start": start,
+        "end": end,
+        "mau_start": start - timedelta(days=MAU_DAYS - 1),
     }
 
 
-def fill_visitor_mart(conn: Connection, start: date, ds: date) -> list[date]:
-    """Write ``mart_daily_visitors`` for ``ds`` and for every day in [start, ds) that lacks it.
+def fill_visitor_mart(conn: Connection, start: date, end: date) -> list[tuple[date, date]]:
+    """Write ``mart_daily_visitors`` for the days in [start, end), and for every day of the MAU
+    window before ``start`` that lacks it; returns the windows written.
 
     The mart is derived from raw events only (one row per visitor × platform × channel), so
-    MAU reads 30 small daily summaries instead of 30 days of raw events; a day is summarised
-    once (when computed, or here the first time a later day needs it). Returns the days written.
+    MAU reads small daily summaries instead of raw events; a day is summarised when computed,
+    or here the first time a later day needs it. Each window is one statement.
     """
     mart, raw = warehouse.mart_daily_visitors, warehouse.raw_events
-    have = set(
+    window_start = start - timedelta(days=MAU_DAYS - 1)
+    have = {
         _as_date(d) for d in conn.execute(
-            sa.select(mart.c.ds).where(mart.c.ds >= start, mart.c.ds < ds).group_by(mart.c.ds)
+            sa.select(mart.c.ds).where(mart.c.ds >= window_start, mart.c.ds < start).group_by(mart.c.ds)
         ).scalars()
-    )
-    todo = []
-    day = start
-    while day < ds:
+    }
+    windows: list[tuple[date, date]] = []
+    day = window_start
+    while day < start:  # contiguous runs of missing days
         if day not in have and has_raw_data(conn, day, exists=True):
-            todo.append(day)
+            if windows and windows[-1][1] == day:
+                windows[-1] = (windows[-1][0], day + timedelta(days=1))
+            else:
+                windows.append((day, day + timedelta(days=1)))
         day += timedelta(days=1)
-    todo.append(ds)
-    for day in todo:
-        conn.execute(mart.delete().where(mart.c.ds == day))
+    if windows and windows[-1][1] == start:
+        windows[-1] = (windows[-1][0], end)
+    else:
+        windows.append((start, end))
+    for low, high in windows:
+        conn.execute(mart.delete().where(mart.c.ds >= low, mart.c.ds < high))
         summary = (
             sa.select(
                 raw.c.ds,
@@ -76,28 +87,81 @@ def fill_visitor_mart(conn: Connection, start: date, ds: date) -> list[date]:
                 sa.func.coalesce(raw.c.platform, "unknown"),
                 sa.func.coalesce(raw.c.utm_source, "direct"),
             )
-            .where(raw.c.ds == day)
+            .where(raw.c.ds >= low, raw.c.ds < high)
             .distinct()
         )
         conn.execute(mart.insert().from_select(["ds", "visitor_id", "platform", "channel"], summary))
-    return todo
+    return windows
+
+
+def mau_by_day(visits: pd.DataFrame, start: date, end: date) -> dict[tuple[date, str, str], int]:
+    """MAU per (day, dimension, dimension_value) for the days in [start, end): distinct visitors
+    active in the 30 days ending on the day, overall and by platform and channel.
+
+    ``visits`` has columns ds, visitor_id, platform, channel (the daily visitor summary from
+    ``start - 29``). A visit on day a keeps its visitor counted from a until the visitor's
+    next visit in the same dimension value or a + 30, whichever comes first; these spans never
+    overlap, so a running sum of +1 at each span's start and -1 at its end counts each visitor
+    once per day. Values without visitors are left out.
+    """
+    days = (end - start).days
+    if visits.empty or days <= 0:
+        return {}
+    origin = start - timedelta(days=MAU_DAYS - 1)
+    day_number = (pd.to_datetime(visits["ds"]) - pd.Timestamp(origin)).dt.days.to_numpy()
+    inside = (day_number >= 0) & (day_number < MAU_DAYS - 1 + days)  # visits outside every window
+    visits, day_number = visits[inside], day_number[inside]
+    visitor = pd.factorize(visits["visitor_id"])[0]
+    out: dict[tuple[date, str, str], int] = {}
+    for dimension, column in (("all", None), ("platform", "platform"), ("channel", "channel")):
+        if column is None:
+            codes, labels = np.zeros(len(visits), dtype=np.int64), np.array(["all"], dtype=object)
+        else:
+            codes, labels = pd.factorize(visits[column].astype(str))
+        frame = pd.DataFrame({"value": codes, "visitor": visitor, "day": day_number}).drop_duplicates()
+        frame = frame.sort_values(["value", "visitor", "day"], kind="stable")
+        same_next = (frame["value"].shift(-1) == frame["value"]) & (frame["visitor"].shift(-1) == frame["visitor"])
+        next_day = frame["day"].shift(-1).where(same_next)
+        until = np.minimum(frame["day"].to_numpy() + MAU_DAYS, next_day.fillna(np.inf).to_numpy()).astype(np.int64)
+        width = MAU_DAYS - 1 + days + MAU_DAYS + 1
+        counts = np.zeros((len(labels), width), dtype=np.int64)
+        np.add.at(counts, (frame["value"].to_numpy(), frame["day"].to_numpy()), 1)
+        np.add.at(counts, (frame["value"].to_numpy(), until), -1)
+        mau = np.cumsum(counts, axis=1)[:, MAU_DAYS - 1: MAU_DAYS - 1 + days]
+        for value_index, day_index in zip(*np.nonzero(mau > 0)):
+            day = start + timedelta(days=int(day_index))
+            out[(day, dimension, str(labels[value_index]))] = int(mau[value_index, day_index])
+    return out
+
+
+def compute_measures_range(conn: Connection, start: date, end: date) -> dict[date, Measures]:
+    """Every measure for each day in [start, end): {ds: {(dimension, value): {measure: number}}}.
+
+    One query per measure family covers the whole range (grouped by ds), so a backfill of a
+    month costs about as much SQL as its rows, not 30 times a day's fixed cost; the daily
+    flow is the range of one day. Refreshes the visitor summary of the range (and any missing
+    day of the MAU window) first, on ``conn``: inside the caller's transaction, like the marts
+    written after it.
+    """
+    params = range_params(start, end)
+    warehouse.ensure_calendar(conn, start, end)
+    fill_visitor_mart(conn, start, end)
+    measures: dict[date, Measures] = defaultdict(lambda: defaultdict(dict))
+    for name in MEASURE_QUERIES:
+        for row in run_sql(conn, name, **params):
+            ds = _as_date(row.pop("ds"))
+            key = (row.pop("dimension"), str(row.pop("dimension_value")))
+            for measure, value in row.items():
+                measures[ds][key][measure] = 0.0 if value is None else float(value)
+    visits = read_sql_frame(conn, "kpi/visitor_days", **params)
+    for (ds, dimension, value), mau in mau_by_day(visits, start, end).items():
+        measures[ds][(dimension, value)]["mau_visitors"] = float(mau)
+    return {ds: dict(by_key) for ds, by_key in measures.items()}
 
 
 def compute_measures(conn: Connection, ds: date) -> Measures:
-    """Run every measure query for ``ds``; merge into {(dimension, value): {measure: number}}.
-
-    Refreshes the day's visitor summary (and any missing one of the MAU window) first, on
-    ``conn``: inside the caller's transaction, like the marts written after it.
-    """
-    params = measure_params(ds)
-    fill_visitor_mart(conn, params["mau_start"], ds)
-    measures: Measures = defaultdict(dict)
-    for name in MEASURE_QUERIES:
-        for row in run_sql(conn, name, **params):
-            key = (row.pop("dimension"), str(row.pop("dimension_value")))
-            for measure, value in row.items():
-                measures[key][measure] = 0.0 if value is None else float(value)
-    return dict(measures)
+    """Every measure of one day (see :func:`compute_measures_range`)."""
+    return compute_measures_range(conn, ds, ds + timedelta(days=1)).get(ds, {})
 
 
 def kpi_rows(measures: Measures, ds: date, vertical: str) -> list[dict[str, Any]]:

@@ -177,6 +177,16 @@ def _convert_datetime(series: pd.Series, column: str, tz: ZoneInfo | None, error
 
 
 def _convert_date(series: pd.Series, column: str, error: ErrorFactory) -> pd.Series:
+    if series.dtype == object or pd.api.types.is_string_dtype(series.dtype):
+        # Fast path: every value is YYYY-MM-DD text or already a date (SQLite, CSV, PostgreSQL).
+        kind = pd.api.types.infer_dtype(series, skipna=False)
+        if kind == "date":
+            return series.astype(object)
+        if kind == "string" and series.str.fullmatch(r"\d{4}-\d{2}-\d{2}").all():
+            parsed = pd.to_datetime(series, format="%Y-%m-%d", errors="coerce")
+            if not parsed.isna().any():
+                return pd.Series(parsed.dt.date.to_numpy(dtype=object), index=series.index, dtype=object)
+
     def one(value: Any) -> date | None:
         if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
             return None
@@ -237,7 +247,11 @@ class WarehouseSource:
         # SELECT <every column> FROM raw_<table> WHERE ds = :ds  (a bound parameter)
         result = conn.execute(sa.select(sa_table).where(sa_table.c.ds == sa.bindparam("ds", ds, type_=sa.Date)))
         columns = list(result.keys())
-        frame = pd.DataFrame.from_records(result.fetchall(), columns=columns)
+        # The driver's own values (ISO text on SQLite), typed below in vectorised passes:
+        # SQLAlchemy's per-value date/time processing cost 0.8 s per 72k events.
+        rows = result.cursor.fetchall() if result.cursor is not None else []
+        result.close()
+        frame = pd.DataFrame.from_records(rows, columns=columns)
         frame.index = pd.RangeIndex(len(frame))
         where = self.describe(table, ds)
 

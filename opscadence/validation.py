@@ -454,9 +454,28 @@ def _gx_frame(frame: pd.DataFrame, ds: date) -> pd.DataFrame:
                 converted[name] = out[name].astype("float64")
             elif pd.api.types.is_bool_dtype(dtype):
                 converted[name] = out[name].astype(object).where(out[name].notna(), None)
+            elif pd.api.types.is_string_dtype(dtype) and name != "ds":
+                converted[name] = _as_category(out[name])
+        elif pd.api.types.is_datetime64_dtype(dtype) and dtype != "datetime64[ns]":
+            # GX compares datetime64[ns] columns vectorised, other resolutions one value at a
+            # time in Python (measured 0.4 s per 72k events).
+            converted[name] = out[name].astype("datetime64[ns]")
+        elif dtype == object and name != "ds" and _all_text(out[name]):
+            converted[name] = _as_category(out[name])
     if converted:
         out = out.assign(**converted)
     return out
+
+
+def _all_text(series: pd.Series) -> bool:
+    return pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+
+
+def _as_category(series: pd.Series) -> pd.Series:
+    """Text as a categorical: GX fingerprints every batch by hashing all its values and checks
+    uniqueness by hashing again; on categories both hash small integer codes (measured: GX on
+    a day of 72k events 0.65 s -> 0.13 s, plus 0.2 s to convert). Nulls stay nulls."""
+    return series.astype("category")
 
 
 def validate_partition(

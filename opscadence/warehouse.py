@@ -8,7 +8,7 @@ do timezone arithmetic and runs unchanged on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,8 @@ raw_orders = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),  # created | paid | cancelled | refunded
     sa.Column("platform", sa.String(32)),
     sa.Column("channel", sa.String(64)),
+    # repurchase looks up each buyer's earlier orders (kpi/order_measures)
+    sa.Index("ix_raw_orders_user_ds", "user_id", "ds"),
 )
 
 raw_payments = sa.Table(
@@ -155,6 +157,49 @@ mart_daily_visitors = sa.Table(
     # MAU counts distinct visitors; the composite index makes MAU an index-only read
     sa.Index("ix_mart_daily_visitors_ds_visitor", "ds", "visitor_id", "platform", "channel"),
 )
+
+# One row per day: the window bounds KPI queries join on, so date arithmetic stays out of
+# SQL (it differs between SQLite and PostgreSQL). Filled by ensure_calendar for the days a
+# computation needs; rows never change once written.
+dim_calendar = sa.Table(
+    "dim_calendar", metadata,
+    sa.Column("ds", sa.Date, primary_key=True),
+    # the first day of the 90 days before ds that count for repurchase (ds - 90)
+    sa.Column("repurchase_window_start", sa.Date, nullable=False),
+)
+
+MAU_DAYS = 30
+REPURCHASE_DAYS = 90
+
+
+def calendar_row(ds: date) -> dict[str, date]:
+    return {
+        "ds": ds,
+        "repurchase_window_start": ds - timedelta(days=REPURCHASE_DAYS),
+    }
+
+
+def ensure_calendar(conn: Connection, start: date, end: date) -> None:
+    """Make sure ``dim_calendar`` has the days in [start, end) (concurrent callers are fine)."""
+    have = {
+        d if isinstance(d, date) else date.fromisoformat(str(d)[:10])
+        for d in conn.execute(
+            sa.select(dim_calendar.c.ds).where(dim_calendar.c.ds >= start, dim_calendar.c.ds < end)
+        ).scalars()
+    }
+    rows = [calendar_row(start + timedelta(days=n)) for n in range((end - start).days)]
+    rows = [r for r in rows if r["ds"] not in have]
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # another dialect: plain insert of the missing rows
+        conn.execute(dim_calendar.insert(), rows)
+        return
+    conn.execute(insert(dim_calendar).on_conflict_do_nothing(index_elements=["ds"]), rows)
+
 
 # One row per ds × rule × dimension_value that breached.
 alerts = sa.Table(
@@ -260,7 +305,11 @@ def create_engine(url: str) -> Engine:
 
 
 def init_schema(engine: Engine) -> None:
+    """Create missing tables, and indexes added to tables that already exist."""
     metadata.create_all(engine)
+    for table in metadata.sorted_tables:
+        for index in table.indexes:
+            index.create(engine, checkfirst=True)
 
 
 def _records(rows: pd.DataFrame | Iterable[Mapping[str, Any]], table: sa.Table) -> list[dict[str, Any]]:

@@ -1,22 +1,24 @@
--- grain: one row per dimension × dimension_value for the day ds
+-- grain: one row per ds × dimension × dimension_value, for the days in [start, end)
 -- Ad impressions, clicks and cost, in total and by channel.
 with spend as (
-    select channel, impressions, clicks, cost
+    select ds, channel, impressions, clicks, cost
     from raw_ad_spend
-    where ds = :ds
+    where ds >= :start
+        and ds < :end
 ),
 
 spend_by_dimension as (
-    select 'all' as dimension, 'all' as dimension_value, impressions, clicks, cost from spend
+    select ds, 'all' as dimension, 'all' as dimension_value, impressions, clicks, cost from spend
     union all
-    select 'channel', channel, impressions, clicks, cost from spend
+    select ds, 'channel', channel, impressions, clicks, cost from spend
 )
 
 select
+    ds,
     dimension,
     dimension_value,
     sum(impressions) as ad_impressions,
     sum(clicks) as ad_clicks,
     sum(cost) as ad_cost
 from spend_by_dimension
-group by dimension, dimension_value
+group by ds, dimension, dimension_value
