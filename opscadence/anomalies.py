@@ -12,7 +12,7 @@ from opscadence.config import Config
 from opscadence.detect import CalendarDay, MetricPolicy, default_policy, detect_long
 from opscadence.metrics import CATALOG, metrics_for
 from opscadence.model import Alert
-from opscadence.sqlfiles import run_sql
+from opscadence.sqlfiles import read_sql_frame
 
 
 def policies(cfg: Config) -> dict[str, MetricPolicy]:
@@ -44,17 +44,11 @@ def calendars(cfg: Config) -> dict[str, list[CalendarDay]]:
 
 def history_frame(conn: Connection, ds: date, lookback_days: int) -> pd.DataFrame:
     """Whole-shop KPI history (ds, metric, value, denominator) for [ds - lookback, ds]."""
-    rows = run_sql(conn, "kpi/kpis_for_days", start=ds - timedelta(days=lookback_days), end=ds + timedelta(days=1))
-    frame = pd.DataFrame(
-        [
-            {"ds": r["ds"], "metric": r["metric"], "value": r["value"], "denominator": r["denominator"]}
-            for r in rows
-            if r["dimension"] == "all" and r["value"] is not None
-        ],
-        columns=["ds", "metric", "value", "denominator"],
-    )
+    frame = read_sql_frame(conn, "kpi/shop_history", start=ds - timedelta(days=lookback_days), end=ds + timedelta(days=1))
     frame["ds"] = pd.to_datetime(frame["ds"]).dt.date
-    return frame
+    frame["value"] = frame["value"].astype(float)
+    frame["denominator"] = frame["denominator"].astype(float)
+    return frame.reset_index(drop=True)
 
 
 def anomaly_alerts(history: pd.DataFrame, ds: date, cfg: Config, *, skip: set[str] = frozenset()) -> list[Alert]:

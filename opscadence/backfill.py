@@ -83,13 +83,15 @@ def run_backfill(
     concurrency: int = 1,
     progress: Callable[[date, str], None] | None = None,
 ) -> BackfillSummary:
-    """Validate every period, compute the marts chunk by chunk, then evaluate alerts in date order.
+    """Validate and compute the periods a chunk of consecutive days at a time, then evaluate
+    alerts in date order.
 
-    Each day is validated on its own (the same GX suites and report as a scheduled run; up to
-    ``concurrency`` days at once); the marts of a chunk of consecutive days come from one set
-    of range queries and are written day by day under the day's lock, so a backfilled day ends
-    in the same state as a scheduled one. Alerts compare a day with earlier days, so they are
-    evaluated afterwards, oldest first.
+    A chunk is validated by :func:`daily.validate_days` (one GX run per table for the chunk
+    when the data is in a SQLite warehouse, each day's report the one a scheduled run stores;
+    ``concurrency`` parts of the chunk at once) and its marts come from one set of range
+    queries, written day by day under the day's lock, so a backfilled day ends in the same
+    state as a scheduled one. Alerts compare a day with earlier days, so they are evaluated
+    afterwards, oldest first.
     """
     summary = BackfillSummary(cadence=cadence, start=start, end=end)
     todo = []
@@ -101,31 +103,40 @@ def run_backfill(
         else:
             todo.append(ds)
 
-    def validate(ds: date) -> tuple[date, daily.ValidationReport | None, str | None]:
+    def lock(ds: date):
+        return period_lock(engine, f"{cadence}:{ds}")
+
+    def validate(chunk: list[date]) -> tuple[dict[date, daily.ValidationReport], dict[date, str]]:
         try:
-            with period_lock(engine, f"{cadence}:{ds}"):
-                report = daily.validate_day(engine, source, daily.extract_day(source, ds))
-                if not report.passed:
-                    with engine.begin() as conn:
-                        kpi_module.clear_marts(conn, ds)
-                return ds, report, None
-        except Exception as exc:  # one bad period must not stop the others
-            return ds, None, f"{type(exc).__name__}: {exc}"
+            return daily.validate_days(engine, source, chunk, lock=lock), {}
+        except Exception:  # validate day by day, so one bad period does not stop the others
+            pass
+        reports, errors = {}, {}
+        for ds in chunk:
+            try:
+                reports.update(daily.validate_days(engine, source, [ds], lock=lock))
+            except Exception as exc:
+                errors[ds] = f"{type(exc).__name__}: {exc}"
+        return reports, errors
 
     reports: dict[date, daily.ValidationReport] = {}
     clock = dict.fromkeys(("validate", "compute", "evaluate"), 0.0)
+    groups = chunks(todo)
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for chunk in chunks(todo):
+        for chunk in groups:
             passed = []
             started = time.perf_counter()
-            for ds, report, error in pool.map(validate, chunk):
-                if error is not None:
-                    summary.failed[ds] = error
-                    continue
-                reports[ds] = report
-                if report.passed:
-                    passed.append(ds)
-                else:
+            # concurrency splits a chunk's validation into that many consecutive parts
+            size = -(-len(chunk) // max(1, concurrency))
+            for chunk_reports, errors in pool.map(validate, [chunk[i:i + size] for i in range(0, len(chunk), size)]):
+                summary.failed.update(errors)
+                for ds, report in chunk_reports.items():
+                    reports[ds] = report
+                    if report.passed:
+                        passed.append(ds)
+                        continue
+                    with lock(ds), engine.begin() as conn:
+                        kpi_module.clear_marts(conn, ds)
                     summary.failed[ds] = "validation failed: " + "; ".join(
                         f"{c.table}.{c.expectation}" + (f"({c.column})" if c.column else "")
                         for c in report.critical_failures[:3]
@@ -134,8 +145,7 @@ def run_backfill(
             started = time.perf_counter()
             if passed:
                 try:
-                    daily.compute_days(engine, passed, cfg.vertical,
-                                       lock=lambda day: period_lock(engine, f"{cadence}:{day}"))
+                    daily.compute_days(engine, passed, cfg.vertical, lock=lock)
                 except Exception as exc:
                     for ds in passed:
                         summary.failed[ds] = f"{type(exc).__name__}: {exc}"

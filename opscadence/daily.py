@@ -29,10 +29,13 @@ from opscadence.sources import CsvExportSource, PartitionSource, SourceError, Wa
 from opscadence.validation import (
     CheckResult,
     ValidationReport,
+    range_read_plan,
     store_report,
     trailing_row_counts,
+    trailing_row_counts_range,
     validate_partition,
     validate_partition_sql,
+    validate_range,
 )
 
 def resolve_ds(as_of: date | None, timezone: str, now: datetime | None = None) -> date:
@@ -96,6 +99,41 @@ def validate_day(engine: Engine, source: PartitionSource, extracted: Extracted) 
     with engine.begin() as conn:
         store_report(conn, report)
     return report
+
+
+def validate_days(engine: Engine, source: PartitionSource, days: list[date],
+                  lock: Callable[[date], AbstractContextManager[Any]] | None = None) -> dict[date, ValidationReport]:
+    """Validate consecutive ``days`` and store each day's report (under ``lock(day)``).
+
+    Partitions already in a SQLite warehouse are read with one query per table and validated
+    with one GX run per table (:func:`validate_range`: each day's report is the one a day alone
+    gets); other sources, PostgreSQL (validated in SQL) and a range that cannot be read in
+    one go are validated day by day.
+    """
+    days = sorted(days)
+    if not days:
+        return {}
+    reports: dict[date, ValidationReport] | None = None
+    if isinstance(source, WarehouseSource) and not validates_in_database(source):
+        end = days[-1] + timedelta(days=1)
+        try:
+            frames = source.read_range(days[0], end, **range_read_plan())
+        except SourceError:
+            frames = None  # read day by day below: the error then names the day's row
+        if frames is not None:
+            reports = validate_range(frames, days, trailing_counts=trailing_row_counts_range(engine, days[0], end),
+                                     describe=source.describe)
+    if reports is None:
+        reports = {}
+        for ds in days:
+            with lock(ds) if lock else nullcontext():
+                reports[ds] = validate_day(engine, source, extract_day(source, ds))
+        return reports
+    for ds in days:
+        with lock(ds) if lock else nullcontext():
+            with engine.begin() as conn:
+                store_report(conn, reports[ds])
+    return reports
 
 
 def _parse_failure(message: str) -> CheckResult:

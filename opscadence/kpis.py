@@ -20,9 +20,9 @@ MAU_DAYS = warehouse.MAU_DAYS
 REPURCHASE_DAYS = warehouse.REPURCHASE_DAYS
 
 # SQL files that each return one row per ds × dimension × dimension_value with measure
-# columns, for the days in [start, end); MAU comes from kpi/visitor_days (see mau_by_day).
+# columns, for the days in [start, end); event measures come from kpi/session_facts (see
+# event_measures) and MAU from kpi/visitor_days (see mau_by_day).
 MEASURE_QUERIES = (
-    "kpi/event_measures",
     "kpi/signup_measures",
     "kpi/order_measures",
     "kpi/payment_measures",
@@ -94,6 +94,61 @@ def fill_visitor_mart(conn: Connection, start: date, end: date) -> list[tuple[da
     return windows
 
 
+# Event measures by dimension: the session_facts column of each dimension (None: all).
+EVENT_DIMENSIONS = (("all", None), ("platform", "platform"), ("channel", "channel"),
+                    ("campaign", "campaign"), ("region", "region"))
+FUNNEL_FLAGS = (("product_viewers", "viewed_product"), ("cart_adders", "added_to_cart"),
+                ("checkout_users", "checked_out"), ("sharers", "shared"))
+
+
+def event_measures(facts: pd.DataFrame) -> dict[tuple[date, str, str], dict[str, float]]:
+    """DAU, sessions, bounces, funnel-step users, engagement and sharers per (ds, dimension,
+    value) from ``kpi/session_facts`` rows (one per ds × session × visitor × dimension values).
+
+    A visitor counts once per value even with several sessions or platforms; a session's
+    size within a value is the sum of its events there (bounce: exactly one event). Distinct
+    counts run on integer codes (unique group × member keys).
+    """
+    out: dict[tuple[date, str, str], dict[str, float]] = {}
+    if facts.empty:
+        return out
+    day, day_values = pd.factorize(facts["ds"])
+    days = [_as_date(v) for v in day_values]
+    visitor, visitors = pd.factorize(facts["visitor_id"])
+    session, sessions = pd.factorize(facts["session_id"])
+    events = facts["event_count"].to_numpy(dtype=np.int64)
+    engagement = facts["engagement_seconds"].to_numpy(dtype=float)
+    flags = {measure: facts[flag].to_numpy(dtype=np.int64) > 0 for measure, flag in FUNNEL_FLAGS}
+    for dimension, column in EVENT_DIMENSIONS:
+        if column is None:
+            value, labels = np.zeros(len(facts), dtype=np.int64), np.array(["all"], dtype=object)
+        else:
+            value, labels = pd.factorize(facts[column].astype(str))
+        group = day.astype(np.int64) * len(labels) + value
+        groups = len(days) * len(labels)
+        result = {
+            "active_visitors": _distinct_per_group(group, visitor, len(visitors), groups),
+            "engagement_seconds": np.bincount(group, weights=engagement, minlength=groups),
+        }
+        for measure, mask in flags.items():
+            result[measure] = _distinct_per_group(group[mask], visitor[mask], len(visitors), groups)
+        inverse, pairs = pd.factorize(group * len(sessions) + session)
+        size = np.bincount(inverse, weights=events, minlength=len(pairs))
+        result["sessions"] = np.bincount(pairs // len(sessions), minlength=groups)
+        result["bounced_sessions"] = np.bincount(pairs // len(sessions), weights=(size == 1), minlength=groups)
+        present = np.nonzero(result["active_visitors"] > 0)[0]
+        for g in present:
+            key = (days[g // len(labels)], dimension, str(labels[g % len(labels)]))
+            out[key] = {measure: float(counts[g]) for measure, counts in result.items()}
+    return out
+
+
+def _distinct_per_group(group: np.ndarray, member: np.ndarray, members: int, groups: int) -> np.ndarray:
+    """How many distinct members each group has (groups and members as integer codes)."""
+    keys = pd.unique(group.astype(np.int64) * members + member)  # pandas' hash table: faster than np.unique here
+    return np.bincount(keys // members, minlength=groups)
+
+
 def mau_by_day(visits: pd.DataFrame, start: date, end: date) -> dict[tuple[date, str, str], int]:
     """MAU per (day, dimension, dimension_value) for the days in [start, end): distinct visitors
     active in the 30 days ending on the day, overall and by platform and channel.
@@ -147,6 +202,9 @@ def compute_measures_range(conn: Connection, start: date, end: date) -> dict[dat
     warehouse.ensure_calendar(conn, start, end)
     fill_visitor_mart(conn, start, end)
     measures: dict[date, Measures] = defaultdict(lambda: defaultdict(dict))
+    facts = read_sql_frame(conn, "kpi/session_facts", **params)
+    for (ds, dimension, value), values in event_measures(facts).items():
+        measures[ds][(dimension, value)].update(values)
     for name in MEASURE_QUERIES:
         for row in run_sql(conn, name, **params):
             ds = _as_date(row.pop("ds"))

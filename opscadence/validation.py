@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -507,6 +508,206 @@ def validate_partition(
     return ValidationReport(ds=ds, results=results)
 
 
+# --- many days at once (backfills) --------------------------------------------------------------
+
+# The reference day every row of a range is mapped onto, so one GX run judges each row against
+# its own partition's bounds.
+_REFERENCE_DAY = date(2000, 1, 3)
+
+
+@dataclass(frozen=True)
+class _DayResult:
+    """One expectation's result for one day, cut from a GX run over a range (the attributes
+    :func:`_interpret` reads from a GX ExpectationValidationResult)."""
+
+    expectation_config: Any
+    success: bool
+    result: dict[str, Any]
+    exception_info: Any = None
+
+
+@dataclass(frozen=True)
+class _DaySuiteResult:
+    results: list[_DayResult]
+
+
+def _column_uses(doc: Mapping[str, Any], table: str) -> dict[str, set[str]]:
+    """What each column is read for by the suite: exist, not_null, unique, partition_time, value."""
+    uses: dict[str, set[str]] = {}
+    for exp in doc.get("expectations", []):
+        etype, kwargs = exp.get("type"), exp.get("kwargs", {})
+        if etype == "expect_table_row_count_to_be_between":
+            continue
+        if etype == "expect_column_to_exist":
+            uses.setdefault(kwargs["column"], set()).add("exist")
+        elif etype == "expect_column_values_to_not_be_null":
+            uses.setdefault(kwargs["column"], set()).add("not_null")
+        elif etype == "expect_column_values_to_be_unique":
+            uses.setdefault(kwargs["column"], set()).add("unique")
+        elif etype == "expect_compound_columns_to_be_unique":
+            first, *rest = kwargs["column_list"]
+            uses.setdefault(first, set()).add("unique")
+            for col in rest:
+                uses.setdefault(col, set()).add("value")
+        elif (etype == "expect_column_values_to_be_between" and isinstance(kwargs.get("min_value"), Mapping)
+              and kwargs.get("column") == PARTITION_TIME_COLUMN.get(table)):
+            uses.setdefault(kwargs["column"], set()).add("partition_time")
+        elif etype == "expect_column_values_to_be_in_set" and kwargs.get("column") == "ds":
+            uses.setdefault("ds", set()).add("partition_ds")
+        else:
+            for col in _columns_of(kwargs):
+                uses.setdefault(col, set()).add("value")
+    return uses
+
+
+def _range_frame(frame: pd.DataFrame, first_day: date, day_index: np.ndarray, days: int,
+                 uses: Mapping[str, set[str]]) -> pd.DataFrame:
+    """The frame one GX run over many days judges exactly as it would judge each day alone.
+
+    Each column becomes what its checks need, per day: partition timestamps are moved onto the
+    reference day by their own partition's offset (inside [ds, ds+1) <=> inside the reference
+    day); a column checked for uniqueness becomes a number unique per (value, day), so values
+    repeated on different days stay legal; a column only checked for nulls becomes a null
+    marker; a column only checked for existence becomes a zero placeholder; ``ds`` (rows are
+    read by it) becomes the reference day. Other columns keep their values.
+    """
+    out: dict[str, pd.Series] = {}
+    index = frame.index
+    for name in frame.columns:
+        series = frame[name]
+        use = uses.get(name, set())
+        if name == "ds":
+            out[name] = pd.Series([_REFERENCE_DAY] * len(frame), index=index, dtype=object)
+        elif "partition_time" in use:
+            moved = pd.to_datetime(series).astype("datetime64[ns]")
+            shift = pd.to_timedelta(day_index + (first_day - _REFERENCE_DAY).days, unit="D")
+            out[name] = moved - pd.Series(shift, index=index)
+        elif "unique" in use:
+            codes, _ = pd.factorize(series, use_na_sentinel=True)
+            key = codes.astype(np.float64) * days + day_index
+            key[codes < 0] = np.nan
+            out[name] = pd.Series(key, index=index)
+        elif use <= {"exist", "not_null"} and "not_null" in use:
+            out[name] = pd.Series(np.where(series.isna().to_numpy(), np.nan, 0.0), index=index)
+        elif use <= {"exist"}:
+            out[name] = pd.Series(np.zeros(len(frame), dtype=np.int8), index=index)
+        else:
+            out[name] = series
+    return pd.DataFrame(out, index=index)
+
+
+def range_read_plan() -> dict[str, dict[str, set[str]]]:
+    """Which columns :func:`validate_range` needs only as null markers or only as present, per
+    table (keyword arguments for ``WarehouseSource.read_range``). Id columns are always read:
+    samples name records by them."""
+    documents = _gx().documents
+    null_only: dict[str, set[str]] = {}
+    presence_only: dict[str, set[str]] = {}
+    for table, doc in documents.items():
+        ids = set(ID_COLUMNS.get(table, ()))
+        for column, use in _column_uses(doc, table).items():
+            if column in ids or column == "ds":
+                continue
+            if use == {"exist"}:
+                presence_only.setdefault(table, set()).add(column)
+            elif use == {"exist", "not_null"} or use == {"not_null"}:
+                null_only.setdefault(table, set()).add(column)
+    return {"null_only": null_only, "presence_only": presence_only}
+
+
+def validate_range(
+    frames: Mapping[str, pd.DataFrame],
+    days: list[date],
+    *,
+    trailing_counts: Mapping[date, Mapping[str, list[int]]] | None = None,
+    describe: Callable[[str, date], str] | None = None,
+) -> dict[date, ValidationReport]:
+    """:func:`validate_partition` for many days at once: one GX run per table over all the
+    days' rows, its results cut per day. Returns the same report for each day as validating
+    that day alone (same checks, counts, samples with row numbers inside the day, details).
+
+    ``frames`` hold every row of ``days`` per table, with a ``ds`` column saying each row's
+    partition (as read from the warehouse by ``ds``; a frame per table, columns the same for
+    all days). A check GX cannot run on the range, or rows outside ``days``, make that range
+    validated day by day instead.
+    """
+    describe = describe or (lambda table, ds: f"{RAW_TABLES[table].name} (ds={ds.isoformat()})")
+    trailing_counts = trailing_counts or {}
+    days = sorted(days)
+    position = {ds: n for n, ds in enumerate(days)}
+    runtime = _gx()
+
+    def day_by_day() -> dict[date, ValidationReport]:
+        out = {}
+        for ds in days:
+            day_frames = {}
+            for table, frame in frames.items():
+                rows = frame[_day_column(frame) == ds] if len(frame) else frame
+                day_frames[table] = rows.reset_index(drop=True)
+            out[ds] = validate_partition(day_frames, ds, trailing_counts=trailing_counts.get(ds),
+                                         describe=lambda t, d=ds: describe(t, d))
+        return out
+
+    per_day: dict[date, list[CheckResult]] = {ds: [] for ds in days}
+    ref_params = expectation_parameters(_REFERENCE_DAY)
+    ref_params["partition_ds"] = [_REFERENCE_DAY]
+    for table in RAW_TABLES:
+        frame = frames.get(table)
+        if frame is None or "ds" not in frame.columns:
+            return day_by_day()
+        frame = frame.reset_index(drop=True)
+        day_index = _day_column(frame).map(position)
+        if day_index.isna().any():
+            return day_by_day()
+        day_index = day_index.to_numpy(dtype=np.int64)
+        doc = runtime.documents[table]
+        gx_frame = _gx_frame(_range_frame(frame, days[0], day_index, len(days), _column_uses(doc, table)), _REFERENCE_DAY)
+        suite_result = runtime.validate(table, gx_frame, ref_params)
+        if any(_exception_message(res.exception_info) for res in suite_result.results):
+            return day_by_day()
+        # Row numbers inside each day's own frame, for samples as a day's validation gives them.
+        starts = np.searchsorted(day_index, np.arange(len(days)))
+        if (np.diff(day_index) < 0).any():  # rows must come grouped by day, in order
+            return day_by_day()
+        counts = np.bincount(day_index, minlength=len(days))
+        for n, ds in enumerate(days):
+            day_frame = frame.iloc[starts[n]: starts[n] + counts[n]].reset_index(drop=True)
+            params = expectation_parameters(ds, trailing_counts.get(ds))
+            low, high, mean = params[f"min_rows_{table}"], params[f"max_rows_{table}"], \
+                row_count_bounds((trailing_counts.get(ds) or {}).get(table))[2]
+            results = []
+            for res in suite_result.results:
+                etype = res.expectation_config.type
+                if etype == "expect_table_row_count_to_be_between":
+                    rows = int(counts[n])
+                    ok = rows >= (low or 0) and (high is None or rows <= high)
+                    results.append(_DayResult(res.expectation_config, ok, {"observed_value": rows}))
+                    continue
+                if etype == "expect_column_to_exist":
+                    results.append(_DayResult(res.expectation_config, bool(res.success), dict(res.result or {})))
+                    continue
+                labels = np.asarray((res.result or {}).get("unexpected_index_list") or [], dtype=np.int64)
+                mine = labels[(labels >= starts[n]) & (labels < starts[n] + counts[n])] - starts[n]
+                results.append(_DayResult(
+                    res.expectation_config, len(mine) == 0,
+                    {"unexpected_count": int(len(mine)), "unexpected_index_list": [int(i) for i in mine]},
+                ))
+            # the columns a day's own GX frame would have; samples read only the id columns
+            per_day[ds].extend(_interpret(
+                table, set(day_frame.columns) | {"ds"}, lambda labels, f=day_frame, t=table: _sample(f, t, labels),
+                _DaySuiteResult(results), doc, params, describe(table, ds), mean,
+            ))
+    return {ds: ValidationReport(ds=ds, results=per_day[ds]) for ds in days}
+
+
+def _day_column(frame: pd.DataFrame) -> pd.Series:
+    """The ``ds`` column as ``date`` values (it may come as dates, timestamps or ISO text)."""
+    column = frame["ds"]
+    if pd.api.types.infer_dtype(column, skipna=True) == "date":
+        return column
+    return pd.Series(pd.to_datetime(column).dt.date.to_numpy(dtype=object), index=frame.index)
+
+
 # --- the same suites, run as SQL in PostgreSQL -----------------------------------------------
 
 class _SqlRuntime:
@@ -656,6 +857,28 @@ def trailing_row_counts(engine: Engine | Connection, ds: date, days: int = TRAIL
         with engine.connect() as conn:
             run(conn)
     return counts
+
+
+def trailing_row_counts_range(engine: Engine, start: date, end: date,
+                              days: int = TRAILING_DAYS) -> dict[date, dict[str, list[int]]]:
+    """:func:`trailing_row_counts` for every day in [start, end), from one query per table."""
+    by_table: dict[str, dict[date, int]] = {}
+    with engine.connect() as conn:
+        for key, table in RAW_TABLES.items():
+            query = (
+                sa.select(table.c.ds, sa.func.count().label("n"))
+                .where(table.c.ds >= sa.bindparam("start", start - timedelta(days=days), type_=sa.Date),
+                       table.c.ds < sa.bindparam("end", end, type_=sa.Date))
+                .group_by(table.c.ds)
+            )
+            by_table[key] = {d: int(n) for d, n in conn.execute(query)}
+    out = {}
+    ds = start
+    while ds < end:
+        window = [ds - timedelta(days=days - k) for k in range(days)]
+        out[ds] = {key: [counts[d] for d in window if counts.get(d)] for key, counts in by_table.items()}
+        ds += timedelta(days=1)
+    return out
 
 
 def store_report(conn: Connection, report: ValidationReport) -> None:
