@@ -9,9 +9,10 @@ costs one process start-up.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -82,16 +83,19 @@ def run_backfill(
     force: bool = False,
     concurrency: int = 1,
     progress: Callable[[date, str], None] | None = None,
+    chunk_days: int = CHUNK_DAYS,
 ) -> BackfillSummary:
-    """Validate and compute the periods a chunk of consecutive days at a time, then evaluate
-    alerts in date order.
+    """Run ``cadence`` for every period in [start, end] a chunk of consecutive days at a time.
 
-    A chunk is validated by :func:`daily.validate_days` (one GX run per table for the chunk
-    when the data is in a SQLite warehouse, each day's report the one a scheduled run stores;
-    ``concurrency`` parts of the chunk at once) and its marts come from one set of range
-    queries, written day by day under the day's lock, so a backfilled day ends in the same
-    state as a scheduled one. Alerts compare a day with earlier days, so they are evaluated
-    afterwards, oldest first.
+    Three passes over the chunks: (1) validate each chunk (:func:`daily.validate_days`: one GX
+    run per table when the data is in a SQLite warehouse, each day's stored report the one a
+    scheduled run stores) and summarise its visitors; (2) compute its marts with one set of
+    range queries, written day by day under the day's lock; (3) evaluate each day's alerts
+    (recorded, never notified). A pass needs the one before it done for every chunk (MAU
+    reads the 29 days before a chunk; alerts read earlier days' marts), and within a pass the
+    chunks are independent, so ``concurrency`` > 1 runs them in that many worker processes
+    (Python's GIL would serialise threads). A backfilled day ends in the same state as a
+    scheduled run of that day.
     """
     summary = BackfillSummary(cadence=cadence, start=start, end=end)
     todo = []
@@ -102,63 +106,126 @@ def run_backfill(
                 progress(ds, "skipped")
         else:
             todo.append(ds)
-
-    def lock(ds: date):
-        return period_lock(engine, f"{cadence}:{ds}")
-
-    def validate(chunk: list[date]) -> tuple[dict[date, daily.ValidationReport], dict[date, str]]:
-        try:
-            return daily.validate_days(engine, source, chunk, lock=lock), {}
-        except Exception:  # validate day by day, so one bad period does not stop the others
-            pass
-        reports, errors = {}, {}
-        for ds in chunk:
-            try:
-                reports.update(daily.validate_days(engine, source, [ds], lock=lock))
-            except Exception as exc:
-                errors[ds] = f"{type(exc).__name__}: {exc}"
-        return reports, errors
-
-    reports: dict[date, daily.ValidationReport] = {}
+    groups = chunks(todo, chunk_days)
     clock = dict.fromkeys(("validate", "compute", "evaluate"), 0.0)
-    groups = chunks(todo)
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for chunk in groups:
-            passed = []
-            started = time.perf_counter()
-            # concurrency splits a chunk's validation into that many consecutive parts
-            size = -(-len(chunk) // max(1, concurrency))
-            for chunk_reports, errors in pool.map(validate, [chunk[i:i + size] for i in range(0, len(chunk), size)]):
-                summary.failed.update(errors)
-                for ds, report in chunk_reports.items():
-                    reports[ds] = report
-                    if report.passed:
-                        passed.append(ds)
-                        continue
-                    with lock(ds), engine.begin() as conn:
-                        kpi_module.clear_marts(conn, ds)
+    reports: dict[date, daily.ValidationReport] = {}
+    workers = min(max(1, concurrency), len(groups)) if groups else 1
+    context = _Context(engine, cfg, source) if workers == 1 else None
+    pool = None
+    if workers > 1:
+        url = engine.url.render_as_string(hide_password=False)
+        # spawn: a fresh interpreter per worker, no copied database connections or locks
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(url, cfg.model_dump(mode="json")))
+
+    def run(fn, items):
+        if pool is None:
+            return [fn(context, *item) for item in items]
+        return list(pool.map(_in_worker, [fn] * len(items), items))
+
+    try:
+        started = time.perf_counter()
+        for (chunk_reports, errors) in run(_validate_chunk, [(cadence, chunk) for chunk in groups]):
+            summary.failed.update(errors)
+            reports.update(chunk_reports)
+            for ds, report in chunk_reports.items():
+                if not report.passed:
                     summary.failed[ds] = "validation failed: " + "; ".join(
                         f"{c.table}.{c.expectation}" + (f"({c.column})" if c.column else "")
                         for c in report.critical_failures[:3]
                     )
-            clock["validate"] += time.perf_counter() - started
-            started = time.perf_counter()
-            if passed:
-                try:
-                    daily.compute_days(engine, passed, cfg.vertical, lock=lock)
-                except Exception as exc:
-                    for ds in passed:
-                        summary.failed[ds] = f"{type(exc).__name__}: {exc}"
-                        reports.pop(ds, None)
-            clock["compute"] += time.perf_counter() - started
+        clock["validate"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        passed = [[ds for ds in chunk if ds in reports and reports[ds].passed] for chunk in groups]
+        for chunk, days, error in zip(groups, passed, run(_compute_chunk, [(cadence, days) for days in passed])):
+            if error is not None:
+                for ds in days:
+                    summary.failed[ds] = error
+                    reports.pop(ds, None)
             if progress:
                 for ds in chunk:
                     progress(ds, "failed" if ds in summary.failed else "done")
-    started = time.perf_counter()
-    for ds in sorted(reports):
-        daily.evaluate_day(engine, cfg, ds, reports[ds])
-        if ds not in summary.failed:
-            summary.done.append(ds)
-    clock["evaluate"] = time.perf_counter() - started
+        clock["compute"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        ordered = sorted(reports)
+        parts = [[(ds, reports[ds]) for ds in ordered[i::workers]] for i in range(workers)]
+        run(_evaluate_days, [(part,) for part in parts if part])
+        summary.done = [ds for ds in ordered if ds not in summary.failed]
+        clock["evaluate"] = time.perf_counter() - started
+    finally:
+        if pool is not None:
+            pool.shutdown()
     summary.stage_seconds = {stage: round(seconds, 2) for stage, seconds in clock.items()}
     return summary
+
+
+# --- the passes, run in this process or in a worker --------------------------------------------
+
+@dataclass
+class _Context:
+    engine: Engine
+    cfg: Config
+    source: PartitionSource
+
+
+_worker: _Context | None = None
+
+
+def _init_worker(url: str, cfg_data: dict) -> None:
+    global _worker
+    from opscadence import warehouse
+
+    cfg = Config.model_validate(cfg_data)
+    engine = warehouse.create_engine(url)
+    _worker = _Context(engine, cfg, daily.make_source(cfg, engine))
+
+
+def _in_worker(fn: Callable, item: tuple):
+    assert _worker is not None, "worker not initialised"
+    return fn(_worker, *item)
+
+
+def _lock(ctx: _Context, cadence: str, ds: date):
+    return period_lock(ctx.engine, f"{cadence}:{ds}")
+
+
+def _validate_chunk(ctx: _Context, cadence: str, chunk: list[date]):
+    """Validate a chunk (day by day if the chunk as a whole fails), withdraw the marts of days
+    that failed, and summarise the visitors of the days that passed."""
+    lock = lambda ds: _lock(ctx, cadence, ds)  # noqa: E731
+    reports: dict[date, daily.ValidationReport] = {}
+    errors: dict[date, str] = {}
+    try:
+        reports = daily.validate_days(ctx.engine, ctx.source, chunk, lock=lock)
+    except Exception:  # validate day by day, so one bad period does not stop the others
+        for ds in chunk:
+            try:
+                reports.update(daily.validate_days(ctx.engine, ctx.source, [ds], lock=lock))
+            except Exception as exc:
+                errors[ds] = f"{type(exc).__name__}: {exc}"
+    for ds, report in reports.items():
+        if not report.passed:
+            with lock(ds), ctx.engine.begin() as conn:
+                kpi_module.clear_marts(conn, ds)
+    passed = [ds for ds in chunk if ds in reports and reports[ds].passed]
+    if passed:
+        with ctx.engine.begin() as conn:
+            kpi_module.fill_visitor_mart(conn, passed[0], passed[-1] + timedelta(days=1), window=False)
+    return reports, errors
+
+
+def _compute_chunk(ctx: _Context, cadence: str, days: list[date]) -> str | None:
+    if not days:
+        return None
+    try:
+        daily.compute_days(ctx.engine, days, ctx.cfg.vertical, lock=lambda ds: _lock(ctx, cadence, ds))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _evaluate_days(ctx: _Context, items: list[tuple[date, daily.ValidationReport]]) -> None:
+    for ds, report in items:
+        daily.evaluate_day(ctx.engine, ctx.cfg, ds, report)

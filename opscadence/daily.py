@@ -166,8 +166,11 @@ def compute_days(
     if not days:
         return {}
     first, last = min(days), max(days)
-    with engine.begin() as conn:
-        by_day = kpi_module.compute_measures_range(conn, first, last + timedelta(days=1))
+    end = last + timedelta(days=1)
+    with engine.begin() as conn:  # a short write, then the long queries read without blocking writers
+        kpi_module.prepare_range(conn, first, end)
+    with engine.connect() as conn:
+        by_day = kpi_module.query_measures_range(conn, first, end)
     written = {}
     for ds in sorted(days):
         measures = by_day.get(ds, {})

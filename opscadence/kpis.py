@@ -50,16 +50,17 @@ def range_params(start: date, end: date) -> dict[str, Any]:
     }
 
 
-def fill_visitor_mart(conn: Connection, start: date, end: date) -> list[tuple[date, date]]:
+def fill_visitor_mart(conn: Connection, start: date, end: date, *, window: bool = True) -> list[tuple[date, date]]:
     """Write ``mart_daily_visitors`` for the days in [start, end), and for every day of the MAU
     window before ``start`` that lacks it; returns the windows written.
 
     The mart is derived from raw events only (one row per visitor × platform × channel), so
     MAU reads small daily summaries instead of raw events; a day is summarised when computed,
-    or here the first time a later day needs it. Each window is one statement.
+    or here the first time a later day needs it. Each window is one statement. With
+    ``window=False`` only [start, end) is written.
     """
     mart, raw = warehouse.mart_daily_visitors, warehouse.raw_events
-    window_start = start - timedelta(days=MAU_DAYS - 1)
+    window_start = start - timedelta(days=MAU_DAYS - 1) if window else start
     have = {
         _as_date(d) for d in conn.execute(
             sa.select(mart.c.ds).where(mart.c.ds >= window_start, mart.c.ds < start).group_by(mart.c.ds)
@@ -189,22 +190,21 @@ def mau_by_day(visits: pd.DataFrame, start: date, end: date) -> dict[tuple[date,
     return out
 
 
-def compute_measures_range(conn: Connection, start: date, end: date) -> dict[date, Measures]:
-    """Every measure for each day in [start, end): {ds: {(dimension, value): {measure: number}}}.
-
-    One query per measure family covers the whole range (grouped by ds), so a backfill of a
-    month costs about as much SQL as its rows, not 30 times a day's fixed cost; the daily
-    flow is the range of one day. Refreshes the visitor summary of the range (and any missing
-    day of the MAU window) first, on ``conn``: inside the caller's transaction, like the marts
-    written after it.
-    """
-    params = range_params(start, end)
+def prepare_range(conn: Connection, start: date, end: date) -> None:
+    """Write what the measure queries of [start, end) read besides raw data: the calendar
+    rows and the daily visitor summary (of the range, and any missing day of its MAU window)."""
     warehouse.ensure_calendar(conn, start, end)
     fill_visitor_mart(conn, start, end)
+
+
+def query_measures_range(conn: Connection, start: date, end: date) -> dict[date, Measures]:
+    """Every measure for each day in [start, end) (read-only; :func:`prepare_range` first)."""
+    params = range_params(start, end)
     measures: dict[date, Measures] = defaultdict(lambda: defaultdict(dict))
     facts = read_sql_frame(conn, "kpi/session_facts", **params)
     for (ds, dimension, value), values in event_measures(facts).items():
         measures[ds][(dimension, value)].update(values)
+    del facts
     for name in MEASURE_QUERIES:
         for row in run_sql(conn, name, **params):
             ds = _as_date(row.pop("ds"))
@@ -215,6 +215,19 @@ def compute_measures_range(conn: Connection, start: date, end: date) -> dict[dat
     for (ds, dimension, value), mau in mau_by_day(visits, start, end).items():
         measures[ds][(dimension, value)]["mau_visitors"] = float(mau)
     return {ds: dict(by_key) for ds, by_key in measures.items()}
+
+
+def compute_measures_range(conn: Connection, start: date, end: date) -> dict[date, Measures]:
+    """Every measure for each day in [start, end): {ds: {(dimension, value): {measure: number}}}.
+
+    One query per measure family covers the whole range (grouped by ds), so a backfill of a
+    month costs about as much SQL as its rows, not 30 times a day's fixed cost; the daily
+    flow is the range of one day. Refreshes the visitor summary of the range (and any missing
+    day of the MAU window) first, on ``conn``: inside the caller's transaction, like the marts
+    written after it.
+    """
+    prepare_range(conn, start, end)
+    return query_measures_range(conn, start, end)
 
 
 def compute_measures(conn: Connection, ds: date) -> Measures:
