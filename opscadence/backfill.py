@@ -220,7 +220,8 @@ def _compute_chunk(ctx: _Context, cadence: str, days: list[date]) -> str | None:
     if not days:
         return None
     try:
-        daily.compute_days(ctx.engine, days, ctx.cfg.vertical, lock=lambda ds: _lock(ctx, cadence, ds))
+        daily.compute_days(ctx.engine, days, ctx.cfg.vertical, lock=lambda ds: _lock(ctx, cadence, ds),
+                           summarised=True)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None

@@ -159,16 +159,18 @@ def compute_days(
     vertical: str,
     *,
     lock: Callable[[date], AbstractContextManager[Any]] | None = None,
+    summarised: bool = False,
 ) -> dict[date, int]:
     """Compute the marts of ``days`` with one set of range queries over [first, last] and write
     each day's rows in its own transaction (under ``lock(day)`` when given); days of the range
-    not listed are left as they are. Returns the KPI row count per day written."""
+    not listed are left as they are (``summarised``: their visitor summary was just written,
+    as a backfill's validation pass does). Returns the KPI row count per day written."""
     if not days:
         return {}
     first, last = min(days), max(days)
     end = last + timedelta(days=1)
     with engine.begin() as conn:  # a short write, then the long queries read without blocking writers
-        kpi_module.prepare_range(conn, first, end)
+        kpi_module.prepare_range(conn, first, end, refresh=not summarised)
     with engine.connect() as conn:
         by_day = kpi_module.query_measures_range(conn, first, end)
     written = {}

@@ -50,35 +50,35 @@ def range_params(start: date, end: date) -> dict[str, Any]:
     }
 
 
-def fill_visitor_mart(conn: Connection, start: date, end: date, *, window: bool = True) -> list[tuple[date, date]]:
+def fill_visitor_mart(conn: Connection, start: date, end: date, *, window: bool = True,
+                      refresh: bool = True) -> list[tuple[date, date]]:
     """Write ``mart_daily_visitors`` for the days in [start, end), and for every day of the MAU
     window before ``start`` that lacks it; returns the windows written.
 
     The mart is derived from raw events only (one row per visitor × platform × channel), so
     MAU reads small daily summaries instead of raw events; a day is summarised when computed,
-    or here the first time a later day needs it. Each window is one statement. With
-    ``window=False`` only [start, end) is written.
+    or here the first time a later day needs it. Each run of consecutive days is one
+    statement. With ``window=False`` only [start, end) is written; with ``refresh=False``
+    days of [start, end) that already have their summary are left as they are.
     """
     mart, raw = warehouse.mart_daily_visitors, warehouse.raw_events
     window_start = start - timedelta(days=MAU_DAYS - 1) if window else start
+    # the days written anyway: the range itself, unless it is only to be completed
+    rewrite_from = start if refresh else end
     have = {
         _as_date(d) for d in conn.execute(
-            sa.select(mart.c.ds).where(mart.c.ds >= window_start, mart.c.ds < start).group_by(mart.c.ds)
+            sa.select(mart.c.ds).where(mart.c.ds >= window_start, mart.c.ds < end).group_by(mart.c.ds)
         ).scalars()
     }
     windows: list[tuple[date, date]] = []
     day = window_start
-    while day < start:  # contiguous runs of missing days
-        if day not in have and has_raw_data(conn, day, exists=True):
+    while day < end:  # contiguous runs of days to write
+        if day >= rewrite_from or (day not in have and has_raw_data(conn, day, exists=True)):
             if windows and windows[-1][1] == day:
                 windows[-1] = (windows[-1][0], day + timedelta(days=1))
             else:
                 windows.append((day, day + timedelta(days=1)))
         day += timedelta(days=1)
-    if windows and windows[-1][1] == start:
-        windows[-1] = (windows[-1][0], end)
-    else:
-        windows.append((start, end))
     for low, high in windows:
         conn.execute(mart.delete().where(mart.c.ds >= low, mart.c.ds < high))
         summary = (
@@ -190,11 +190,12 @@ def mau_by_day(visits: pd.DataFrame, start: date, end: date) -> dict[tuple[date,
     return out
 
 
-def prepare_range(conn: Connection, start: date, end: date) -> None:
+def prepare_range(conn: Connection, start: date, end: date, *, refresh: bool = True) -> None:
     """Write what the measure queries of [start, end) read besides raw data: the calendar
-    rows and the daily visitor summary (of the range, and any missing day of its MAU window)."""
+    rows and the daily visitor summary (of the range, and any missing day of its MAU window;
+    ``refresh=False``: the range's days already summarised are kept)."""
     warehouse.ensure_calendar(conn, start, end)
-    fill_visitor_mart(conn, start, end)
+    fill_visitor_mart(conn, start, end, refresh=refresh)
 
 
 def query_measures_range(conn: Connection, start: date, end: date) -> dict[date, Measures]:

@@ -284,7 +284,8 @@ class WarehouseSource:
                     .order_by(sa_table.c.ds)
                 )
                 where = f"warehouse table {sa_table.name} (ds {start.isoformat()} to {(end - timedelta(days=1)).isoformat()})"
-                frame = self._read(conn, table, query, where, skip=markers)
+                # ds stays as read (ISO text on SQLite): validate_range only groups rows by it
+                frame = self._read(conn, table, query, where, skip=markers | {"ds"})
                 for name in markers & set(frame.columns):
                     frame[name] = np.where(frame[name].to_numpy() == 1, np.nan, 0.0)
                 for name in absent:

@@ -634,7 +634,8 @@ def validate_range(
     describe = describe or (lambda table, ds: f"{RAW_TABLES[table].name} (ds={ds.isoformat()})")
     trailing_counts = trailing_counts or {}
     days = sorted(days)
-    position = {ds: n for n, ds in enumerate(days)}
+    offset = {ds: (ds - days[0]).days for ds in days}  # a row's partition, as days after the first
+    span = (days[-1] - days[0]).days + 1 if days else 0
     runtime = _gx()
 
     def day_by_day() -> dict[date, ValidationReport]:
@@ -643,7 +644,9 @@ def validate_range(
             day_frames = {}
             for table, frame in frames.items():
                 rows = frame[_day_column(frame) == ds] if len(frame) else frame
-                day_frames[table] = rows.reset_index(drop=True)
+                # ds may be ISO text as read; these rows are the day's, so it is the day
+                day_frames[table] = rows.reset_index(drop=True).assign(
+                    ds=pd.Series([ds] * len(rows), dtype=object))
             out[ds] = validate_partition(day_frames, ds, trailing_counts=trailing_counts.get(ds),
                                          describe=lambda t, d=ds: describe(t, d))
         return out
@@ -656,21 +659,22 @@ def validate_range(
         if frame is None or "ds" not in frame.columns:
             return day_by_day()
         frame = frame.reset_index(drop=True)
-        day_index = _day_column(frame).map(position)
+        day_index = _day_column(frame).map(offset)
         if day_index.isna().any():
             return day_by_day()
         day_index = day_index.to_numpy(dtype=np.int64)
         doc = runtime.documents[table]
-        gx_frame = _gx_frame(_range_frame(frame, days[0], day_index, len(days), _column_uses(doc, table)), _REFERENCE_DAY)
+        gx_frame = _gx_frame(_range_frame(frame, days[0], day_index, span, _column_uses(doc, table)), _REFERENCE_DAY)
         suite_result = runtime.validate(table, gx_frame, ref_params)
         if any(_exception_message(res.exception_info) for res in suite_result.results):
             return day_by_day()
         # Row numbers inside each day's own frame, for samples as a day's validation gives them.
-        starts = np.searchsorted(day_index, np.arange(len(days)))
         if (np.diff(day_index) < 0).any():  # rows must come grouped by day, in order
             return day_by_day()
-        counts = np.bincount(day_index, minlength=len(days))
-        for n, ds in enumerate(days):
+        starts = np.searchsorted(day_index, np.arange(span))
+        counts = np.bincount(day_index, minlength=span)
+        for ds in days:
+            n = offset[ds]
             day_frame = frame.iloc[starts[n]: starts[n] + counts[n]].reset_index(drop=True)
             params = expectation_parameters(ds, trailing_counts.get(ds))
             low, high, mean = params[f"min_rows_{table}"], params[f"max_rows_{table}"], \
@@ -703,9 +707,10 @@ def validate_range(
 def _day_column(frame: pd.DataFrame) -> pd.Series:
     """The ``ds`` column as ``date`` values (it may come as dates, timestamps or ISO text)."""
     column = frame["ds"]
-    if pd.api.types.infer_dtype(column, skipna=True) == "date":
-        return column
-    return pd.Series(pd.to_datetime(column).dt.date.to_numpy(dtype=object), index=frame.index)
+    codes, values = pd.factorize(column)  # a handful of distinct days: convert those only
+    days = np.array([v if isinstance(v, date) and not isinstance(v, datetime) else pd.Timestamp(v).date()
+                     for v in values] + [None], dtype=object)
+    return pd.Series(days[codes], index=frame.index)  # code -1 (null) -> None
 
 
 # --- the same suites, run as SQL in PostgreSQL -----------------------------------------------

@@ -113,3 +113,19 @@ def test_the_planted_defects_are_found_on_their_day_only(planted):
     assert failed[d[9]] == set()
     detail = next(r.detail for r in reports[d[3]].failures)
     assert f"[{d[3].isoformat()} 00:00, {d[4].isoformat()} 00:00)" in detail and "ds=" + d[3].isoformat() in detail
+
+
+def test_a_range_that_cannot_be_judged_at_once_is_validated_day_by_day(planted):
+    """Rows of a day outside the list (here: a gap) send the range down the per-day path,
+    with the same reports."""
+    engine, days = planted
+    source = WarehouseSource(engine)
+    some = [days[0], days[2]]  # days[1]'s rows are read but not asked for
+    frames = source.read_range(days[0], days[2] + timedelta(days=1), **range_read_plan())
+    frames = {t: f[f["ds"].astype(str) != days[1].isoformat()] for t, f in frames.items()}
+    reports = validate_range(frames, some, trailing_counts=trailing_row_counts_range(engine, days[0], days[3]),
+                             describe=source.describe)
+    for ds in some:
+        alone = validate_partition(source.read_partition(ds), ds, trailing_counts=trailing_row_counts(engine, ds),
+                                   describe=lambda t, ds=ds: source.describe(t, ds))
+        assert reports[ds].results == alone.results
