@@ -65,10 +65,10 @@ def fill_visitor_mart(conn: Connection, start: date, end: date, *, window: bool 
     window_start = start - timedelta(days=MAU_DAYS - 1) if window else start
     # the days written anyway: the range itself, unless it is only to be completed
     rewrite_from = start if refresh else end
-    have = {
-        _as_date(d) for d in conn.execute(
-            sa.select(mart.c.ds).where(mart.c.ds >= window_start, mart.c.ds < end).group_by(mart.c.ds)
-        ).scalars()
+    probe = sa.select(mart.c.ds).where(mart.c.ds == sa.bindparam("day", type_=sa.Date)).limit(1)
+    have = {  # one index probe per day (grouping the summary by ds would read all its rows)
+        window_start + timedelta(days=n) for n in range((end - window_start).days)
+        if conn.execute(probe, {"day": window_start + timedelta(days=n)}).first() is not None
     }
     windows: list[tuple[date, date]] = []
     day = window_start
@@ -305,10 +305,13 @@ def has_raw_data(conn: Connection, ds: date, *, exists: bool = False) -> bool:
 
 def load_kpis(conn: Connection, start: date, end: date) -> dict[tuple[date, str, str, str], float | None]:
     """KPI values for ds in [start, end) keyed by (ds, metric, dimension, dimension_value)."""
-    out = {}
-    for row in run_sql(conn, "kpi/kpis_for_days", start=start, end=end):
-        out[(_as_date(row["ds"]), row["metric"], row["dimension"], row["dimension_value"])] = row["value"]
-    return out
+    frame = read_sql_frame(conn, "kpi/kpis_for_days", start=start, end=end)
+    days = {value: _as_date(value) for value in frame["ds"].unique()}
+    return {
+        (days[ds], metric, dimension, value_label): (None if value is None or value != value else float(value))
+        for ds, metric, dimension, value_label, value in zip(
+            frame["ds"], frame["metric"], frame["dimension"], frame["dimension_value"], frame["value"])
+    }
 
 
 def load_kpi_rows(conn: Connection, ds: date) -> list[dict[str, Any]]:

@@ -420,3 +420,17 @@ def test_no_progress_output(frames, capfd):
     run(frames)
     captured = capfd.readouterr()
     assert "Calculating Metrics" not in captured.err + captured.out
+
+
+def test_validated_frames_are_not_kept_by_gx(frames):
+    """GX's execution engine caches every batch's frame for the life of the process; a
+    backfill worker validates a year of months, so the cache is emptied after each run."""
+    from opscadence import validation
+
+    runtime = validation._gx()
+    batch = runtime.batch_definitions["events"].get_batch(batch_parameters={"dataframe": frames["events"]})
+    batch.validate(runtime.suites["events"], expectation_parameters=validation.expectation_parameters(DS))
+    cache = batch.data.execution_engine.batch_manager.batch_data_cache
+    assert len(cache) >= 1  # GX on its own keeps the frame
+    run(frames)
+    assert cache == {}  # our validation leaves nothing behind
