@@ -58,7 +58,7 @@ def is_complete(engine: Engine, ds: date) -> bool:
 
 # Days computed together: one set of range queries per chunk (MAU and repurchase read each
 # summary row once per chunk). A month keeps memory flat on L (see benchmarks/README.md).
-CHUNK_DAYS = 31
+CHUNK_DAYS = 16
 
 
 def chunks(days: list[date], size: int = CHUNK_DAYS) -> list[list[date]]:

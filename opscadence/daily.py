@@ -105,16 +105,16 @@ def validate_days(engine: Engine, source: PartitionSource, days: list[date],
                   lock: Callable[[date], AbstractContextManager[Any]] | None = None) -> dict[date, ValidationReport]:
     """Validate consecutive ``days`` and store each day's report (under ``lock(day)``).
 
-    Partitions already in a SQLite warehouse are read with one query per table and validated
-    with one GX run per table (:func:`validate_range`: each day's report is the one a day alone
-    gets); other sources, PostgreSQL (validated in SQL) and a range that cannot be read in
-    one go are validated day by day.
+    Partitions already in the warehouse are read with one query per table (only the columns
+    the checks need) and validated with one GX run per table (:func:`validate_range`: each
+    day's report is the one a day alone gets; on PostgreSQL worded as its in-SQL validation
+    words it). CSV exports and a range that cannot be read in one go are validated day by day.
     """
     days = sorted(days)
     if not days:
         return {}
     reports: dict[date, ValidationReport] | None = None
-    if isinstance(source, WarehouseSource) and not validates_in_database(source):
+    if isinstance(source, WarehouseSource):
         end = days[-1] + timedelta(days=1)
         try:
             frames = source.read_range(days[0], end, **range_read_plan())
@@ -122,7 +122,7 @@ def validate_days(engine: Engine, source: PartitionSource, days: list[date],
             frames = None  # read day by day below: the error then names the day's row
         if frames is not None:
             reports = validate_range(frames, days, trailing_counts=trailing_row_counts_range(engine, days[0], end),
-                                     describe=source.describe)
+                                     describe=source.describe, id_samples=validates_in_database(source))
     if reports is None:
         reports = {}
         for ds in days:

@@ -66,10 +66,22 @@ def read_sql_frame(conn: Connection, name: str, **params: Any) -> pd.DataFrame:
     result = conn.execute(load_sql(name, params), {k: v for k, v in params.items() if k in used})
     columns = list(result.keys())
     # text() results carry no type processing: the driver's tuples are the values, read
-    # without building a Row per record (measured 5x faster on 575k rows).
-    rows = result.cursor.fetchall() if result.cursor is not None else []
+    # without building a Row per record (measured 5x faster on 575k rows), a batch at a time
+    # (a month of L's session facts as tuples alone took ~1 GB).
+    parts = []
+    cursor = result.cursor
+    while cursor is not None:
+        rows = cursor.fetchmany(_BATCH)
+        parts.append(pd.DataFrame.from_records(rows, columns=columns))
+        if len(rows) < _BATCH:
+            break
     result.close()
-    return pd.DataFrame.from_records(rows, columns=columns)
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+
+
+_BATCH = 200_000
 
 
 def sql_names() -> list[str]:

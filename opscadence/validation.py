@@ -498,6 +498,7 @@ def validate_partition(
     *,
     trailing_counts: Mapping[str, list[int]] | None = None,
     describe: Callable[[str], str] | None = None,
+    id_samples: bool = False,
 ) -> ValidationReport:
     """Validate every raw table's frame for ``ds`` against its suite.
 
@@ -516,7 +517,9 @@ def validate_partition(
         gx_frame = _gx_frame(frame, ds)
         suite_result = runtime.validate(table, gx_frame, params)
         _, _, mean = row_count_bounds((trailing_counts or {}).get(table))
-        results.extend(_interpret(table, set(gx_frame.columns), lambda labels, f=gx_frame, t=table: _sample(f, t, labels),
+        sampler = (lambda labels, f=gx_frame, t=table: _sql_sample(t, _id_rows(f, t, labels))) if id_samples \
+            else (lambda labels, f=gx_frame, t=table: _sample(f, t, labels))
+        results.extend(_interpret(table, set(gx_frame.columns), sampler,
                                   suite_result, runtime.documents[table], params, describe(table), mean))
     return ValidationReport(ds=ds, results=results)
 
@@ -634,6 +637,7 @@ def validate_range(
     *,
     trailing_counts: Mapping[date, Mapping[str, list[int]]] | None = None,
     describe: Callable[[str, date], str] | None = None,
+    id_samples: bool = False,
 ) -> dict[date, ValidationReport]:
     """:func:`validate_partition` for many days at once: one GX run per table over all the
     days' rows, its results cut per day. Returns the same report for each day as validating
@@ -642,7 +646,8 @@ def validate_range(
     ``frames`` hold every row of ``days`` per table, with a ``ds`` column saying each row's
     partition (as read from the warehouse by ``ds``; a frame per table, columns the same for
     all days). A check GX cannot run on the range, or rows outside ``days``, make that range
-    validated day by day instead.
+    validated day by day instead. ``id_samples``: samples as :func:`validate_partition_sql`
+    words them (ids only, sorted), so a PostgreSQL backfill stores what a scheduled run stores.
     """
     describe = describe or (lambda table, ds: f"{RAW_TABLES[table].name} (ds={ds.isoformat()})")
     trailing_counts = trailing_counts or {}
@@ -661,7 +666,7 @@ def validate_range(
                 day_frames[table] = rows.reset_index(drop=True).assign(
                     ds=pd.Series([ds] * len(rows), dtype=object))
             out[ds] = validate_partition(day_frames, ds, trailing_counts=trailing_counts.get(ds),
-                                         describe=lambda t, d=ds: describe(t, d))
+                                         describe=lambda t, d=ds: describe(t, d), id_samples=id_samples)
         return out
 
     per_day: dict[date, list[CheckResult]] = {ds: [] for ds in days}
@@ -710,11 +715,26 @@ def validate_range(
                     {"unexpected_count": int(len(mine)), "unexpected_index_list": [int(i) for i in mine]},
                 ))
             # the columns a day's own GX frame would have; samples read only the id columns
+            sampler = (lambda labels, f=day_frame, t=table: _sql_sample(t, _id_rows(f, t, labels))) if id_samples \
+                else (lambda labels, f=day_frame, t=table: _sample(f, t, labels))
             per_day[ds].extend(_interpret(
-                table, set(day_frame.columns) | {"ds"}, lambda labels, f=day_frame, t=table: _sample(f, t, labels),
+                table, set(day_frame.columns) | {"ds"}, sampler,
                 _DaySuiteResult(results), doc, params, describe(table, ds), mean,
             ))
     return {ds: ValidationReport(ds=ds, results=per_day[ds]) for ds in days}
+
+
+def _id_rows(frame: pd.DataFrame, table: str, labels: Iterable[Any]) -> list[dict[str, Any]]:
+    """The id columns of the rows at ``labels`` (nulls as None), as SQL validation returns them."""
+    id_cols = [c for c in ID_COLUMNS.get(table, ()) if c in frame.columns]
+    out = []
+    for label in labels:
+        row = {}
+        for col in id_cols:
+            value = frame.at[label, col]
+            row[col] = None if pd.isna(value) else value
+        out.append(row)
+    return out
 
 
 def _day_column(frame: pd.DataFrame) -> pd.Series:

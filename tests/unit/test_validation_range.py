@@ -3,6 +3,7 @@ report of validating that day alone (the scheduled flow's path), failures includ
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -16,18 +17,23 @@ from opscadence.validation import (
     trailing_row_counts,
     trailing_row_counts_range,
     validate_partition,
+    validate_partition_sql,
     validate_range,
 )
+from tests.conftest import WAREHOUSES, _fresh_postgres
 
 END = date(2026, 11, 24)
 START = END - timedelta(days=9)
 
 
-@pytest.fixture(scope="module")
-def planted(tmp_path_factory):
-    """A small demo shop with one defect per day of the range (and a day with none)."""
-    path = tmp_path_factory.mktemp("range") / "warehouse.sqlite"
-    engine = warehouse.create_engine(f"sqlite:///{path}")
+@pytest.fixture(scope="module", params=WAREHOUSES)
+def planted(request, tmp_path_factory):
+    """A small demo shop with one defect per day of the range (and a day with none), in a
+    SQLite file and, when configured, in PostgreSQL."""
+    if request.param == "sqlite":
+        engine = warehouse.create_engine(f"sqlite:///{tmp_path_factory.mktemp('range') / 'warehouse.sqlite'}")
+    else:
+        engine = _fresh_postgres()
     load_demo(engine, users=300, days=20, seed=4, end_date=END)
     d = [START + timedelta(days=n) for n in range(10)]
     events, orders, payments = warehouse.raw_events, warehouse.raw_orders, warehouse.raw_payments
@@ -58,22 +64,47 @@ def planted(tmp_path_factory):
         conn.execute(events.update().where(events.c.event_id == one, events.c.ds == d[7])
                      .values(event_at=datetime.combine(d[6], datetime.max.time().replace(microsecond=0))))
         # d8: a tenth of the usual events (row count implausible) -- d9 is left clean
-        conn.execute(sa.text("delete from raw_events where ds = :ds and rowid % 10 != 0"), {"ds": d[8].isoformat()})
+        ids = conn.execute(sa.select(events.c.event_id).where(events.c.ds == d[8]).order_by(events.c.event_id)).scalars().all()
+        conn.execute(events.delete().where(events.c.ds == d[8], events.c.event_id.in_(
+            [i for n, i in enumerate(ids) if n % 10])))
     yield engine, d
     engine.dispose()
+
+
+def _alone(engine, source, ds):
+    """What a scheduled run stores for the day: pandas on SQLite, GX in SQL on PostgreSQL."""
+    if engine.dialect.name == "postgresql":
+        return validate_partition_sql(engine, ds, trailing_counts=trailing_row_counts(engine, ds),
+                                      describe=lambda t: source.describe(t, ds))
+    return validate_partition(source.read_partition(ds), ds, trailing_counts=trailing_row_counts(engine, ds),
+                              describe=lambda t: source.describe(t, ds))
+
+
+def _ranged(engine, source, days, frames=None):
+    end = days[-1] + timedelta(days=1)
+    frames = frames if frames is not None else source.read_range(days[0], end, **range_read_plan())
+    return validate_range(frames, days, trailing_counts=trailing_row_counts_range(engine, days[0], end),
+                          describe=source.describe, id_samples=engine.dialect.name == "postgresql")
+
+
+def _same(ranged, alone):
+    """Equal check for check, except one known gap of GX's SQL engine: it returns no rows for a
+    failing compound-uniqueness check, so the in-SQL report has no sample where the range's has."""
+    assert len(ranged) == len(alone)
+    for r, a in zip(ranged, alone):
+        if a.expectation == "expect_compound_columns_to_be_unique" and not a.success and a.sample == []:
+            assert r.sample and dataclasses.replace(r, sample=[]) == a
+        else:
+            assert r == a
 
 
 def test_every_day_gets_the_report_a_single_day_run_gives(planted):
     engine, days = planted
     source = WarehouseSource(engine)
-    ranged = validate_range(source.read_range(days[0], days[-1] + timedelta(days=1), **range_read_plan()), days,
-                            trailing_counts=trailing_row_counts_range(engine, days[0], days[-1] + timedelta(days=1)),
-                            describe=source.describe)
+    ranged = _ranged(engine, source, days)
     assert sorted(ranged) == days
     for ds in days:
-        alone = validate_partition(source.read_partition(ds), ds, trailing_counts=trailing_row_counts(engine, ds),
-                                   describe=lambda t, ds=ds: source.describe(t, ds))
-        assert ranged[ds].results == alone.results, ds
+        _same(ranged[ds].results, _alone(engine, source, ds).results)
 
 
 def test_the_range_reader_moves_only_what_the_checks_need(planted):
@@ -91,9 +122,7 @@ def test_the_range_reader_moves_only_what_the_checks_need(planted):
 def test_the_planted_defects_are_found_on_their_day_only(planted):
     engine, d = planted
     source = WarehouseSource(engine)
-    reports = validate_range(source.read_range(d[0], d[-1] + timedelta(days=1), **range_read_plan()), d,
-                             trailing_counts=trailing_row_counts_range(engine, d[0], d[-1] + timedelta(days=1)),
-                             describe=source.describe)
+    reports = _ranged(engine, source, d)
     failed = {ds: {(r.table, r.expectation, r.column, r.unexpected_count) for r in reports[ds].failures} for ds in d}
     assert failed[d[0]] == {("events", "expect_column_values_to_be_unique", "event_id", 2)}
     assert failed[d[1]] == set()  # the same id on another day is legal
@@ -123,9 +152,6 @@ def test_a_range_that_cannot_be_judged_at_once_is_validated_day_by_day(planted):
     some = [days[0], days[2]]  # days[1]'s rows are read but not asked for
     frames = source.read_range(days[0], days[2] + timedelta(days=1), **range_read_plan())
     frames = {t: f[f["ds"].astype(str) != days[1].isoformat()] for t, f in frames.items()}
-    reports = validate_range(frames, some, trailing_counts=trailing_row_counts_range(engine, days[0], days[3]),
-                             describe=source.describe)
+    reports = _ranged(engine, source, some, frames)
     for ds in some:
-        alone = validate_partition(source.read_partition(ds), ds, trailing_counts=trailing_row_counts(engine, ds),
-                                   describe=lambda t, ds=ds: source.describe(t, ds))
-        assert reports[ds].results == alone.results
+        _same(reports[ds].results, _alone(engine, source, ds).results)
