@@ -14,12 +14,15 @@ whole process, Python start-up included, Prefect not involved):
                  and rerun (steady state: earlier days already computed, as in production);
 * ``daily_h30``  the same on a copy holding only the last 30 days of raw data;
 * ``backfill``   ``run_backfill`` over every day of the shop (365 for L), concurrency 1 and 2
+                 (worker processes; each phase's JSON carries the validate/compute/evaluate split)
                  (``--backfill-days N`` limits it to the last N days; the JSON says so).
 
 Targets: daily pipeline on L <= 10 s, 365-day backfill <= 3 min, peak RSS <= 1.5 GB.
 RFM for 1M customers and attribution for 1M journeys are reported as "not built yet".
 
 Usage:
+  .venv/bin/python benchmarks/pipeline_benchmark.py phase backfill '{"url": "sqlite:////tmp/opscadence_L.sqlite",
+      "start": "2025-11-25", "end": "2026-11-24", "concurrency": 2}'     (one phase, measured)
   .venv/bin/python benchmarks/pipeline_benchmark.py --sizes S,M [--url postgresql+psycopg://postgres@127.0.0.1:5432/test]
       [--reuse /tmp/opscadence_L.sqlite] [--backfill-days N] [--no-sqlite] [--json out.json]
 ``--url`` names a PostgreSQL server/database; the benchmark creates and drops its own databases
@@ -196,7 +199,15 @@ def run_phase(name: str, **payload) -> dict:
     arg = json.dumps({k: (v.isoformat() if isinstance(v, date) else v) for k, v in payload.items()})
     cmd = ["/usr/bin/time", "-v", sys.executable, str(Path(__file__).resolve()), "_phase", name, arg]
     print(f"  … {name} {arg}", file=sys.stderr, flush=True)
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(cmd, stdout=out, stderr=err, text=True, cwd=ROOT, env=env)
+        tree_peak = 0
+        while child.poll() is None:  # the whole process tree: backfill worker processes included
+            tree_peak = max(tree_peak, _tree_rss_kb(child.pid))
+            time.sleep(0.2)
+        out.seek(0)
+        err.seek(0)
+        proc = subprocess.CompletedProcess(cmd, child.returncode, out.read(), err.read())
     result: dict = {}
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -204,12 +215,29 @@ def run_phase(name: str, **payload) -> dict:
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", proc.stderr)
     result["process_wall_s"] = round(_parse_elapsed(wall.group(1)), 2) if wall else None
-    result["peak_rss_mb"] = round(int(rss.group(1)) / 1024, 1) if rss else None
+    result["peak_rss_mb"] = round(int(rss.group(1)) / 1024, 1) if rss else None  # the largest process
+    result["peak_rss_tree_mb"] = round(tree_peak / 1024, 1)  # all processes together, sampled every 0.2 s
     if proc.returncode != 0:
         result["error"] = proc.stderr.strip().splitlines()[-25:]
     print(f"    {name}: {json.dumps({k: v for k, v in result.items() if k in ('seconds', 'process_wall_s', 'peak_rss_mb', 'error')})}",
           file=sys.stderr, flush=True)
     return result
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants (from /proc), in kB."""
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            with open(f"/proc/{current}/status") as fh:
+                total += next((int(line.split()[1]) for line in fh if line.startswith("VmRSS:")), 0)
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except (FileNotFoundError, ProcessLookupError, StopIteration):
+            continue
+    return total
 
 
 def _pg_url(base: str, dbname: str) -> str:
@@ -303,6 +331,10 @@ def table(results: list[dict]) -> str:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_phase":
         _child(sys.argv[2:])
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "phase":  # one phase measured: phase NAME 'JSON'
+        payload = json.loads(sys.argv[3])
+        print(json.dumps(run_phase(sys.argv[2], **payload), ensure_ascii=False))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="S,M,L")

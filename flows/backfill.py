@@ -22,7 +22,7 @@ def backfill(
     start: date,
     end: date,
     force: bool = False,
-    concurrency: int = Field(1, ge=1, le=8),
+    concurrency: int = Field(1, ge=1, le=8, description="worker processes (about the number of cores)"),
     notify: bool = True,
 ) -> dict[str, Any]:
     """Run ``cadence`` for every period in [start, end]; skip complete periods unless ``force``.

@@ -118,16 +118,19 @@ def run_backfill(
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_init_worker, initargs=(url, cfg.model_dump(mode="json")))
 
-    def run(fn, items):
+    def run(fn, items):  # results in order, each as soon as it and those before it are done
         if pool is None:
-            return [fn(context, *item) for item in items]
-        return list(pool.map(_in_worker, [fn] * len(items), items))
+            return (fn(context, *item) for item in items)
+        return pool.map(_in_worker, [fn] * len(items), items)
 
     try:
         started = time.perf_counter()
-        for (chunk_reports, errors) in run(_validate_chunk, [(cadence, chunk) for chunk in groups]):
+        for chunk, (chunk_reports, errors) in zip(groups, run(_validate_chunk, [(cadence, chunk) for chunk in groups])):
             summary.failed.update(errors)
             reports.update(chunk_reports)
+            if progress:
+                for ds in chunk:
+                    progress(ds, "validated")
             for ds, report in chunk_reports.items():
                 if not report.passed:
                     summary.failed[ds] = "validation failed: " + "; ".join(
@@ -151,7 +154,7 @@ def run_backfill(
         started = time.perf_counter()
         ordered = sorted(reports)
         parts = [[(ds, reports[ds]) for ds in ordered[i::workers]] for i in range(workers)]
-        run(_evaluate_days, [(part,) for part in parts if part])
+        list(run(_evaluate_days, [(part,) for part in parts if part]))
         summary.done = [ds for ds in ordered if ds not in summary.failed]
         clock["evaluate"] = time.perf_counter() - started
     finally:

@@ -55,10 +55,11 @@ def _prepare_history(engine, cfg, start: date, end: date) -> None:
     from opscadence.backfill import run_backfill
     from opscadence.daily import make_source
 
-    with tqdm(total=(end - start).days + 1, unit="day", desc="history", file=sys.stderr,
+    # two steps per day: validated, then computed (a day already done: both at once)
+    with tqdm(total=2 * ((end - start).days + 1), unit="step", desc="history", file=sys.stderr,
               disable=not sys.stderr.isatty()) as bar:
         summary = run_backfill(engine, cfg, make_source(cfg, engine), "daily", start, end,
-                               progress=lambda _ds, _status: bar.update(1))
+                               progress=lambda _ds, status: bar.update(2 if status == "skipped" else 1))
     print(f"  history prepared: {len(summary.done)} days validated and computed, "
           f"{len(summary.skipped)} already done, {len(summary.failed)} failed")
 
@@ -238,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--end", type=_iso_date, required=True)
     backfill.add_argument("--force", action="store_true", help="redo periods that are already complete")
     backfill.add_argument("--concurrency", type=int, default=1, choices=range(1, 9), metavar="N",
-                          help="periods prepared at once (1-8)")
+                          help="worker processes, each taking a 16-day chunk at a time (1-8; about the number of cores)")
     backfill.add_argument("--no-notify", action="store_true", help="no summary message")
     backfill.set_defaults(func=_cmd_backfill)
 

@@ -27,17 +27,20 @@ def backfill_periods(
     logger = get_run_logger()
     total = len(periods(cadence, start, end))
     # A progress bar in a terminal; in a worker's log, a line every tenth of the way.
-    bar = tqdm(total=total, unit="period", file=sys.stderr, disable=not sys.stderr.isatty(), desc=f"{cadence} backfill")
-    step = max(1, total // 10)
+    # Two steps per period (validated, then done/failed; a skipped period both at once).
+    bar = tqdm(total=2 * total, unit="step", file=sys.stderr, disable=not sys.stderr.isatty(),
+               desc=f"{cadence} backfill")
+    step = max(1, 2 * total // 10)
     seen = 0
 
     def progress(ds: date, status: str) -> None:
         nonlocal seen
-        seen += 1
-        bar.update(1)
+        steps = 2 if status == "skipped" else 1
+        before, seen = seen, seen + steps
+        bar.update(steps)
         bar.set_postfix_str(f"{ds} {status}")
-        if seen % step == 0 or seen == total:
-            logger.info("backfill progress: %d/%d periods (last %s %s)", seen, total, ds, status)
+        if seen // step > before // step or seen == 2 * total:
+            logger.info("backfill progress: %d/%d steps (last %s %s)", seen, 2 * total, ds, status)
 
     try:
         return run_backfill(engine, cfg, source, cadence, start, end, force=force, concurrency=concurrency,

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from opscadence.resources import resource_dir
-from opscadence.sqlfiles import load_sql, run_sql, sql_names
+from opscadence.sqlfiles import load_sql, read_sql_frame, run_sql, sql_names
 
 KEYWORDS = r"\b(SELECT|FROM|WHERE|GROUP BY|ORDER BY|JOIN|WITH|UNION ALL|CASE|WHEN|COUNT|SUM|DISTINCT)\b"
 
@@ -23,7 +23,9 @@ def test_sql_file_conventions(name):
 
 def test_missing_parameter_is_a_clear_error(sqlite_engine):
     with sqlite_engine.connect() as conn, pytest.raises(TypeError, match="needs parameters"):
-        run_sql(conn, "kpi/event_measures")
+        run_sql(conn, "kpi/session_facts")
+    with sqlite_engine.connect() as conn, pytest.raises(TypeError, match=r"needs parameters \['end'\]"):
+        read_sql_frame(conn, "kpi/visitor_days", mau_start=None)
 
 
 def test_unknown_sql_file():
