@@ -681,14 +681,16 @@ def validate_range(
         if day_index.isna().any():
             return day_by_day()
         day_index = day_index.to_numpy(dtype=np.int64)
+        if (np.diff(day_index) < 0).any():  # rows must come grouped by day, in order
+            return day_by_day()
         doc = runtime.documents[table]
         gx_frame = _gx_frame(_range_frame(frame, days[0], day_index, span, _column_uses(doc, table)), _REFERENCE_DAY)
         suite_result = runtime.validate(table, gx_frame, ref_params)
         if any(_exception_message(res.exception_info) for res in suite_result.results):
             return day_by_day()
-        # Row numbers inside each day's own frame, for samples as a day's validation gives them.
-        if (np.diff(day_index) < 0).any():  # rows must come grouped by day, in order
+        if any(_unattributable(res) for res in suite_result.results):
             return day_by_day()
+        # Row numbers inside each day's own frame, for samples as a day's validation gives them.
         starts = np.searchsorted(day_index, np.arange(span))
         counts = np.bincount(day_index, minlength=span)
         for ds in days:
@@ -722,6 +724,14 @@ def validate_range(
                 _DaySuiteResult(results), doc, params, describe(table, ds), mean,
             ))
     return {ds: ValidationReport(ds=ds, results=per_day[ds]) for ds in days}
+
+
+def _unattributable(res: Any) -> bool:
+    """A row-level check that failed without naming every offending row cannot be cut per day."""
+    if res.expectation_config.type in ("expect_table_row_count_to_be_between", "expect_column_to_exist"):
+        return False
+    result = res.result or {}
+    return not res.success and len(result.get("unexpected_index_list") or []) != result.get("unexpected_count")
 
 
 def _id_rows(frame: pd.DataFrame, table: str, labels: Iterable[Any]) -> list[dict[str, Any]]:
