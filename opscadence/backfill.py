@@ -9,6 +9,8 @@ costs one process start-up.
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import multiprocessing
 import time
 from collections.abc import Callable
@@ -190,6 +192,16 @@ def _in_worker(fn: Callable, item: tuple):
     return fn(_worker, *item)
 
 
+def _release_memory() -> None:
+    """Hand the heap a chunk freed back to the OS: glibc keeps it otherwise, and a worker's
+    resident memory crept up by ~300 MB over six chunks of L (measured; with this, ~0)."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
 def _lock(ctx: _Context, cadence: str, ds: date):
     return period_lock(ctx.engine, f"{cadence}:{ds}")
 
@@ -216,6 +228,7 @@ def _validate_chunk(ctx: _Context, cadence: str, chunk: list[date]):
     if passed:
         with ctx.engine.begin() as conn:
             kpi_module.fill_visitor_mart(conn, passed[0], passed[-1] + timedelta(days=1), window=False)
+    _release_memory()
     return reports, errors
 
 
@@ -227,6 +240,8 @@ def _compute_chunk(ctx: _Context, cadence: str, days: list[date]) -> str | None:
                            summarised=True)
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
+    finally:
+        _release_memory()
     return None
 
 
