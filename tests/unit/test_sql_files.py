@@ -31,3 +31,19 @@ def test_missing_parameter_is_a_clear_error(sqlite_engine):
 def test_unknown_sql_file():
     with pytest.raises(FileNotFoundError, match="sql/nope.sql"):
         load_sql("nope")
+
+
+def test_result_frames_cut_a_result_into_numbered_batches(sqlite_engine):
+    import sqlalchemy as sa
+
+    from opscadence.sqlfiles import result_frames
+
+    with sqlite_engine.connect() as conn:
+        values = " union all ".join(f"select {n} as n" for n in range(7))
+        frames = list(result_frames(conn.execute(sa.text(values)), batch=3))
+        assert [list(f["n"]) for f in frames] == [[0, 1, 2], [3, 4, 5], [6]]
+        assert [list(f.index) for f in frames] == [[0, 1, 2], [3, 4, 5], [6]]
+        exact = list(result_frames(conn.execute(sa.text(values + " union all select 7")), batch=4))
+        assert [len(f) for f in exact] == [4, 4]  # no trailing empty frame
+        empty = list(result_frames(conn.execute(sa.text("select 1 as n where 0")), batch=3))
+        assert len(empty) == 1 and list(empty[0].columns) == ["n"] and empty[0].empty
