@@ -66,8 +66,8 @@ def fill_visitor_mart(conn: Connection, start: date, end: date, *, window: bool 
     # the days written anyway: the range itself, unless it is only to be completed
     rewrite_from = start if refresh else end
     probe = sa.select(mart.c.ds).where(mart.c.ds == sa.bindparam("day", type_=sa.Date)).limit(1)
-    have = {  # one index probe per day (grouping the summary by ds would read all its rows)
-        window_start + timedelta(days=n) for n in range((end - window_start).days)
+    have = {  # one index probe per day that may be kept (grouping by ds would read every row)
+        window_start + timedelta(days=n) for n in range((rewrite_from - window_start).days)
         if conn.execute(probe, {"day": window_start + timedelta(days=n)}).first() is not None
     }
     windows: list[tuple[date, date]] = []
@@ -114,17 +114,14 @@ def event_measures(facts: pd.DataFrame) -> dict[tuple[date, str, str], dict[str,
     if facts.empty:
         return out
     day, day_values = pd.factorize(facts["ds"])
-    days = [_as_date(v) for v in day_values]
+    days = [warehouse.as_date(v) for v in day_values]
     visitor, visitors = pd.factorize(facts["visitor_id"])
     session, sessions = pd.factorize(facts["session_id"])
     events = facts["event_count"].to_numpy(dtype=np.int64)
     engagement = facts["engagement_seconds"].to_numpy(dtype=float)
     flags = {measure: facts[flag].to_numpy(dtype=np.int64) > 0 for measure, flag in FUNNEL_FLAGS}
     for dimension, column in EVENT_DIMENSIONS:
-        if column is None:
-            value, labels = np.zeros(len(facts), dtype=np.int64), np.array(["all"], dtype=object)
-        else:
-            value, labels = pd.factorize(facts[column].astype(str))
+        value, labels = _dimension_codes(facts, column)
         group = day.astype(np.int64) * len(labels) + value
         groups = len(days) * len(labels)
         result = {
@@ -142,6 +139,13 @@ def event_measures(facts: pd.DataFrame) -> dict[tuple[date, str, str], dict[str,
             key = (days[g // len(labels)], dimension, str(labels[g % len(labels)]))
             out[key] = {measure: float(counts[g]) for measure, counts in result.items()}
     return out
+
+
+def _dimension_codes(frame: pd.DataFrame, column: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's value of a dimension as an integer code, and the values (None: 'all')."""
+    if column is None:
+        return np.zeros(len(frame), dtype=np.int64), np.array(["all"], dtype=object)
+    return pd.factorize(frame[column].astype(str))
 
 
 def _distinct_per_group(group: np.ndarray, member: np.ndarray, members: int, groups: int) -> np.ndarray:
@@ -170,10 +174,7 @@ def mau_by_day(visits: pd.DataFrame, start: date, end: date) -> dict[tuple[date,
     visitor = pd.factorize(visits["visitor_id"])[0]
     out: dict[tuple[date, str, str], int] = {}
     for dimension, column in (("all", None), ("platform", "platform"), ("channel", "channel")):
-        if column is None:
-            codes, labels = np.zeros(len(visits), dtype=np.int64), np.array(["all"], dtype=object)
-        else:
-            codes, labels = pd.factorize(visits[column].astype(str))
+        codes, labels = _dimension_codes(visits, column)
         frame = pd.DataFrame({"value": codes, "visitor": visitor, "day": day_number}).drop_duplicates()
         frame = frame.sort_values(["value", "visitor", "day"], kind="stable")
         same_next = (frame["value"].shift(-1) == frame["value"]) & (frame["visitor"].shift(-1) == frame["visitor"])
@@ -208,7 +209,7 @@ def query_measures_range(conn: Connection, start: date, end: date) -> dict[date,
     del facts
     for name in MEASURE_QUERIES:
         for row in run_sql(conn, name, **params):
-            ds = _as_date(row.pop("ds"))
+            ds = warehouse.as_date(row.pop("ds"))
             key = (row.pop("dimension"), str(row.pop("dimension_value")))
             for measure, value in row.items():
                 measures[ds][key][measure] = 0.0 if value is None else float(value)
@@ -306,7 +307,7 @@ def has_raw_data(conn: Connection, ds: date, *, exists: bool = False) -> bool:
 def load_kpis(conn: Connection, start: date, end: date) -> dict[tuple[date, str, str, str], float | None]:
     """KPI values for ds in [start, end) keyed by (ds, metric, dimension, dimension_value)."""
     frame = read_sql_frame(conn, "kpi/kpis_for_days", start=start, end=end)
-    days = {value: _as_date(value) for value in frame["ds"].unique()}
+    days = {value: warehouse.as_date(value) for value in frame["ds"].unique()}
     return {
         (days[ds], metric, dimension, value_label): (None if value is None or value != value else float(value))
         for ds, metric, dimension, value_label, value in zip(
@@ -323,13 +324,8 @@ def load_funnel(conn: Connection, start: date, end: date, dimension: str = "all"
     out: dict[date, list[tuple[str, int]]] = defaultdict(list)
     for row in run_sql(conn, "funnel/funnel_for_days", start=start, end=end):
         if row["dimension"] == dimension and row["dimension_value"] == value:
-            out[_as_date(row["ds"])].append((row["step"], int(row["users"])))
+            out[warehouse.as_date(row["ds"])].append((row["step"], int(row["users"])))
     return dict(out)
-
-
-def _as_date(value: Any) -> date:
-    # SQLite returns ISO strings through text() queries; PostgreSQL returns dates.
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
 def headline_kpis(values: dict[tuple[date, str, str, str], float | None], ds: date, metrics: list[str]) -> list[KpiValue]:

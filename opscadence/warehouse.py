@@ -172,6 +172,11 @@ MAU_DAYS = 30
 REPURCHASE_DAYS = 90
 
 
+def as_date(value: Any) -> date:
+    """A ``ds`` value as read: SQLite returns ISO strings through text() queries, PostgreSQL dates."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
 def calendar_row(ds: date) -> dict[str, date]:
     return {
         "ds": ds,
@@ -182,7 +187,7 @@ def calendar_row(ds: date) -> dict[str, date]:
 def ensure_calendar(conn: Connection, start: date, end: date) -> None:
     """Make sure ``dim_calendar`` has the days in [start, end) (concurrent callers are fine)."""
     have = {
-        d if isinstance(d, date) else date.fromisoformat(str(d)[:10])
+        as_date(d)
         for d in conn.execute(
             sa.select(dim_calendar.c.ds).where(dim_calendar.c.ds >= start, dim_calendar.c.ds < end)
         ).scalars()
