@@ -1,10 +1,10 @@
-"""Backfills: run a cadence for every period in a range, in one process.
+"""Backfills: run a cadence for every period in a range, in one run (one process, or worker processes).
 
 Each period goes through the same plain functions as the scheduled flow (validate, compute,
 evaluate), so a backfilled day ends in the same state as a scheduled one; the marts of
 consecutive days are computed a chunk at a time by the same range queries the daily flow runs
 for its one day. Backfills record alerts but never notify per period. A year of daily periods
-costs one process start-up.
+costs one start-up per worker, not one per period.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ def is_complete(engine: Engine, ds: date) -> bool:
         return kpi_module.has_marts(conn, ds)
 
 
-# Days computed together: one set of range queries per chunk (MAU and repurchase read each
-# summary row once per chunk). A month keeps memory flat on L (see benchmarks/README.md).
+# Days validated and computed together: one GX run per table and one set of range queries per
+# chunk. 16 days keep a worker near 1.1 GB on L (31 days: 1.7 GB; see benchmarks/README.md).
 CHUNK_DAYS = 16
 
 
@@ -90,7 +90,7 @@ def run_backfill(
     """Run ``cadence`` for every period in [start, end] a chunk of consecutive days at a time.
 
     Three passes over the chunks: (1) validate each chunk (:func:`daily.validate_days`: one GX
-    run per table when the data is in a SQLite warehouse, each day's stored report the one a
+    run per table when the data is in the warehouse, each day's stored report the one a
     scheduled run stores) and summarise its visitors; (2) compute its marts with one set of
     range queries, written day by day under the day's lock; (3) evaluate each day's alerts
     (recorded, never notified). A pass needs the one before it done for every chunk (MAU

@@ -517,9 +517,7 @@ def validate_partition(
         gx_frame = _gx_frame(frame, ds)
         suite_result = runtime.validate(table, gx_frame, params)
         _, _, mean = row_count_bounds((trailing_counts or {}).get(table))
-        sampler = (lambda labels, f=gx_frame, t=table: _sql_sample(t, _id_rows(f, t, labels))) if id_samples \
-            else (lambda labels, f=gx_frame, t=table: _sample(f, t, labels))
-        results.extend(_interpret(table, set(gx_frame.columns), sampler,
+        results.extend(_interpret(table, set(gx_frame.columns), _sampler(gx_frame, table, id_samples),
                                   suite_result, runtime.documents[table], params, describe(table), mean))
     return ValidationReport(ds=ds, results=results)
 
@@ -717,10 +715,8 @@ def validate_range(
                     {"unexpected_count": int(len(mine)), "unexpected_index_list": [int(i) for i in mine]},
                 ))
             # the columns a day's own GX frame would have; samples read only the id columns
-            sampler = (lambda labels, f=day_frame, t=table: _sql_sample(t, _id_rows(f, t, labels))) if id_samples \
-                else (lambda labels, f=day_frame, t=table: _sample(f, t, labels))
             per_day[ds].extend(_interpret(
-                table, set(day_frame.columns) | {"ds"}, sampler,
+                table, set(day_frame.columns) | {"ds"}, _sampler(day_frame, table, id_samples),
                 _DaySuiteResult(results), doc, params, describe(table, ds), mean,
             ))
     return {ds: ValidationReport(ds=ds, results=per_day[ds]) for ds in days}
@@ -732,6 +728,14 @@ def _unattributable(res: Any) -> bool:
         return False
     result = res.result or {}
     return not res.success and len(result.get("unexpected_index_list") or []) != result.get("unexpected_count")
+
+
+def _sampler(frame: pd.DataFrame, table: str, id_samples: bool) -> Callable[[Iterable[Any]], list[str]]:
+    """Unexpected row labels of ``frame`` -> samples: ids with row numbers, or (``id_samples``)
+    ids only, sorted, as :func:`validate_partition_sql` words them."""
+    if id_samples:
+        return lambda labels: _sql_sample(table, _id_rows(frame, table, labels))
+    return lambda labels: _sample(frame, table, labels)
 
 
 def _id_rows(frame: pd.DataFrame, table: str, labels: Iterable[Any]) -> list[dict[str, Any]]:
