@@ -68,11 +68,9 @@ def write_export(root: Path, tables: dict[str, str] | None = None, *, encoding: 
 
 
 @pytest.fixture()
-def engine(tmp_path):
-    eng = warehouse.create_engine(f"sqlite:///{tmp_path}/w.sqlite")
-    warehouse.init_schema(eng)
-    yield eng
-    eng.dispose()
+def engine(sqlite_engine):
+    """These tests run on SQLite only (conftest's ``engine`` would add PostgreSQL)."""
+    return sqlite_engine
 
 
 # --- CSV: encodings ------------------------------------------------------------------------

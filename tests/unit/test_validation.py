@@ -334,11 +334,9 @@ def test_issues_list_critical_first(frames):
 
 
 @pytest.fixture()
-def engine(tmp_path):
-    eng = warehouse.create_engine(f"sqlite:///{tmp_path}/w.sqlite")
-    warehouse.init_schema(eng)
-    yield eng
-    eng.dispose()
+def engine(sqlite_engine):
+    """These tests run on SQLite only (conftest's ``engine`` would add PostgreSQL)."""
+    return sqlite_engine
 
 
 def test_store_report_twice_leaves_one_set(frames, engine):
