@@ -155,3 +155,32 @@ def test_a_range_that_cannot_be_judged_at_once_is_validated_day_by_day(planted):
     reports = _ranged(engine, source, some, frames)
     for ds in some:
         _same(reports[ds].results, _alone(engine, source, ds).results)
+
+
+def test_an_unreadable_value_fails_its_day_with_file_row_and_column_and_writes_nothing(tmp_path):
+    """A value the chunk reader cannot type sends the chunk day by day: the bad day's report
+    names the table, row and column, its marts stay empty, the other days validate and compute."""
+    from opscadence import kpis
+    from opscadence.backfill import run_backfill
+    from opscadence.config import Config
+
+    engine = warehouse.create_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
+    load_demo(engine, users=200, days=12, seed=5, end_date=END)
+    days = [END - timedelta(days=n) for n in (3, 2, 1)]
+    bad = days[1]
+    with engine.begin() as conn:  # SQLite keeps text in a numeric column as it was written
+        order_id = conn.execute(sa.select(warehouse.raw_orders.c.order_id)
+                                .where(warehouse.raw_orders.c.ds == bad).limit(1)).scalar_one()
+        conn.execute(sa.text("update raw_orders set amount = '12,5元' where order_id = :id"), {"id": order_id})
+
+    summary = run_backfill(engine, Config(warehouse_url=str(engine.url)), WarehouseSource(engine), "daily",
+                           days[0], days[-1], force=True)
+
+    assert summary.done == [days[0], days[2]] and list(summary.failed) == [bad]
+    with engine.connect() as conn:
+        assert not kpis.has_marts(conn, bad) and kpis.has_marts(conn, days[0]) and kpis.has_marts(conn, days[2])
+        detail = conn.execute(sa.select(warehouse.dq_results.c.detail)
+                              .where(warehouse.dq_results.c.ds == bad, warehouse.dq_results.c.success.is_(False))
+                              ).scalars().all()
+    assert any(f"raw_orders (ds={bad.isoformat()}) row" in d and "column amount" in d and "12,5元" in d
+               for d in detail), detail
