@@ -15,10 +15,12 @@ import time
 from datetime import date
 from pathlib import Path
 
-from opscadence import daily, warehouse
-from opscadence.brief import render_daily_brief
-from opscadence.config import load_config
-from opscadence.demo import load_demo
+from opscadence import warehouse
+
+from opscadence.pipelines import daily
+from opscadence.reporting.brief import render_daily_brief
+from opscadence.core.config import load_config
+from opscadence.demo.generator import load_demo
 
 
 def _timed(fn, *args, **kwargs):

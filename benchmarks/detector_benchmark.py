@@ -1,4 +1,4 @@
-"""Labeled synthetic benchmark for the seasonal KPI anomaly detector (opscadence.detect).
+"""Labeled synthetic benchmark for the seasonal KPI anomaly detector (opscadence.detection.detector).
 
 Run:  .venv/bin/python benchmarks/detector_benchmark.py [--seed N] [--series N] [--json out.json]
       [--no-ablations] [--stl]   (--stl adds a robust-STL candidate on the count series; it
@@ -65,7 +65,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from opscadence.detect import (  # noqa: E402
+from opscadence.detection.detector import (  # noqa: E402
     CalendarDay,
     DetectorConfig,
     default_policy,

@@ -66,7 +66,7 @@ def _engine(url: str):
 
 def phase_generate(url: str, users: int, days: int) -> dict:
     from opscadence import warehouse
-    from opscadence.demo import load_demo_chunked
+    from opscadence.demo.generator import load_demo_chunked
 
     engine = warehouse.create_engine(url)
     start = time.perf_counter()
@@ -103,14 +103,14 @@ def phase_copy_recent(src: str, dst: str, days: int) -> dict:
 
 
 def _config(url: str, home: str):
-    from opscadence.config import load_config
+    from opscadence.core.config import load_config
 
     return load_config(environ={"OPSCADENCE_WAREHOUSE_URL": url, "OPSCADENCE_HOME": home})
 
 
 def phase_daily(url: str, ds: date) -> dict:
-    from opscadence import daily
-    from opscadence.brief import render_daily_brief
+    from opscadence.pipelines import daily
+    from opscadence.reporting.brief import render_daily_brief
 
     engine = _engine(url)
     with tempfile.TemporaryDirectory() as home:
@@ -145,8 +145,8 @@ def phase_daily(url: str, ds: date) -> dict:
 
 
 def phase_backfill(url: str, start: date, end: date, concurrency: int) -> dict:
-    from opscadence import daily
-    from opscadence.backfill import run_backfill
+    from opscadence.pipelines import daily
+    from opscadence.pipelines.backfill import run_backfill
 
     engine = _engine(url)
     with tempfile.TemporaryDirectory() as home:

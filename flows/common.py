@@ -9,9 +9,9 @@ from datetime import date, datetime
 from sqlalchemy.engine import Engine
 
 from opscadence import warehouse
-from opscadence.config import Config, load_config
-from opscadence.daily import make_source, resolve_ds
-from opscadence.slack import SlackClient, client_from_env
+from opscadence.core.config import Config, load_config
+from opscadence.pipelines.daily import make_source, resolve_ds
+from opscadence.delivery.slack import SlackClient, client_from_env
 from opscadence.sources import PartitionSource
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from opscadence.locks import period_lock
+from opscadence.core.locks import period_lock
 
 from flows.common import build_context, inject_fault, logical_date
 from tasks.compute import assemble_brief, compute_marts, evaluate_alerts, prepare_baselines

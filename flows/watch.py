@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from flows.common import build_context
-from opscadence.locks import period_lock
+from opscadence.core.locks import period_lock
 from tasks.alerting import notify_alerts
 from tasks.watch import evaluate_watch, update_watch_lifecycle
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from datetime import date, datetime, timedelta, timezone
 from typing import Sequence
 
-from opscadence.config import ConfigError, load_config
+from opscadence.core.config import ConfigError, load_config
 
 
 def _prefect_defaults() -> None:
@@ -28,8 +28,8 @@ def _iso_date(value: str) -> date:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from opscadence import warehouse
-    from opscadence.daily import resolve_ds
-    from opscadence.demo import load_demo
+    from opscadence.pipelines.daily import resolve_ds
+    from opscadence.demo.generator import load_demo
 
     cfg = load_config()
     end = args.end_date or resolve_ds(None, cfg.timezone)
@@ -52,8 +52,8 @@ def _prepare_history(engine, cfg, start: date, end: date) -> None:
     """Validate and compute every day but the last, so the detector has history (no messages)."""
     from tqdm import tqdm
 
-    from opscadence.backfill import run_backfill
-    from opscadence.daily import make_source
+    from opscadence.pipelines.backfill import run_backfill
+    from opscadence.pipelines.daily import make_source
 
     # two steps per day: validated, then computed (a day already done: both at once)
     with tqdm(total=2 * ((end - start).days + 1), unit="step", desc="history", file=sys.stderr,
@@ -137,7 +137,7 @@ def _when(value: str) -> datetime:
 
 
 def _cmd_alerts(args: argparse.Namespace) -> int:
-    from opscadence import lifecycle
+    from opscadence.alerting import lifecycle
 
     engine = _engine()
     now = datetime.now(timezone.utc)
@@ -165,8 +165,8 @@ def _cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
-    from opscadence.anomalies import calendars, policies
-    from opscadence.detect import detect_long, read_series_csv
+    from opscadence.detection.anomalies import calendars, policies
+    from opscadence.detection.detector import detect_long, read_series_csv
 
     cfg = load_config()
     try:
@@ -188,8 +188,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 def _cmd_outbox_send(_args: argparse.Namespace) -> int:
     from opscadence import warehouse
-    from opscadence.delivery import send_outbox
-    from opscadence.slack import client_from_env
+    from opscadence.delivery.outbox import send_outbox
+    from opscadence.delivery.slack import client_from_env
 
     cfg = load_config()
     client = client_from_env()

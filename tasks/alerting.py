@@ -6,12 +6,14 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 
-from opscadence import daily, lifecycle
-from opscadence.config import Config
-from opscadence.delivery import DeliveryOutcome
-from opscadence.model import Alert
-from opscadence.slack import SlackClient
-from opscadence.validation import ValidationReport
+from opscadence.pipelines import daily
+
+from opscadence.alerting import lifecycle
+from opscadence.core.config import Config
+from opscadence.delivery.outbox import DeliveryOutcome
+from opscadence.core.model import Alert
+from opscadence.delivery.slack import SlackClient
+from opscadence.quality.validation import ValidationReport
 
 
 @task(name="explain-alerts", cache_policy=NO_CACHE)

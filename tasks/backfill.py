@@ -8,8 +8,8 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 from tqdm import tqdm
 
-from opscadence.backfill import BackfillSummary, periods, run_backfill
-from opscadence.config import Config
+from opscadence.pipelines.backfill import BackfillSummary, periods, run_backfill
+from opscadence.core.config import Config
 from opscadence.sources import PartitionSource
 
 

@@ -6,12 +6,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 
-from opscadence import daily
-from opscadence.config import Config
-from opscadence.kpis import clear_marts
-from opscadence.model import Alert, DailyBrief
+from opscadence.pipelines import daily
+from opscadence.core.config import Config
+from opscadence.analytics.daily.kpis import clear_marts
+from opscadence.core.model import Alert, DailyBrief
 from opscadence.sources import PartitionSource
-from opscadence.validation import ValidationReport
+from opscadence.quality.validation import ValidationReport
 
 
 @task(name="prepare-baselines", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)

@@ -5,7 +5,7 @@ from datetime import date
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from opscadence.daily import Extracted, extract_day
+from opscadence.pipelines.daily import Extracted, extract_day
 from opscadence.sources import PartitionSource
 
 

@@ -8,10 +8,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 
-from opscadence.brief import render_daily_brief
-from opscadence.delivery import DeliveryOutcome, deliver
-from opscadence.model import DailyBrief, Message
-from opscadence.slack import SlackClient
+from opscadence.reporting.brief import render_daily_brief
+from opscadence.delivery.outbox import DeliveryOutcome, deliver
+from opscadence.core.model import DailyBrief, Message
+from opscadence.delivery.slack import SlackClient
 
 
 @task(name="render-brief", cache_policy=NO_CACHE)

@@ -4,9 +4,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 
-from opscadence.daily import Extracted, validate_day
+from opscadence.pipelines.daily import Extracted, validate_day
 from opscadence.sources import PartitionSource
-from opscadence.validation import ValidationReport
+from opscadence.quality.validation import ValidationReport
 
 
 @task(name="validate-partitions", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)

@@ -6,8 +6,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 
-from opscadence import lifecycle, watch
-from opscadence.config import Config
+from opscadence.alerting import lifecycle
+
+from opscadence.alerting import watch
+from opscadence.core.config import Config
 
 
 @task(name="evaluate-watch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 20])

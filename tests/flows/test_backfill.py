@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from flows.backfill import backfill
 from flows.daily import daily_brief
 from opscadence import warehouse
-from opscadence.backfill import run_backfill
+from opscadence.pipelines.backfill import run_backfill
 
 
 def _days_with_marts(engine):
@@ -85,8 +85,8 @@ def test_worker_processes_end_in_the_state_of_one_process(shop_env):
     """concurrency 2 runs the chunks in two worker processes; every mart, check and alert row
     equals a single-process backfill's."""
     shop, home, engine = shop_env
-    from opscadence.config import load_config
-    from opscadence.daily import make_source
+    from opscadence.core.config import load_config
+    from opscadence.pipelines.daily import make_source
 
     cfg = load_config()
     tables = (warehouse.mart_daily_kpis, warehouse.mart_daily_funnel, warehouse.dq_results, warehouse.alerts)
@@ -121,8 +121,8 @@ def test_a_bad_day_is_reported_and_does_not_stop_the_others(shop_env, slack_serv
 
 def test_progress_reports_every_period(shop_env):
     shop, home, engine = shop_env
-    from opscadence.config import load_config
-    from opscadence.daily import make_source
+    from opscadence.core.config import load_config
+    from opscadence.pipelines.daily import make_source
 
     cfg = load_config()
     seen = []

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from flows.daily import daily_brief
 from opscadence import warehouse
-from opscadence.demo import generate_demo_frames
+from opscadence.demo.generator import generate_demo_frames
 from tests.flows.conftest import END
 
 

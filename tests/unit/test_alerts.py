@@ -2,8 +2,8 @@ from datetime import timedelta
 
 import pytest
 
-from opscadence.alerts import breaches, evaluate_rules
-from opscadence.config import ThresholdRule
+from opscadence.alerting.rules import breaches, evaluate_rules
+from opscadence.core.config import ThresholdRule
 from tests.fixtures.tiny_shop import D
 
 

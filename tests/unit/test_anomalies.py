@@ -4,8 +4,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from opscadence.anomalies import anomaly_alerts, policies
-from opscadence.config import load_config
+from opscadence.detection.anomalies import anomaly_alerts, policies
+from opscadence.core.config import load_config
 
 DS = date(2026, 11, 24)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from opscadence.backfill import CHUNK_DAYS, chunks
+from opscadence.pipelines.backfill import CHUNK_DAYS, chunks
 
 
 def test_chunks_are_runs_of_consecutive_days_with_a_size_cap():

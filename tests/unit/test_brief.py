@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from opscadence.brief import (
+from opscadence.reporting.brief import (
     MAX_ALERTS_SHOWN,
     MAX_BLOCKS,
     describe_alert,
@@ -19,7 +19,7 @@ from opscadence.brief import (
     render_daily_brief,
     suggestion_for,
 )
-from opscadence.model import Alert, DailyBrief, DataQualityIssue, Funnel, FunnelStep, KpiValue, Message
+from opscadence.core.model import Alert, DailyBrief, DataQualityIssue, Funnel, FunnelStep, KpiValue, Message
 
 EVIL = "<!channel> *boss* <@U123>"
 
@@ -541,7 +541,7 @@ def test_anomaly_alert_wording_in_both_locales():
 
 
 def test_root_cause_lines_appear_under_their_alert_at_most_two():
-    from opscadence.model import alert_key
+    from opscadence.core.model import alert_key
 
     a = alert()
     other = alert(metric="ad_ctr", threshold=0.01, value=0.007, severity="P3", dimension="channel",

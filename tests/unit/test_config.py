@@ -1,6 +1,6 @@
 import pytest
 
-from opscadence.config import DEFAULT_ALERT_CHANNEL, DEFAULT_BRIEF_CHANNEL, ConfigError, load_config
+from opscadence.core.config import DEFAULT_ALERT_CHANNEL, DEFAULT_BRIEF_CHANNEL, ConfigError, load_config
 
 
 def test_defaults_without_a_file(tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from opscadence import warehouse
-from opscadence.demo import DemoShop, generate_demo_frames, load_demo
+from opscadence.demo.generator import DemoShop, generate_demo_frames, load_demo
 
 END = date(2026, 11, 24)
 SIZE = {"users": 1500, "days": 21, "seed": 11, "end_date": END}

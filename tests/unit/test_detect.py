@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from scipy import special
 
-from opscadence.detect import (
+from opscadence.detection.detector import (
     CalendarDay,
     DetectorConfig,
     MetricPolicy,

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 import pytest
 
 from opscadence.cli import main
-from opscadence.detect import detect_long, read_series_csv
+from opscadence.detection.detector import detect_long, read_series_csv
 
 START = date(2026, 9, 1)
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from opscadence import kpis
-from opscadence.metrics import CATALOG, compute_metrics
+from opscadence.analytics.daily import kpis
+from opscadence.metrics.catalog import CATALOG, compute_metrics
 from tests.fixtures import tiny_shop
 from tests.fixtures.tiny_shop import D
 
@@ -191,7 +191,7 @@ def test_range_computation_equals_day_by_day(engine):
     """The backfill's chunked computation gives each day exactly what the daily flow computes."""
     from datetime import date
 
-    from opscadence.demo import load_demo
+    from opscadence.demo.generator import load_demo
 
     end = date(2026, 11, 24)
     load_demo(engine, users=400, days=40, seed=3, end_date=end)

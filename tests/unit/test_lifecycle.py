@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
 
 from opscadence import warehouse
-from opscadence.config import SlackChannels
-from opscadence.delivery import send_outbox
-from opscadence.lifecycle import (
+from opscadence.core.config import SlackChannels
+from opscadence.delivery.outbox import send_outbox
+from opscadence.alerting.lifecycle import (
     FIRING,
     PENDING,
     RESOLVED,
@@ -32,8 +32,8 @@ from opscadence.lifecycle import (
     send_reminders,
     silence,
 )
-from opscadence.model import Alert
-from opscadence.slack import SlackWebClient
+from opscadence.core.model import Alert
+from opscadence.delivery.slack import SlackWebClient
 from tests.slack_api_server import SlackApiServer
 
 TOKEN = "xoxb-1234-5678-LifecycleTestToken"

@@ -2,7 +2,7 @@ import threading
 import time
 
 
-from opscadence.locks import LockTimeout, period_lock
+from opscadence.core.locks import LockTimeout, period_lock
 
 
 def test_second_holder_waits_for_the_first(engine):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opscadence.privacy import escape_mrkdwn, mask_pii, redact_sample, truncate
+from opscadence.core.privacy import escape_mrkdwn, mask_pii, redact_sample, truncate
 
 
 # --- escape_mrkdwn ----------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from opscadence.rootcause import RootCause, SegmentContribution, explain, root_cause_lines
+from opscadence.alerting.rootcause import RootCause, SegmentContribution, explain, root_cause_lines
 
 PSR = "payment_success_rate"
 

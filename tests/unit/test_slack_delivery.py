@@ -18,15 +18,15 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
 
 from opscadence import warehouse
-from opscadence.delivery import (
+from opscadence.delivery.outbox import (
     NO_CLIENT_ERROR,
     content_hash,
     deliver,
     outbox_paths,
     send_outbox,
 )
-from opscadence.model import Message
-from opscadence.slack import (
+from opscadence.core.model import Message
+from opscadence.delivery.slack import (
     RecordingSlackClient,
     SlackClient,
     SlackDeliveryError,

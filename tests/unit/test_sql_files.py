@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from opscadence.resources import resource_dir
-from opscadence.sqlfiles import load_sql, read_sql_frame, run_sql, sql_names
+from opscadence.core.resources import resource_dir
+from opscadence.core.sqlfiles import load_sql, read_sql_frame, run_sql, sql_names
 
 KEYWORDS = r"\b(SELECT|FROM|WHERE|GROUP BY|ORDER BY|JOIN|WITH|UNION ALL|CASE|WHEN|COUNT|SUM|DISTINCT)\b"
 
@@ -36,7 +36,7 @@ def test_unknown_sql_file():
 def test_result_frames_cut_a_result_into_numbered_batches(sqlite_engine):
     import sqlalchemy as sa
 
-    from opscadence.sqlfiles import result_frames
+    from opscadence.core.sqlfiles import result_frames
 
     with sqlite_engine.connect() as conn:
         values = " union all ".join(f"select {n} as n" for n in range(7))

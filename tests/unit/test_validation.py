@@ -9,9 +9,11 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from opscadence import model, warehouse
-from opscadence.resources import resource_dir
-from opscadence.validation import (
+from opscadence import warehouse
+
+from opscadence.core import model
+from opscadence.core.resources import resource_dir
+from opscadence.quality.validation import (
     CheckResult,
     ValidationReport,
     row_count_bounds,
@@ -404,7 +406,7 @@ def test_every_suite_is_consistent_with_the_warehouse_schema():
 
 
 def test_gx_progress_bars_and_analytics_are_off(frames):
-    from opscadence import validation
+    from opscadence.quality import validation
 
     run(frames)
     context = validation._gx().context
@@ -423,7 +425,7 @@ def test_no_progress_output(frames, capfd):
 def test_validated_frames_are_not_kept_by_gx(frames):
     """GX's execution engine caches every batch's frame for the life of the process; a
     backfill worker validates a year of months, so the cache is emptied after each run."""
-    from opscadence import validation
+    from opscadence.quality import validation
 
     runtime = validation._gx()
     batch = runtime.batch_definitions["events"].get_batch(batch_parameters={"dataframe": frames["events"]})

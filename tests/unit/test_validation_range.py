@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from opscadence import warehouse
-from opscadence.demo import load_demo
+from opscadence.demo.generator import load_demo
 from opscadence.sources import WarehouseSource
-from opscadence.validation import (
+from opscadence.quality.validation import (
     range_read_plan,
     trailing_row_counts,
     trailing_row_counts_range,
@@ -160,9 +160,9 @@ def test_a_range_that_cannot_be_judged_at_once_is_validated_day_by_day(planted):
 def test_an_unreadable_value_fails_its_day_with_file_row_and_column_and_writes_nothing(tmp_path):
     """A value the chunk reader cannot type sends the chunk day by day: the bad day's report
     names the table, row and column, its marts stay empty, the other days validate and compute."""
-    from opscadence import kpis
-    from opscadence.backfill import run_backfill
-    from opscadence.config import Config
+    from opscadence.analytics.daily import kpis
+    from opscadence.pipelines.backfill import run_backfill
+    from opscadence.core.config import Config
 
     engine = warehouse.create_engine(f"sqlite:///{tmp_path / 'w.sqlite'}")
     load_demo(engine, users=200, days=12, seed=5, end_date=END)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from opscadence import warehouse
 from opscadence.sources import WarehouseSource
-from opscadence.validation import _sql_runtime, validate_partition, validate_partition_sql
+from opscadence.quality.validation import _sql_runtime, validate_partition, validate_partition_sql
 
 URL = os.environ.get("OPSCADENCE_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not URL, reason="OPSCADENCE_TEST_POSTGRES_URL is not set")

@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from opscadence import warehouse
-from opscadence.metrics import CATALOG, metrics_for
-from opscadence.model import Funnel, FunnelStep, KpiValue, relative_change
-from opscadence.sqlfiles import read_sql_frame, run_sql
+from opscadence.metrics.catalog import CATALOG, metrics_for
+from opscadence.core.model import Funnel, FunnelStep, KpiValue, relative_change
+from opscadence.core.sqlfiles import read_sql_frame, run_sql
 
 MAU_DAYS = warehouse.MAU_DAYS
 REPURCHASE_DAYS = warehouse.REPURCHASE_DAYS

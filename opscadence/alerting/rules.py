@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from opscadence import warehouse
-from opscadence.config import ThresholdRule
-from opscadence.model import Alert, DataQualityIssue, relative_change
+from opscadence.core.config import ThresholdRule
+from opscadence.core.model import Alert, DataQualityIssue, relative_change
 
 KpiKey = tuple[date, str, str, str]  # (ds, metric, dimension, dimension_value)
 

@@ -47,8 +47,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from opscadence.model import Message
-from opscadence.slack import PostedMessage, SlackClient, SlackDeliveryError
+from opscadence.core.model import Message
+from opscadence.delivery.slack import PostedMessage, SlackClient, SlackDeliveryError
 from opscadence.warehouse import briefs
 
 POSTED = "posted"

@@ -20,10 +20,10 @@ from datetime import date, timedelta
 
 from sqlalchemy.engine import Engine
 
-from opscadence import daily
-from opscadence import kpis as kpi_module
-from opscadence.config import Config
-from opscadence.locks import period_lock
+from opscadence.pipelines import daily
+from opscadence.analytics.daily import kpis as kpi_module
+from opscadence.core.config import Config
+from opscadence.core.locks import period_lock
 from opscadence.sources import PartitionSource
 
 CADENCES = ("daily",)

@@ -1,4 +1,4 @@
-"""Seasonal anomaly alerts: the detector (opscadence.detect) run over the daily KPI mart."""
+"""Seasonal anomaly alerts: the detector (opscadence.detection.detector) run over the daily KPI mart."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from datetime import date, timedelta
 import pandas as pd
 from sqlalchemy.engine import Connection
 
-from opscadence.config import Config
-from opscadence.detect import CalendarDay, MetricPolicy, default_policy, detect_long
-from opscadence.metrics import CATALOG, metrics_for
-from opscadence.model import Alert
-from opscadence.sqlfiles import read_sql_frame
+from opscadence.core.config import Config
+from opscadence.detection.detector import CalendarDay, MetricPolicy, default_policy, detect_long
+from opscadence.metrics.catalog import CATALOG, metrics_for
+from opscadence.core.model import Alert
+from opscadence.core.sqlfiles import read_sql_frame
 
 
 def policies(cfg: Config) -> dict[str, MetricPolicy]:

@@ -36,7 +36,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
-from opscadence.model import Message
+from opscadence.core.model import Message
 
 TOKEN_ENV = "SLACK_BOT_TOKEN"
 API_URL_ENV = "SLACK_API_URL"

@@ -13,7 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from opscadence.resources import resource_dir
+from opscadence.core.resources import resource_dir
 
 # ":name" bind parameters (not "::" casts).
 _BIND_NAME = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")

@@ -53,8 +53,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from opscadence.metrics import CATALOG
-from opscadence.privacy import escape_mrkdwn, truncate
+from opscadence.metrics.catalog import CATALOG
+from opscadence.core.privacy import escape_mrkdwn, truncate
 
 __all__ = ["SegmentContribution", "RootCause", "explain", "root_cause_lines"]
 
@@ -249,8 +249,8 @@ def root_cause_lines(cause: RootCause, locale: str = "zh-CN", top: int = 3) -> l
     Values are formatted by the metric's unit; dimension values are escaped data.
     """
     # Imported here, not at module level: the brief renderer may import this module.
-    from opscadence import brief
-    from opscadence.kpis import FUNNEL_STEPS
+    from opscadence.reporting import brief
+    from opscadence.analytics.daily.kpis import FUNNEL_STEPS
 
     try:
         s = LINES[locale]

@@ -94,7 +94,7 @@ class SlackConfig(_Strict):
 
 
 class MetricDetection(_Strict):
-    """Per-metric overrides of the anomaly detector's policy (see opscadence.detect.default_policy)."""
+    """Per-metric overrides of the anomaly detector's policy (see opscadence.detection.detector.default_policy)."""
 
     direction: Literal["drop", "rise", "both"] | None = None
     min_relative_change: float | None = Field(None, ge=0)

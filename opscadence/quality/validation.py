@@ -30,8 +30,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from opscadence import model, warehouse
-from opscadence.resources import resource_dir
+from opscadence import warehouse
+
+from opscadence.core import model
+from opscadence.core.resources import resource_dir
 from opscadence.warehouse import PARTITION_TIME_COLUMN, RAW_TABLES
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Warehouse schema and the idempotent window writer (SQLAlchemy 2 Core).
+"""Warehouse schema: raw tables, marts, alert and delivery state; engines (SQLAlchemy 2 Core).
 
 Raw tables carry a ``ds`` partition column: the calendar date in the shop's
 timezone. Timestamps are stored as naive shop-local datetimes, so SQL never has to
@@ -7,14 +7,8 @@ do timezone arithmetic and runs unchanged on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, timedelta
-from typing import Any
-
-import numpy as np
-import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 metadata = sa.MetaData()
 
@@ -159,7 +153,7 @@ mart_daily_visitors = sa.Table(
 )
 
 # One row per day: the window bounds KPI queries join on, so date arithmetic stays out of
-# SQL (it differs between SQLite and PostgreSQL). Filled by ensure_calendar for the days a
+# SQL (it differs between SQLite and PostgreSQL). Filled by calendar.ensure_calendar for the days a
 # computation needs; rows never change once written.
 dim_calendar = sa.Table(
     "dim_calendar", metadata,
@@ -170,41 +164,6 @@ dim_calendar = sa.Table(
 
 MAU_DAYS = 30
 REPURCHASE_DAYS = 90
-
-
-def as_date(value: Any) -> date:
-    """A ``ds`` value as read: SQLite returns ISO strings through text() queries, PostgreSQL dates."""
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-
-
-def calendar_row(ds: date) -> dict[str, date]:
-    return {
-        "ds": ds,
-        "repurchase_window_start": ds - timedelta(days=REPURCHASE_DAYS),
-    }
-
-
-def ensure_calendar(conn: Connection, start: date, end: date) -> None:
-    """Make sure ``dim_calendar`` has the days in [start, end) (concurrent callers are fine)."""
-    have = {
-        as_date(d)
-        for d in conn.execute(
-            sa.select(dim_calendar.c.ds).where(dim_calendar.c.ds >= start, dim_calendar.c.ds < end)
-        ).scalars()
-    }
-    rows = [calendar_row(start + timedelta(days=n)) for n in range((end - start).days)]
-    rows = [r for r in rows if r["ds"] not in have]
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # another dialect: plain insert of the missing rows
-        conn.execute(dim_calendar.insert(), rows)
-        return
-    conn.execute(insert(dim_calendar).on_conflict_do_nothing(index_elements=["ds"]), rows)
-
 
 # One row per ds × rule × dimension_value that breached.
 alerts = sa.Table(
@@ -253,7 +212,7 @@ briefs = sa.Table(
 )
 
 # One row per alert fingerprint (rule × series): its lifecycle pending → firing → resolved,
-# acknowledgement, silence and where its firing message is (see opscadence.lifecycle).
+# acknowledgement, silence and where its firing message is (see opscadence.alerting.lifecycle).
 # Timestamps are naive UTC (bookkeeping times, not shop-local event times).
 alert_states = sa.Table(
     "alert_states", metadata,
@@ -290,6 +249,19 @@ alert_states = sa.Table(
 )
 
 
+# GX validates PostgreSQL partitions in SQL with a day filter on extract(year/month/day from ds);
+# an expression index lets those checks read the day instead of scanning the table.
+for _table in RAW_TABLES.values():
+    sa.event.listen(
+        _table,
+        "after_create",
+        sa.DDL(
+            f"create index if not exists ix_{_table.name}_ds_parts on {_table.name} "
+            "((extract(year from ds)), (extract(month from ds)), (extract(day from ds)))"
+        ).execute_if(dialect="postgresql"),
+    )
+
+
 def create_engine(url: str) -> Engine:
     """Engine for the warehouse URL; SQLite files get their parent directory created."""
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
@@ -318,178 +290,3 @@ def init_schema(engine: Engine) -> None:
     for table in metadata.sorted_tables:
         for index in table.indexes:
             index.create(engine, checkfirst=True)
-
-
-def _records(rows: pd.DataFrame | Iterable[Mapping[str, Any]], table: sa.Table) -> list[dict[str, Any]]:
-    if isinstance(rows, pd.DataFrame):
-        frame = rows.astype(object).where(rows.notna(), None)
-        records = frame.to_dict(orient="records")
-    else:
-        records = [dict(r) for r in rows]
-    columns = set(table.c.keys())
-    out = []
-    for rec in records:
-        unknown = set(rec) - columns
-        if unknown:
-            raise ValueError(f"{table.name}: unknown columns {sorted(unknown)}")
-        out.append({k: (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for k, v in rec.items()})
-    return out
-
-
-# Frames at least this long go through the bulk path (executemany of tuples / COPY).
-BULK_MIN_ROWS = 1_000
-
-
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NaT or value is pd.NA:
-        return True
-    return isinstance(value, float) and value != value  # NaN
-
-
-def _column_values(series: pd.Series, column: sa.Column, dialect: sa.engine.Dialect) -> list[Any]:
-    """One column as a list of values the DB-API driver accepts (None for NaN/NA/NaT).
-
-    Vectorised for the common dtypes; on SQLite, dates and timestamps are written in
-    SQLAlchemy's own storage format so the bulk path stores exactly what the ORM path does.
-    """
-    sqlite = dialect.name == "sqlite"
-    dtype = series.dtype
-    if pd.api.types.is_datetime64_dtype(dtype) and getattr(dtype, "tz", None) is None:
-        arr = series.to_numpy(dtype="datetime64[us]")
-        nat = np.isnat(arr)
-        text = np.char.replace(np.datetime_as_string(arr, unit="us"), "T", " ")
-        if isinstance(column.type, sa.Date):
-            text = text.astype("<U10")  # YYYY-MM-DD
-        out = text.astype(object)
-        if nat.any():
-            out[nat] = None
-        return out.tolist()
-    if pd.api.types.is_bool_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
-        values = series.to_numpy().tolist()
-        return [int(v) for v in values] if sqlite else values
-    if pd.api.types.is_float_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
-        arr = series.to_numpy()
-        nan = np.isnan(arr)
-        if not nan.any():
-            return arr.tolist()
-        out = arr.astype(object)
-        out[nan] = None
-        return out.tolist()
-    if pd.api.types.is_integer_dtype(dtype) and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
-        return series.to_numpy().tolist()
-    # object / extension dtypes: per value, with the dialect's bind processor for typed columns
-    values = series.astype(object).tolist()
-    processor = column.type.dialect_impl(dialect).bind_processor(dialect) if sqlite else None
-    cache: dict[Any, Any] = {}
-    out_list = []
-    for v in values:
-        if _missing(v):
-            out_list.append(None)
-            continue
-        if isinstance(v, pd.Timestamp):
-            v = v.to_pydatetime()
-        elif isinstance(v, np.generic):
-            v = v.item()
-        if processor is not None and not isinstance(v, str):
-            key = (type(v), v)
-            try:
-                v = cache[key]
-            except KeyError:
-                v = cache[key] = processor(v)
-            except TypeError:  # unhashable
-                v = processor(v)
-        out_list.append(v)
-    return out_list
-
-
-def _check_window_frame(table: sa.Table, frame: pd.DataFrame, start: date, end: date) -> None:
-    if "ds" not in frame.columns:
-        if len(frame):
-            raise ValueError(f"{table.name}: row with ds=None is outside the window [{start}, {end})")
-        return
-    for ds in pd.unique(frame["ds"].astype(object)):
-        value = None if _missing(ds) else (ds.date() if isinstance(ds, pd.Timestamp) else ds)
-        if value is None or not (start <= value < end):
-            raise ValueError(f"{table.name}: row with ds={value!r} is outside the window [{start}, {end})")
-
-
-def _bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
-    """Insert a frame on the caller's connection (same DB-API connection, same transaction)."""
-    dialect = conn.dialect
-    names = list(frame.columns)
-    columns = [_column_values(frame[name], table.c[name], dialect) for name in names]
-    rows = list(zip(*columns))
-    del columns
-    preparer = dialect.identifier_preparer
-    target = preparer.format_table(table)
-    column_list = ", ".join(preparer.quote(name) for name in names)
-    driver = conn.connection.driver_connection
-    if dialect.name == "postgresql" and dialect.driver == "psycopg":
-        with driver.cursor() as cur:
-            with cur.copy(f"COPY {target} ({column_list}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-            if table.name in {t.name for t in RAW_TABLES.values()}:
-                # Fresh statistics right after a bulk load: the planner otherwise estimates one row
-                # for a day's partition (measured: GX's SQL uniqueness check 50 s → under 1 s on 5M events).
-                cur.execute(f"ANALYZE {target}")
-        return
-    marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
-    if marks is None:  # named styles: let SQLAlchemy do it
-        conn.execute(table.insert(), [dict(zip(names, r)) for r in rows])
-        return
-    sql = f"INSERT INTO {target} ({column_list}) VALUES ({', '.join([marks] * len(names))})"
-    cur = driver.cursor()
-    try:
-        cur.executemany(sql, rows)
-    finally:
-        cur.close()
-
-
-def replace_window(
-    conn: Connection,
-    table: sa.Table,
-    start: date,
-    end: date,
-    rows: pd.DataFrame | Iterable[Mapping[str, Any]],
-    *,
-    extra_where: Sequence[sa.ColumnElement[bool]] = (),
-) -> int:
-    """Replace every row of ``table`` with ``start <= ds < end`` by ``rows``.
-
-    Runs inside the caller's transaction (use ``engine.begin()``), so a failure leaves
-    the previous window intact and a rerun leaves exactly the same state. Large frames
-    are written in bulk (executemany of tuples; ``COPY`` on PostgreSQL with psycopg) on
-    the same connection, so the semantics are the same: NaN/NA/NaT become NULL.
-    """
-    where = [table.c.ds >= start, table.c.ds < end, *extra_where]
-    if isinstance(rows, pd.DataFrame) and len(rows) >= BULK_MIN_ROWS:
-        unknown = set(rows.columns) - set(table.c.keys())
-        if unknown:
-            raise ValueError(f"{table.name}: unknown columns {sorted(unknown)}")
-        _check_window_frame(table, rows, start, end)
-        conn.execute(table.delete().where(*where))
-        _bulk_insert(conn, table, rows)
-        return len(rows)
-    records = _records(rows, table)
-    for rec in records:
-        ds = rec.get("ds")
-        if ds is None or not (start <= ds < end):
-            raise ValueError(f"{table.name}: row with ds={ds!r} is outside the window [{start}, {end})")
-    conn.execute(table.delete().where(*where))
-    if records:
-        conn.execute(table.insert(), records)
-    return len(records)
-
-
-# GX validates PostgreSQL partitions in SQL with a day filter on extract(year/month/day from ds);
-# an expression index lets those checks read the day instead of scanning the table.
-for _table in RAW_TABLES.values():
-    sa.event.listen(
-        _table,
-        "after_create",
-        sa.DDL(
-            f"create index if not exists ix_{_table.name}_ds_parts on {_table.name} "
-            "((extract(year from ds)), (extract(month from ds)), (extract(day from ds)))"
-        ).execute_if(dialect="postgresql"),
-    )

@@ -19,7 +19,7 @@ the rows through the state machine in one transaction and returns the
   changes nothing, and an evaluation of a period earlier than the scope's latest one (a
   backfill of an old day) changes nothing at all.
 
-Every Slack message goes through :func:`opscadence.delivery.deliver`, keyed by a ``kind``
+Every Slack message goes through :func:`opscadence.delivery.outbox.deliver`, keyed by a ``kind``
 made of the fingerprint and the firing time (one kind per firing *episode*, so a re-fire
 the same day gets its own message), so a retry or a rerun never posts twice and a Slack
 outage ends in the outbox. When the firing message went to the outbox its ts is not known;
@@ -49,13 +49,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from opscadence.brief import DIMENSION_LABELS, SEVERITY_EMOJI, describe_alert, format_value, suggestion_for
-from opscadence.config import SlackChannels
-from opscadence.delivery import STATUS_SENT, DeliveryOutcome, deliver
-from opscadence.metrics import CATALOG
-from opscadence.model import Alert, Message
-from opscadence.privacy import escape_mrkdwn, truncate
-from opscadence.slack import SlackClient
+from opscadence.reporting.brief import DIMENSION_LABELS, SEVERITY_EMOJI, describe_alert, format_value, suggestion_for
+from opscadence.core.config import SlackChannels
+from opscadence.delivery.outbox import STATUS_SENT, DeliveryOutcome, deliver
+from opscadence.metrics.catalog import CATALOG
+from opscadence.core.model import Alert, Message
+from opscadence.core.privacy import escape_mrkdwn, truncate
+from opscadence.delivery.slack import SlackClient
 from opscadence.warehouse import alert_states, briefs
 
 __all__ = [

@@ -18,11 +18,11 @@ from scipy.stats import binomtest
 from sqlalchemy.engine import Engine
 
 from opscadence import warehouse
-from opscadence.config import Config
-from opscadence.lifecycle import Observation
-from opscadence.model import Alert
-from opscadence.privacy import mask_pii
-from opscadence.sqlfiles import run_sql
+from opscadence.core.config import Config
+from opscadence.alerting.lifecycle import Observation
+from opscadence.core.model import Alert
+from opscadence.core.privacy import mask_pii
+from opscadence.core.sqlfiles import run_sql
 
 SCOPE = "watch"
 KPI_RULES = ("watch:payment_success_rate", "watch:orders_so_far")

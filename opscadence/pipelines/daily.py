@@ -18,15 +18,18 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from opscadence import kpis as kpi_module
-from opscadence import anomalies, lifecycle, rootcause, sources, warehouse
-from opscadence.alerts import data_quality_alert, evaluate_rules, sort_alerts, write_alerts
-from opscadence.config import Config
-from opscadence.metrics import headline_metrics
-from opscadence.model import Alert, DailyBrief, alert_key
-from opscadence.privacy import mask_pii
+from opscadence.analytics.daily import kpis as kpi_module
+from opscadence import sources, warehouse
+from opscadence.detection import anomalies
+from opscadence.alerting import lifecycle
+from opscadence.alerting import rootcause
+from opscadence.alerting.rules import data_quality_alert, evaluate_rules, sort_alerts, write_alerts
+from opscadence.core.config import Config
+from opscadence.metrics.catalog import headline_metrics
+from opscadence.core.model import Alert, DailyBrief, alert_key
+from opscadence.core.privacy import mask_pii
 from opscadence.sources import CsvExportSource, PartitionSource, SourceError, WarehouseSource, load_partition
-from opscadence.validation import (
+from opscadence.quality.validation import (
     CheckResult,
     ValidationReport,
     range_read_plan,

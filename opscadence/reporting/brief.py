@@ -1,4 +1,4 @@
-"""Render a :class:`~opscadence.model.DailyBrief` as a Slack message.
+"""Render a :class:`~opscadence.core.model.DailyBrief` as a Slack message.
 
 ``render_daily_brief`` is pure: the same brief gives the same :class:`Message`. Its
 ``blocks`` are Slack Block Kit; its ``text`` is the notification fallback and is also
@@ -10,9 +10,9 @@ Safety rules enforced here:
 
 * every string that came from data (dimension values, step keys, data-quality
   table/check/column/detail/samples, feedback, unknown metric names) goes through
-  :func:`~opscadence.privacy.escape_mrkdwn`, in the blocks and in the fallback text;
-  feedback is also masked with :func:`~opscadence.privacy.mask_pii`, samples with
-  :func:`~opscadence.privacy.redact_sample`;
+  :func:`~opscadence.core.privacy.escape_mrkdwn`, in the blocks and in the fallback text;
+  feedback is also masked with :func:`~opscadence.core.privacy.mask_pii`, samples with
+  :func:`~opscadence.core.privacy.redact_sample`;
 * when data quality failed, no number built on that day's data is shown: no KPI
   section, no funnel, and threshold alerts are withheld (only counted);
 * Slack's documented limits hold: ≤ 50 blocks, section text ≤ 3000 chars, ≤ 10 fields
@@ -25,8 +25,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from opscadence.metrics import CATALOG
-from opscadence.model import (
+from opscadence.metrics.catalog import CATALOG
+from opscadence.core.model import (
     Alert,
     DailyBrief,
     DataQualityIssue,
@@ -36,7 +36,7 @@ from opscadence.model import (
     alert_key,
     relative_change,
 )
-from opscadence.privacy import escape_mrkdwn, mask_pii, redact_sample, truncate
+from opscadence.core.privacy import escape_mrkdwn, mask_pii, redact_sample, truncate
 
 __all__ = [
     "LOCALES",
@@ -448,7 +448,7 @@ def _alert_lines(alert: Alert, locale: str, s: dict[str, str], *, markup: bool,
     sev = f"*{sev}*" if markup else sev
     suggestion = suggestion_for(alert.metric, alert.condition, locale, alert.kind)
     text = f"{emoji} {sev} {describe_alert(alert, locale)}\n    → {s['suggest']}{suggestion}"
-    # Root-cause lines arrive escaped (opscadence.rootcause); only their length is bounded here.
+    # Root-cause lines arrive escaped (opscadence.alerting.rootcause); only their length is bounded here.
     for line in (details or [])[:MAX_DETAILS_SHOWN]:
         text += f"\n    · {truncate(line, 300)}"
     return text

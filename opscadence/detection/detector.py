@@ -84,7 +84,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from opscadence.metrics import CATALOG
+from opscadence.metrics.catalog import CATALOG
 
 Direction = Literal["drop", "rise", "both"]
 

@@ -1,0 +1,1 @@
+"""Threshold rules, root causes, the alert lifecycle and the intraday watch."""

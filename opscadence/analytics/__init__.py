@@ -1,0 +1,1 @@
+"""The numbers, by cadence: analytics/daily, later weekly, monthly and the reviews."""

@@ -1,0 +1,1 @@
+"""The daily cadence's numbers: KPI measures over a range of days, marts, the funnel."""

@@ -1,0 +1,1 @@
+"""Getting messages out: Slack clients and the idempotent deliver-or-outbox step."""

@@ -1,0 +1,1 @@
+"""Anomaly detection on KPI series (no Prefect, no warehouse writes)."""

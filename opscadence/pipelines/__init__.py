@@ -1,0 +1,1 @@
+"""Per-cadence compositions of the domain steps (Prefect-free), and the backfill over any cadence."""

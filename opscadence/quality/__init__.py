@@ -1,0 +1,1 @@
+"""Data validation with Great Expectations before any number is computed."""

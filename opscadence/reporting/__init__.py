@@ -1,0 +1,1 @@
+"""Rendering: the i18n catalogue and the Slack Block Kit messages."""
