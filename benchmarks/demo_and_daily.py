@@ -18,6 +18,7 @@ from pathlib import Path
 from opscadence import warehouse
 
 from opscadence.pipelines import daily
+from opscadence.sources import make_source
 from opscadence.reporting.brief import render_daily_brief
 from opscadence.core.config import load_config
 from opscadence.demo.generator import load_demo
@@ -46,7 +47,7 @@ def main() -> None:
             warehouse.metadata.drop_all(engine)
         shop, demo_seconds = _timed(load_demo, engine, users=args.users, days=args.days, seed=args.seed, end_date=end)
         cfg = load_config(environ={"OPSCADENCE_WAREHOUSE_URL": url, "OPSCADENCE_HOME": tmp})
-        source = daily.make_source(cfg, engine)
+        source = make_source(cfg.source, engine, timezone=cfg.timezone)
 
         _, baseline_seconds = _timed(daily.ensure_baselines, engine, source, end, cfg.vertical)
         extracted, extract_seconds = _timed(daily.extract_day, source, end)

@@ -518,7 +518,7 @@ def main(argv: list[str] | None = None) -> dict:
             ("ablation: payment success at the generic 5 % floor",
              lambda: run_detector(data, policy_fn=lambda k: replace(default_policy(k), min_relative_change=0.05))),
             ("candidate: same-weekday median of 4 weeks",
-             lambda: run_detector(data, config=DetectorConfig(baseline="weekday_median", season_weeks=4))),
+             lambda: run_detector(data, config=DetectorConfig(baseline="weekday_median", season_cycles=4))),
             ("candidate: level only (no weekly profile)",
              lambda: run_detector(data, config=DetectorConfig(baseline="level"))),
         ]

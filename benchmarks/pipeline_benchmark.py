@@ -110,12 +110,13 @@ def _config(url: str, home: str):
 
 def phase_daily(url: str, ds: date) -> dict:
     from opscadence.pipelines import daily
+    from opscadence.sources import make_source
     from opscadence.reporting.brief import render_daily_brief
 
     engine = _engine(url)
     with tempfile.TemporaryDirectory() as home:
         cfg = _config(url, home)
-        source = daily.make_source(cfg, engine)
+        source = make_source(cfg.source, engine, timezone=cfg.timezone)
         steps = {}
 
         def timed(name, fn, *args):
@@ -145,13 +146,13 @@ def phase_daily(url: str, ds: date) -> dict:
 
 
 def phase_backfill(url: str, start: date, end: date, concurrency: int) -> dict:
-    from opscadence.pipelines import daily
     from opscadence.pipelines.backfill import run_backfill
+    from opscadence.sources import make_source
 
     engine = _engine(url)
     with tempfile.TemporaryDirectory() as home:
         cfg = _config(url, home)
-        source = daily.make_source(cfg, engine)
+        source = make_source(cfg.source, engine, timezone=cfg.timezone)
         t = time.perf_counter()
         summary = run_backfill(engine, cfg, source, "daily", start, end, force=True, concurrency=concurrency)
         seconds = time.perf_counter() - t

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any
 
 from prefect import flow, get_run_logger
 from pydantic import Field
 
 from flows.common import build_context
+from opscadence.core.periods import cadence_names, get_cadence
 from opscadence.reporting.brief import render_backfill_summary
 from tasks.backfill import backfill_periods
 from tasks.notify import deliver_message
@@ -16,9 +17,15 @@ from tasks.notify import deliver_message
 SUMMARY_KIND = "backfill-summary"
 
 
+def summary_kind(cadence: str) -> str:
+    """One summary message per cadence and range end (daily keeps the key it was stored under)."""
+    return SUMMARY_KIND if cadence == "daily" else f"{SUMMARY_KIND}-{cadence}"
+
+
 @flow(name="backfill", log_prints=False)
 def backfill(
-    cadence: Literal["daily"],
+    # The UI offers the registry's cadences; any registered one is accepted when called.
+    cadence: Annotated[str, Field(json_schema_extra={"enum": cadence_names()}, description="a cadence of the registry")],
     start: date,
     end: date,
     force: bool = False,
@@ -29,6 +36,7 @@ def backfill(
 
     Alerts are recorded per period but never notified; one summary goes to the alerts channel.
     """
+    get_cadence(cadence)  # an unknown cadence fails here, naming the known ones
     ctx = build_context()
     logger = get_run_logger()
     summary = backfill_periods(ctx.engine, ctx.cfg, ctx.source, cadence, start, end, force, concurrency)
@@ -38,14 +46,14 @@ def backfill(
     if notify:
         message = render_backfill_summary(summary, ctx.cfg.locale)
         channel = ctx.cfg.slack.channels.alert_channel()
-        delivery = deliver_message(ctx.engine, ctx.slack, SUMMARY_KIND, end, channel, message, ctx.cfg.outbox_dir)
+        delivery = deliver_message(ctx.engine, ctx.slack, summary_kind(cadence), end, channel, message, ctx.cfg.outbox_dir)
     ctx.engine.dispose()
     return {
         "cadence": cadence,
         "start": start.isoformat(),
         "end": end.isoformat(),
-        "done": [d.isoformat() for d in summary.done],
-        "skipped": [d.isoformat() for d in summary.skipped],
-        "failed": {d.isoformat(): why for d, why in summary.failed.items()},
+        "done": [str(p) for p in summary.done],
+        "skipped": [str(p) for p in summary.skipped],
+        "failed": {str(p): why for p, why in summary.failed.items()},
         "summary_delivery": None if delivery is None else {"status": delivery.status, "channel": delivery.channel},
     }

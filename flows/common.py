@@ -10,7 +10,8 @@ from sqlalchemy.engine import Engine
 
 from opscadence import warehouse
 from opscadence.core.config import Config, load_config
-from opscadence.pipelines.daily import make_source, resolve_ds
+from opscadence.core.periods import Period, get_cadence
+from opscadence.sources import make_source
 from opscadence.delivery.slack import SlackClient, client_from_env
 from opscadence.sources import PartitionSource
 
@@ -31,7 +32,7 @@ def build_context(cfg: Config | None = None) -> RunContext:
     return RunContext(
         cfg=cfg,
         engine=engine,
-        source=make_source(cfg, engine),
+        source=make_source(cfg.source, engine, timezone=cfg.timezone),
         slack=client_from_env(token=_slack_token(cfg)),
         run_url=flow_run_url(),
     )
@@ -55,13 +56,13 @@ def flow_run_url() -> str | None:
     return url if url and url.startswith("http") else None
 
 
-def logical_date(as_of: date | None, cfg: Config) -> date:
-    """``as_of`` or the period that just ended, relative to the run's scheduled start."""
+def logical_period(cadence: str, as_of: date | None, cfg: Config) -> Period:
+    """The period holding ``as_of``, or the one that just ended at the run's scheduled start."""
     from prefect.runtime import flow_run
 
     scheduled = flow_run.scheduled_start_time
     now = datetime.fromisoformat(scheduled.isoformat()) if scheduled is not None else None
-    return resolve_ds(as_of, cfg.timezone, now)
+    return get_cadence(cadence).period(as_of, cfg.timezone, now)
 
 
 class InjectedFault(RuntimeError):

@@ -8,14 +8,16 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from opscadence.core.locks import period_lock
+from opscadence.core.periods import get_cadence
 
-from flows.common import build_context, inject_fault, logical_date
+from flows.common import build_context, inject_fault, logical_period
 from tasks.compute import assemble_brief, compute_marts, evaluate_alerts, prepare_baselines
 from tasks.extract import extract_partitions
 from tasks.alerting import explain_alerts, notify_alerts, update_alert_lifecycle
 from tasks.notify import deliver_message, render_brief
 from tasks.validate import validate_partitions
 
+CADENCE = "daily"
 BRIEF_KIND = "daily-brief"
 
 
@@ -30,12 +32,13 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
     """
     ctx = build_context()
     cfg, engine = ctx.cfg, ctx.engine
-    ds = logical_date(as_of, cfg)
+    period = logical_period(CADENCE, as_of, cfg)
+    ds = period.start
     logger = get_run_logger()
     logger.info("daily brief for %s (%s)", ds, cfg.timezone)
 
     # One run per period at a time: a concurrent rerun waits, then finds the brief already sent.
-    with period_lock(engine, f"daily:{ds}"):
+    with period_lock(engine, get_cadence(CADENCE).lock_key(period)):
         prepare_baselines(engine, ctx.source, ds, cfg.vertical)
         extracted = extract_partitions(ctx.source, ds)
         report = validate_partitions(engine, ctx.source, extracted)
@@ -60,6 +63,8 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
             deliveries += notify_alerts(engine, ctx.slack, cfg, transitions, now)
     engine.dispose()
     return {
+        "cadence": CADENCE,
+        "period": period.key,
         "ds": ds.isoformat(),
         "validation_passed": report.passed,
         "alerts": [f"{a.severity} {a.metric} {a.dimension}={a.dimension_value}" for a in alerts],

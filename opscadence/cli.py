@@ -28,11 +28,11 @@ def _iso_date(value: str) -> date:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from opscadence import warehouse
-    from opscadence.pipelines.daily import resolve_ds
+    from opscadence.core.periods import last_complete
     from opscadence.demo.generator import load_demo
 
     cfg = load_config()
-    end = args.end_date or resolve_ds(None, cfg.timezone)
+    end = args.end_date or last_complete("day", cfg.timezone).start
     engine = warehouse.create_engine(cfg.resolved_warehouse_url)
     shop = load_demo(engine, users=args.users, days=args.days, seed=args.seed, end_date=end)
     if args.history:
@@ -52,14 +52,14 @@ def _prepare_history(engine, cfg, start: date, end: date) -> None:
     """Validate and compute every day but the last, so the detector has history (no messages)."""
     from tqdm import tqdm
 
-    from opscadence.pipelines.backfill import run_backfill
-    from opscadence.pipelines.daily import make_source
+    from opscadence.pipelines.backfill import progress_steps, run_backfill
+    from opscadence.sources import make_source
 
     # two steps per day: validated, then computed (a day already done: both at once)
-    with tqdm(total=2 * ((end - start).days + 1), unit="step", desc="history", file=sys.stderr,
-              disable=not sys.stderr.isatty()) as bar:
-        summary = run_backfill(engine, cfg, make_source(cfg, engine), "daily", start, end,
-                               progress=lambda _ds, status: bar.update(2 if status == "skipped" else 1))
+    with tqdm(total=progress_steps("daily") * ((end - start).days + 1), unit="step", desc="history",
+              file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
+        summary = run_backfill(engine, cfg, make_source(cfg.source, engine, timezone=cfg.timezone), "daily", start, end,
+                               progress=lambda _period, _status: bar.update(1))
     print(f"  history prepared: {len(summary.done)} days validated and computed, "
           f"{len(summary.skipped)} already done, {len(summary.failed)} failed")
 
@@ -69,17 +69,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     load_config()  # fail fast with a clear message before Prefect starts
     if args.cadence == "watch":
         return _run_watch(args)
-    from flows.daily import daily_brief
+    from opscadence.core.periods import get_cadence
 
-    result = daily_brief(as_of=args.date, notify=not args.no_notify)
-    print()
-    print(result["text"])
-    print()
-    if not result["validation_passed"]:
-        print(f"data validation FAILED for {result['ds']}: KPIs withheld, see the data-quality section")
-    for d in result["deliveries"]:
-        where = str(Path(d["path"]).resolve()) if d["path"] else f"Slack {d['channel']}"
-        print(f"{d['kind']} for {result['ds']} -> {d['status']}: {where}")
+    flow = get_cadence(args.cadence).flow_function()
+    result = flow(as_of=args.date, notify=not args.no_notify)
+    period = result["period"]
+    if result.get("text"):
+        print()
+        print(result["text"])
+        print()
+    if result.get("validation_passed") is False:
+        print(f"data validation FAILED for {period}: KPIs withheld, see the data-quality section")
+    for d in result.get("deliveries", []):
+        where = str(Path(d["path"]).resolve()) if d.get("path") else f"Slack {d['channel']}"
+        print(f"{d['kind']} for {period} -> {d['status']}: {where}")
     return 0
 
 
@@ -225,16 +228,19 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also validate and compute every day but the last (the detector's history; no messages)")
     demo.set_defaults(func=_cmd_demo)
 
+    from opscadence.core.periods import cadence_names
+
     run = sub.add_parser("run", help="run a cadence's flow locally")
-    run.add_argument("cadence", choices=["daily", "watch"])
-    run.add_argument("--date", type=_iso_date, default=None, help="daily: logical date (default: yesterday in the shop's timezone)")
+    run.add_argument("cadence", choices=[*cadence_names(), "watch"])
+    run.add_argument("--date", type=_iso_date, default=None,
+                     help="a day of the period to run (default: the period that just ended in the shop's timezone)")
     run.add_argument("--at", type=datetime.fromisoformat, default=None,
                      help="watch: the moment to judge, ISO time in the shop's timezone (default: now)")
     run.add_argument("--no-notify", action="store_true", help="record results but send nothing")
     run.set_defaults(func=_cmd_run)
 
     backfill = sub.add_parser("backfill", help="run a cadence for every period in a range (one summary message)")
-    backfill.add_argument("cadence", choices=["daily"])
+    backfill.add_argument("cadence", choices=cadence_names())
     backfill.add_argument("--start", type=_iso_date, required=True)
     backfill.add_argument("--end", type=_iso_date, required=True)
     backfill.add_argument("--force", action="store_true", help="redo periods that are already complete")

@@ -8,7 +8,8 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 from tqdm import tqdm
 
-from opscadence.pipelines.backfill import BackfillSummary, periods, run_backfill
+from opscadence.core.periods import Period
+from opscadence.pipelines.backfill import BackfillSummary, periods, progress_steps, run_backfill
 from opscadence.core.config import Config
 from opscadence.sources import PartitionSource
 
@@ -25,22 +26,21 @@ def backfill_periods(
     concurrency: int,
 ) -> BackfillSummary:
     logger = get_run_logger()
-    total = len(periods(cadence, start, end))
+    per_period = progress_steps(cadence)  # daily: validated, then done/failed
+    total = per_period * len(periods(cadence, start, end))
     # A progress bar in a terminal; in a worker's log, a line every tenth of the way.
-    # Two steps per period (validated, then done/failed; a skipped period both at once).
-    bar = tqdm(total=2 * total, unit="step", file=sys.stderr, disable=not sys.stderr.isatty(),
+    bar = tqdm(total=total, unit="step", file=sys.stderr, disable=not sys.stderr.isatty(),
                desc=f"{cadence} backfill")
-    step = max(1, 2 * total // 10)
+    step = max(1, total // 10)
     seen = 0
 
-    def progress(ds: date, status: str) -> None:
+    def progress(period: Period, status: str) -> None:
         nonlocal seen
-        steps = 2 if status == "skipped" else 1
-        before, seen = seen, seen + steps
-        bar.update(steps)
-        bar.set_postfix_str(f"{ds} {status}")
-        if seen // step > before // step or seen == 2 * total:
-            logger.info("backfill progress: %d/%d steps (last %s %s)", seen, 2 * total, ds, status)
+        before, seen = seen, seen + 1
+        bar.update(1)
+        bar.set_postfix_str(f"{period} {status}")
+        if seen // step > before // step or seen == total:
+            logger.info("backfill progress: %d/%d steps (last %s %s)", seen, total, period, status)
 
     try:
         return run_backfill(engine, cfg, source, cadence, start, end, force=force, concurrency=concurrency,

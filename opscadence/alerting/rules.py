@@ -1,9 +1,9 @@
-"""Threshold rules evaluated on the daily KPI mart (first version of alerting)."""
+"""Threshold rules evaluated on a period's KPI mart."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -11,18 +11,47 @@ from sqlalchemy.engine import Connection
 from opscadence import warehouse
 from opscadence.core.config import ThresholdRule
 from opscadence.core.model import Alert, DataQualityIssue, relative_change
+from opscadence.core.periods import Period
 
 KpiKey = tuple[date, str, str, str]  # (ds, metric, dimension, dimension_value)
 
 _SEVERITY_ORDER = {"P1": 0, "P2": 1, "P3": 2}
 
 
-def _baseline_day(condition: str, ds: date) -> date | None:
-    if condition.endswith("_vs_last_week"):
-        return ds - timedelta(days=7)
-    if condition.endswith("_vs_yesterday"):
-        return ds - timedelta(days=1)
+# What each change condition compares with (README: "Threshold rules").
+COMPARISONS = {
+    "previous_period": ("_vs_previous_period", "_vs_yesterday"),
+    "same_weekday_last_week": ("_vs_last_week",),
+    "same_period_last_year": ("_vs_same_period_last_year",),
+}
+
+
+def comparison(condition: str) -> str | None:
+    """``previous_period``, ``same_weekday_last_week``, ``same_period_last_year``, or None
+    for a threshold on the value itself."""
+    for name, suffixes in COMPARISONS.items():
+        if condition.endswith(suffixes):
+            return name
     return None
+
+
+def baseline_period(condition: str, period: Period) -> Period | None:
+    """The period a change condition compares ``period`` with."""
+    basis = comparison(condition)
+    if basis == "previous_period":
+        return period.previous()
+    if basis == "same_period_last_year":
+        return period.same_period_last_year()
+    if basis == "same_weekday_last_week":
+        if period.grain != "day":
+            raise ValueError(f"{condition} compares days; use drop/rise_vs_previous_period for a {period.grain}")
+        return period.shift(-7)
+    return None
+
+
+def _baseline_day(condition: str, ds: date) -> date | None:
+    baseline = baseline_period(condition, Period.day(ds))
+    return baseline.start if baseline else None
 
 
 def breaches(rule: ThresholdRule, value: float | None, baseline: float | None) -> bool:
@@ -105,4 +134,5 @@ def alert_row(ds: date, alert: Alert) -> dict[str, Any]:
 
 
 def write_alerts(conn: Connection, ds: date, items: list[Alert]) -> None:
-    warehouse.replace_window(conn, warehouse.alerts, ds, ds + timedelta(days=1), [alert_row(ds, a) for a in items])
+    day = Period.day(ds)
+    warehouse.replace_window(conn, warehouse.alerts, day.start, day.end, [alert_row(ds, a) for a in items])

@@ -37,12 +37,18 @@ class ThresholdRule(_Strict):
     """One threshold rule, evaluated on the daily KPI mart.
 
     ``below``/``above`` compare the value with ``threshold``; ``drop_vs_*``/``rise_vs_*``
-    compare the relative change against the same weekday last week or yesterday.
+    compare the relative change against the previous period, the same period last year, or
+    (days) the same weekday last week; ``*_vs_yesterday`` is ``*_vs_previous_period`` on days.
     """
 
     metric: str
     condition: Literal[
-        "below", "above", "drop_vs_last_week", "rise_vs_last_week", "drop_vs_yesterday", "rise_vs_yesterday"
+        "below", "above",
+        "drop_vs_previous_period", "rise_vs_previous_period",
+        "drop_vs_same_period_last_year", "rise_vs_same_period_last_year",
+        # the daily names, kept: *_vs_yesterday = *_vs_previous_period on days;
+        # *_vs_last_week = against the same weekday one week earlier
+        "drop_vs_last_week", "rise_vs_last_week", "drop_vs_yesterday", "rise_vs_yesterday",
     ]
     threshold: float
     dimension: str = "all"

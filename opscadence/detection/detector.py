@@ -7,7 +7,8 @@ Method
 ------
 *Counts, currency, seconds* — multiplicative "level × weekday profile":
 
-* Training set: the clean points of the last ``season_weeks`` (12) weeks. Points already
+* Training set: the clean points of the last ``season_cycles`` (12) weeks (``season`` = 7 points
+  per cycle for days; a parameter, so weekly series take ``season=None`` or 52). Points already
   judged out-of-band (either direction) and business-calendar days are not clean, so an
   incident or a promotion never poisons the baseline of the following weeks.
 * Weekday profile: a multiplicative median polish of the weeks × weekdays window (each
@@ -126,8 +127,10 @@ class DetectorConfig:
     """Model knobs (defaults chosen on the benchmark; the policy is the per-metric part)."""
 
     baseline: Literal["profile", "weekday_median", "level"] = "profile"
-    season_weeks: int = 12  # training window (weekday profile), in weeks
-    spread_weeks: int = 12  # window of past one-step residuals for the spread, in weeks
+    grain: Literal["day", "week", "month"] = "day"  # one point per day, ISO week or month
+    season: int | None = 7  # points per seasonal cycle (7: weekdays); None: no seasonal profile
+    season_cycles: int = 12  # training window (seasonal profile), in cycles (a cycle is one point without a season)
+    spread_cycles: int = 12  # window of past one-step residuals for the spread, in cycles
     level_days: int = 14  # recent days that set the level
     exclude_anomalies: bool = True  # out-of-band points leave the training set
     shift_window: int = 7  # a run of shift_min out-of-band points of one direction ...
@@ -189,7 +192,7 @@ def _weekday_profile(wk: np.ndarray, iterations: int = 3) -> np.ndarray:
     (or a missing / excluded day) does not leak into the weekday factors.
     """
     S = wk.shape[0]
-    f = np.ones((S, 7))
+    f = np.ones((S, wk.shape[2]))
     for _ in range(iterations):
         row, row_n = _nanmedian(wk / f[:, None, :])
         row = np.where((row_n >= 3) & (row > 0), row, np.nan)
@@ -230,10 +233,11 @@ def _run(
 ) -> dict[str, np.ndarray]:
     """Judge S series on a contiguous daily grid (S × T, NaN = no point) day by day."""
     S, T = values.shape
-    K = cfg.season_weeks
-    W = 7 * K
+    P = cfg.season or 1  # points per cycle
+    K = cfg.season_cycles
+    W = P * K
     L = min(cfg.level_days, W)
-    R = 7 * cfg.spread_weeks
+    R = P * cfg.spread_cycles
     pad = max(W, R)
     rate = dens is not None
     k = params.k
@@ -280,18 +284,18 @@ def _run(
             if rate:
                 wx = train_y[:, p - W:p]
                 wn = train_n[:, p - W:p]
-                sx_c = np.nansum(wx.reshape(S, K, 7), axis=1)
-                sn_c = np.nansum(wn.reshape(S, K, 7), axis=1)
+                sx_c = np.nansum(wx.reshape(S, K, P), axis=1)
+                sn_c = np.nansum(wn.reshape(S, K, P), axis=1)
                 sx, sn = sx_c.sum(1), sn_c.sum(1)
                 p_all = sx / sn
                 kappa = cfg.rate_prior_trials
                 if cfg.baseline == "level":
-                    f = np.ones((S, 7))
+                    f = np.ones((S, P))
                 else:
                     # Observed vs expected successes given each week's own pooled rate, so a
                     # level change between weeks does not leak into the weekday factors.
-                    wk_rate = np.nansum(wx.reshape(S, K, 7), axis=2) / np.nansum(wn.reshape(S, K, 7), axis=2)
-                    exp_c = np.nansum(wn.reshape(S, K, 7) * wk_rate[:, :, None], axis=1)
+                    wk_rate = np.nansum(wx.reshape(S, K, P), axis=2) / np.nansum(wn.reshape(S, K, P), axis=2)
+                    exp_c = np.nansum(wn.reshape(S, K, P) * wk_rate[:, :, None], axis=1)
                     f = (sx_c + kappa * p_all[:, None]) / (exp_c + kappa * p_all[:, None])
                     f = np.where(np.isfinite(f) & (f > 0), f, 1.0)
                 if cfg.baseline == "weekday_median":
@@ -334,13 +338,13 @@ def _run(
                 enough_den = n >= params.min_den
             else:
                 win = train_y[:, p - W:p]
-                wk = win.reshape(S, K, 7)
+                wk = win.reshape(S, K, P)
                 if cfg.baseline == "weekday_median":
                     base, _ = _nanmedian(wk[:, :, 0])
                     have = ~np.isnan(base)
                 else:
                     if cfg.baseline == "level":
-                        f = np.ones((S, 7))
+                        f = np.ones((S, P))
                     else:
                         f = _weekday_profile(wk)
                     d = win / np.tile(f, K)
@@ -417,14 +421,20 @@ def _run(
 # --------------------------------------------------------------------------- frames
 
 
-def _days(ds: pd.Series) -> np.ndarray:
-    return pd.to_datetime(ds).to_numpy().astype("datetime64[D]").astype(np.int64)
+def _positions(ds: pd.Series, grain: str = "day") -> np.ndarray:
+    """Consecutive integers for consecutive periods (days, ISO weeks or months)."""
+    days = pd.to_datetime(ds).to_numpy().astype("datetime64[D]").astype(np.int64)
+    if grain == "week":
+        return (days + 3) // 7  # 1970-01-01 was a Thursday: Monday-aligned week numbers
+    if grain == "month":
+        return pd.to_datetime(ds).dt.year.to_numpy() * 12 + pd.to_datetime(ds).dt.month.to_numpy() - 1
+    return days
 
 
-def _uplift_by_day(calendar: Sequence[CalendarDay]) -> dict[int, float]:
+def _uplift_by_day(calendar: Sequence[CalendarDay], grain: str = "day") -> dict[int, float]:
     out: dict[int, float] = {}
     for day in calendar:
-        key = int(np.datetime64(pd.Timestamp(day.ds).date(), "D").astype(np.int64))
+        key = int(_positions(pd.Series([pd.Timestamp(day.ds)]), grain)[0])
         out[key] = out.get(key, 0.0) + float(day.expected_uplift)
     return out
 
@@ -459,7 +469,7 @@ def _detect_groups(
             values[row, days - start] = vals
             if rate:
                 dens[row, days - start] = den
-            for day, u in _uplift_by_day(calendar).items():
+            for day, u in _uplift_by_day(calendar, config.grain).items():
                 if start <= day <= end:
                     uplift[row, day - start] = u
         out = _run(values, dens, uplift, _Params.of([series[i][3] for i in idx]), min_history, config)
@@ -480,7 +490,7 @@ def _as_output(frame: pd.DataFrame, res: dict[str, np.ndarray]) -> pd.DataFrame:
     return out
 
 
-def _prepare(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+def _prepare(frame: pd.DataFrame, keys: Sequence[str], grain: str = "day") -> pd.DataFrame:
     missing = {"ds", "value"} - set(frame.columns)
     if missing:
         raise ValueError(f"frame lacks column(s) {sorted(missing)}")
@@ -489,7 +499,7 @@ def _prepare(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
     out["value"] = pd.to_numeric(out["value"], errors="coerce").astype(float)
     if "denominator" in out:
         out["denominator"] = pd.to_numeric(out["denominator"], errors="coerce").astype(float)
-    out["_day"] = _days(out["ds"])
+    out["_day"] = _positions(out["ds"], grain)
     out = out.sort_values([*keys, "_day"], kind="stable").reset_index(drop=True)
     if out.duplicated([*keys, "_day"]).any():
         raise ValueError("duplicate ds within a series")
@@ -511,7 +521,7 @@ def detect_series(
     """
     if len(frame) == 0:
         return _empty_output()
-    data = _prepare(frame, [])
+    data = _prepare(frame, [], config.grain)
     den = data["denominator"].to_numpy() if "denominator" in data else None
     (res,) = _detect_groups(
         [(data["_day"].to_numpy(), data["value"].to_numpy(), den, policy, calendar)],
@@ -542,7 +552,7 @@ def detect_long(
         raise ValueError("frame lacks column 'metric'")
     if len(frame) == 0:
         return _empty_output(keys)
-    data = _prepare(frame, keys)
+    data = _prepare(frame, keys, config.grain)
     has_den = "denominator" in data
     series, bounds = [], []
     for key, group in data.groupby(keys, sort=False, dropna=False):

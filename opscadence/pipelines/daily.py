@@ -12,21 +12,22 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from opscadence.analytics.daily import kpis as kpi_module
-from opscadence import sources, warehouse
+from opscadence import warehouse
 from opscadence.detection import anomalies
 from opscadence.alerting import lifecycle
 from opscadence.alerting import rootcause
 from opscadence.alerting.rules import data_quality_alert, evaluate_rules, sort_alerts, write_alerts
 from opscadence.core.config import Config
 from opscadence.metrics.catalog import headline_metrics
+from opscadence.core.locks import period_lock
 from opscadence.core.model import Alert, DailyBrief, alert_key
+from opscadence.core.periods import BackfillPass, PassOutcome, Period, get_cadence
 from opscadence.core.privacy import mask_pii
 from opscadence.sources import CsvExportSource, PartitionSource, SourceError, WarehouseSource, load_partition
 from opscadence.quality.validation import (
@@ -40,20 +41,6 @@ from opscadence.quality.validation import (
     validate_partition_sql,
     validate_range,
 )
-
-def resolve_ds(as_of: date | None, timezone: str, now: datetime | None = None) -> date:
-    """The logical date of a run: ``as_of``, or the day that just ended in the shop's timezone."""
-    if as_of is not None:
-        return as_of
-    now = now or datetime.now(tz=ZoneInfo("UTC"))
-    if now.tzinfo is None:
-        raise ValueError("the run's start time must be timezone-aware")
-    return now.astimezone(ZoneInfo(timezone)).date() - timedelta(days=1)
-
-
-def make_source(cfg: Config, engine: Engine) -> PartitionSource:
-    return sources.make_source(cfg.source, engine, timezone=cfg.timezone)
-
 
 @dataclass(frozen=True)
 class Extracted:
@@ -320,3 +307,85 @@ def update_lifecycle(
         engine, observations, scope="daily", period=ds.isoformat(), now=now,
         pending_periods=cfg.alerting.pending_periods, covered=covered, locale=cfg.locale,
     )
+
+
+# --- the daily cadence's steps (opscadence.core.periods.CadenceSteps) ---------------------------
+
+def is_complete(engine: Engine, cfg: Config, period: Period) -> bool:
+    """A day is complete when its validated marts are written."""
+    with engine.connect() as conn:
+        return kpi_module.has_marts(conn, period.start)
+
+
+def backfill_passes() -> list[BackfillPass]:
+    """Validate a chunk (and summarise its visitors), compute its marts, evaluate its alerts."""
+    return [
+        BackfillPass("validate", validate_chunk, progress="validated"),
+        BackfillPass("compute", compute_chunk, progress="done"),
+        BackfillPass("evaluate", evaluate_chunk),
+    ]
+
+
+def _day_lock(ctx: Any, cadence: str):
+    spec = get_cadence(cadence)
+    return lambda ds: period_lock(ctx.engine, spec.lock_key(Period.day(ds)))
+
+
+def _validation_failure(report: ValidationReport) -> str:
+    return "validation failed: " + "; ".join(
+        f"{c.table}.{c.expectation}" + (f"({c.column})" if c.column else "") for c in report.critical_failures[:3]
+    )
+
+
+def validate_chunk(ctx: Any, cadence: str, batch: list[tuple[Period, Any]]) -> dict[Period, PassOutcome]:
+    """Validate a chunk (day by day if the chunk as a whole fails), withdraw the marts of days
+    that failed, and summarise the visitors of the days that passed. A day that failed
+    validation goes on (its data-quality alert is evaluated), marked failed."""
+    lock = _day_lock(ctx, cadence)
+    chunk = [period.start for period, _ in batch]
+    reports: dict[date, ValidationReport] = {}
+    errors: dict[date, str] = {}
+    try:
+        reports = validate_days(ctx.engine, ctx.source, chunk, lock=lock)
+    except Exception:  # validate day by day, so one bad period does not stop the others
+        for ds in chunk:
+            try:
+                reports.update(validate_days(ctx.engine, ctx.source, [ds], lock=lock))
+            except Exception as exc:
+                errors[ds] = f"{type(exc).__name__}: {exc}"
+    for ds, report in reports.items():
+        if not report.passed:
+            with lock(ds), ctx.engine.begin() as conn:
+                kpi_module.clear_marts(conn, ds)
+    passed = [ds for ds in chunk if ds in reports and reports[ds].passed]
+    if passed:
+        with ctx.engine.begin() as conn:
+            kpi_module.fill_visitor_mart(conn, passed[0], passed[-1] + timedelta(days=1), window=False)
+    out = {}
+    for period, _ in batch:
+        report = reports.get(period.start)
+        if report is None:
+            out[period] = PassOutcome(ok=False, why=errors.get(period.start, "not validated"))
+        else:
+            out[period] = PassOutcome(ok=True, data=report, why=None if report.passed else _validation_failure(report))
+    return out
+
+
+def compute_chunk(ctx: Any, cadence: str, batch: list[tuple[Period, Any]]) -> dict[Period, PassOutcome]:
+    """The marts of the chunk's days that passed validation, from one set of range queries."""
+    days = [period.start for period, report in batch if report.passed]
+    if days:
+        try:
+            compute_days(ctx.engine, days, ctx.cfg.vertical, lock=_day_lock(ctx, cadence), summarised=True)
+        except Exception as exc:
+            why = f"{type(exc).__name__}: {exc}"
+            return {period: PassOutcome(ok=not report.passed, data=report, why=why if report.passed else None)
+                    for period, report in batch}
+    return {period: PassOutcome(ok=True, data=report) for period, report in batch}
+
+
+def evaluate_chunk(ctx: Any, cadence: str, batch: list[tuple[Period, Any]]) -> dict[Period, PassOutcome]:
+    """Each day's alerts, recorded and never notified."""
+    for period, report in batch:
+        evaluate_day(ctx.engine, ctx.cfg, period.start, report)
+    return {period: PassOutcome(ok=True, data=report) for period, report in batch}

@@ -97,6 +97,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "rise_vs_last_week": "{label}{dim} {value}，较上周同日上升 {pct}（{baseline}）",
         "drop_vs_yesterday": "{label}{dim} {value}，较昨日下降 {pct}（{baseline}）",
         "rise_vs_yesterday": "{label}{dim} {value}，较昨日上升 {pct}（{baseline}）",
+        "drop_vs_same_period_last_year": "{label}{dim} {value}，较去年同期下降 {pct}（{baseline}）",
+        "rise_vs_same_period_last_year": "{label}{dim} {value}，较去年同期上升 {pct}（{baseline}）",
         "anomaly_drop": "{label}{dim} {value}，比季节性预期 {baseline} 低 {pct}（异常）",
         "urgent_feedback": "今日紧急用户反馈 {value} 条（支付失败、账号被封等）",
         "anomaly_rise": "{label}{dim} {value}，比季节性预期 {baseline} 高 {pct}（异常）",
@@ -145,6 +147,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "rise_vs_last_week": "{label}{dim} {value}, up {pct} vs same weekday last week ({baseline})",
         "drop_vs_yesterday": "{label}{dim} {value}, down {pct} vs yesterday ({baseline})",
         "rise_vs_yesterday": "{label}{dim} {value}, up {pct} vs yesterday ({baseline})",
+        "drop_vs_same_period_last_year": "{label}{dim} {value}, down {pct} vs the same period last year ({baseline})",
+        "rise_vs_same_period_last_year": "{label}{dim} {value}, up {pct} vs the same period last year ({baseline})",
         "anomaly_drop": "{label}{dim} {value}, {pct} below the expected {baseline} (seasonal anomaly)",
         "urgent_feedback": "{value} urgent user feedback message(s) today (payment failed, account banned, …)",
         "anomaly_rise": "{label}{dim} {value}, {pct} above the expected {baseline} (seasonal anomaly)",
@@ -424,12 +428,14 @@ def describe_alert(alert: Alert, locale: str = "zh-CN") -> str:
         return s["urgent_feedback"].format(value=format_value(alert.value, "count", locale))
     label, unit = _metric_label(alert.metric, locale)
     value = format_value(alert.value, unit, locale)
-    condition = alert.condition
+    # The daily brief: the previous period is yesterday.
+    condition = {"drop_vs_previous_period": "drop_vs_yesterday",
+                 "rise_vs_previous_period": "rise_vs_yesterday"}.get(alert.condition, alert.condition)
     if condition in ("below", "above"):
         return s[condition].format(label=label, dim=dim, value=value,
                                    threshold=format_value(alert.threshold, unit, locale))
     if condition in ("drop_vs_last_week", "rise_vs_last_week", "drop_vs_yesterday", "rise_vs_yesterday",
-                     "anomaly_drop", "anomaly_rise"):
+                     "drop_vs_same_period_last_year", "rise_vs_same_period_last_year", "anomaly_drop", "anomaly_rise"):
         change = relative_change(alert.value, alert.baseline)
         pct = f"{abs(change) * 100:.1f}%" if change is not None else f"≥{alert.threshold * 100:.1f}%"
         return s[condition].format(label=label, dim=dim, value=value, pct=pct,
@@ -624,7 +630,7 @@ def render_backfill_summary(summary: Any, locale: str = "zh-CN") -> Message:
     failed = sorted(summary.failed.items())
     if failed:
         lines.append(s["backfill_failed"])
-        lines += [f"• {ds.isoformat()}: {_data(why, 300)}" for ds, why in failed[:MAX_ALERTS_SHOWN]]
+        lines += [f"• {period}: {_data(why, 300)}" for period, why in failed[:MAX_ALERTS_SHOWN]]
         if len(failed) > MAX_ALERTS_SHOWN:
             lines.append(_more(len(failed) - MAX_ALERTS_SHOWN, s))
     blocks: list[dict[str, Any]] = [

@@ -86,14 +86,14 @@ def test_worker_processes_end_in_the_state_of_one_process(shop_env):
     equals a single-process backfill's."""
     shop, home, engine = shop_env
     from opscadence.core.config import load_config
-    from opscadence.pipelines.daily import make_source
+    from opscadence.sources import make_source
 
     cfg = load_config()
     tables = (warehouse.mart_daily_kpis, warehouse.mart_daily_funnel, warehouse.dq_results, warehouse.alerts)
-    one = run_backfill(engine, cfg, make_source(cfg, engine), "daily", shop.start, shop.end, force=True)
+    one = run_backfill(engine, cfg, make_source(cfg.source, engine, timezone=cfg.timezone), "daily", shop.start, shop.end, force=True)
     single = {t.name: _snapshot(engine, t) for t in tables}
-    two = run_backfill(engine, cfg, make_source(cfg, engine), "daily", shop.start, shop.end, force=True,
-                       concurrency=2, chunk_days=4)
+    two = run_backfill(engine, cfg, make_source(cfg.source, engine, timezone=cfg.timezone), "daily", shop.start, shop.end, force=True,
+                       concurrency=2, chunk_periods=4)
 
     assert two.done == one.done and len(two.done) == (shop.end - shop.start).days + 1
     for table in tables:
@@ -122,12 +122,12 @@ def test_a_bad_day_is_reported_and_does_not_stop_the_others(shop_env, slack_serv
 def test_progress_reports_every_period(shop_env):
     shop, home, engine = shop_env
     from opscadence.core.config import load_config
-    from opscadence.pipelines.daily import make_source
+    from opscadence.sources import make_source
 
     cfg = load_config()
     seen = []
     start = shop.end - timedelta(days=3)
-    summary = run_backfill(engine, cfg, make_source(cfg, engine), "daily", start, shop.end,
+    summary = run_backfill(engine, cfg, make_source(cfg.source, engine, timezone=cfg.timezone), "daily", start, shop.end,
                            progress=lambda ds, status: seen.append((ds, status)))
     days = [start + timedelta(days=n) for n in range(4)]
     assert seen == [(d, "validated") for d in days] + [(d, "done") for d in days]

@@ -46,3 +46,26 @@ def test_evaluate_rules_per_dimension_value_and_order():
     dau = found[1]
     assert (dau.value, dau.baseline) == (4.0, 6.0)
     assert found[0].baseline == pytest.approx(0.95)
+
+
+def test_period_conditions_and_the_daily_names_they_keep():
+    from datetime import date
+
+    from opscadence.alerting.rules import baseline_period
+    from opscadence.core.periods import Period
+
+    day = Period.day(date(2026, 11, 24))
+    assert baseline_period("drop_vs_previous_period", day).start == date(2026, 11, 23)
+    assert baseline_period("drop_vs_yesterday", day).start == date(2026, 11, 23)  # the same on days
+    assert baseline_period("rise_vs_last_week", day).start == date(2026, 11, 17)
+    assert baseline_period("below", day) is None
+    week = Period.containing("week", date(2026, 11, 24))
+    assert baseline_period("drop_vs_previous_period", week).key == "2026-W47"
+    assert baseline_period("drop_vs_same_period_last_year", week).key == "2025-W48"
+    with pytest.raises(ValueError, match="compares days"):
+        baseline_period("drop_vs_last_week", week)
+    kpis = {(D, "gmv", "all", "all"): 70.0, (D - timedelta(days=1), "gmv", "all", "all"): 100.0}
+    # -30% vs the previous day breaks a 20% drop rule, written either way
+    for condition in ("drop_vs_previous_period", "drop_vs_yesterday"):
+        found = evaluate_rules([rule(metric="gmv", condition=condition, threshold=0.2)], kpis, D)
+        assert [(a.value, a.baseline) for a in found] == [(70.0, 100.0)]

@@ -258,3 +258,22 @@ def test_detect_long_on_many_series():
     assert set(out["metric"]) == {f"m{i}" for i in range(50)}
     # Log-normal noise with sigma 5%: a 3-sigma band flags well under 5% of the points.
     assert out["is_anomaly"].mean() < 0.05
+
+
+def test_the_season_is_a_parameter_weekly_series_without_a_weekday_profile():
+    from datetime import date, timedelta
+
+    import pandas as pd
+
+    from opscadence.detection.detector import DetectorConfig, MetricPolicy, detect_series
+
+    # 30 ISO weeks (Mondays) of a flat 1000 ± 1%, then a week at 700: a 30% drop
+    mondays = [date(2026, 1, 5) + timedelta(weeks=n) for n in range(31)]
+    values = [1000 + (10 if n % 2 else -10) for n in range(30)] + [700]
+    frame = pd.DataFrame({"ds": mondays, "value": values})
+    weekly = DetectorConfig(grain="week", season=None)
+    out = detect_series(frame, policy=MetricPolicy(direction="drop"), min_history=8, config=weekly)
+    assert bool(out["is_anomaly"].iloc[-1]) and out["direction"].iloc[-1] == "drop"
+    assert not out["is_anomaly"].iloc[:-1].any()
+    # median of the alternating 990/1010 weeks is 1000: the drop is judged against it
+    assert out["expected"].iloc[-1] == pytest.approx(1000, rel=0.011)

@@ -176,7 +176,7 @@ def test_an_unreadable_value_fails_its_day_with_file_row_and_column_and_writes_n
     summary = run_backfill(engine, Config(warehouse_url=str(engine.url)), WarehouseSource(engine), "daily",
                            days[0], days[-1], force=True)
 
-    assert summary.done == [days[0], days[2]] and list(summary.failed) == [bad]
+    assert [p.start for p in summary.done] == [days[0], days[2]] and [p.start for p in summary.failed] == [bad]
     with engine.connect() as conn:
         assert not kpis.has_marts(conn, bad) and kpis.has_marts(conn, days[0]) and kpis.has_marts(conn, days[2])
         detail = conn.execute(sa.select(warehouse.dq_results.c.detail)
