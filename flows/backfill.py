@@ -54,6 +54,7 @@ def backfill(
         "end": end.isoformat(),
         "done": [str(p) for p in summary.done],
         "skipped": [str(p) for p in summary.skipped],
+        "recomputed": [str(p) for p in summary.recomputed],
         "failed": {str(p): why for p, why in summary.failed.items()},
         "summary_delivery": None if delivery is None else {"status": delivery.status, "channel": delivery.channel},
     }

@@ -39,7 +39,10 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
 
     # One run per period at a time: a concurrent rerun waits, then finds the brief already sent.
     with period_lock(engine, get_cadence(CADENCE).lock_key(period)):
-        prepare_baselines(engine, ctx.source, ds, cfg.vertical)
+        baselines = prepare_baselines(engine, ctx.source, ds, cfg.vertical)
+        recomputed = sorted(d.isoformat() for d, why in baselines.items() if why == "changed")
+        if recomputed:
+            logger.info("%d day(s) recomputed: inputs changed (%s)", len(recomputed), ", ".join(recomputed))
         extracted = extract_partitions(ctx.source, ds)
         report = validate_partitions(engine, ctx.source, extracted)
         if not report.passed:
@@ -67,6 +70,7 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
         "period": period.key,
         "ds": ds.isoformat(),
         "validation_passed": report.passed,
+        "recomputed": recomputed,  # comparison days whose inputs changed since their marts
         "alerts": [f"{a.severity} {a.metric} {a.dimension}={a.dimension_value}" for a in alerts],
         "text": message.text,
         "deliveries": [

@@ -61,7 +61,8 @@ def _prepare_history(engine, cfg, start: date, end: date) -> None:
         summary = run_backfill(engine, cfg, make_source(cfg.source, engine, timezone=cfg.timezone), "daily", start, end,
                                progress=lambda _period, _status: bar.update(1))
     print(f"  history prepared: {len(summary.done)} days validated and computed, "
-          f"{len(summary.skipped)} already done, {len(summary.failed)} failed")
+          f"{len(summary.skipped)} already done, {len(summary.failed)} failed"
+          + (f"; {len(summary.recomputed)} recomputed: inputs changed" if summary.recomputed else ""))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -78,6 +79,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print()
         print(result["text"])
         print()
+    if result.get("recomputed"):
+        print(f"{len(result['recomputed'])} day(s) recomputed: inputs changed ({', '.join(result['recomputed'])})")
     if result.get("validation_passed") is False:
         print(f"data validation FAILED for {period}: KPIs withheld, see the data-quality section")
     for d in result.get("deliveries", []):
@@ -109,6 +112,8 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
                       concurrency=args.concurrency, notify=not args.no_notify)
     print(f"backfill {args.cadence} {args.start}..{args.end}: {len(result['done'])} done, "
           f"{len(result['skipped'])} skipped, {len(result['failed'])} failed")
+    if result["recomputed"]:
+        print(f"  {len(result['recomputed'])} recomputed: inputs changed")
     for ds, why in sorted(result["failed"].items()):
         print(f"  {ds}: {why}")
     if result["summary_delivery"]:

@@ -15,7 +15,7 @@ from opscadence.quality.validation import ValidationReport
 
 
 @task(name="prepare-baselines", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
-def prepare_baselines(engine: Engine, source: PartitionSource, ds: date, vertical: str) -> list[date]:
+def prepare_baselines(engine: Engine, source: PartitionSource, ds: date, vertical: str) -> dict[date, str]:
     return daily.ensure_baselines(engine, source, ds, vertical)
 
 

@@ -185,7 +185,9 @@ class CadenceSteps(Protocol):
     processes.
     """
 
-    def is_complete(self, engine: Any, cfg: Any, period: Period) -> bool: ...
+    def period_status(self, engine: Any, cfg: Any, periods: list[Period]) -> dict[Period, str]:
+        """Each period's state: "current" (done from today's inputs: skipped), "changed" (done
+        from other inputs: recomputed) or "missing"."""
 
     def backfill_passes(self) -> list[BackfillPass]: ...
 

@@ -27,6 +27,11 @@ def _read(name: str) -> str:
     return path.read_text(encoding="utf-8")
 
 
+def sql_text(name: str) -> str:
+    """The text of ``sql/<name>.sql``."""
+    return _read(name)
+
+
 def load_sql(name: str, params: Mapping[str, Any] | None = None) -> sa.TextClause:
     """Load ``sql/<name>.sql`` as a ``text()`` clause with typed bind parameters.
 

@@ -33,6 +33,7 @@ class BackfillSummary:
     end: date
     done: list[Period] = field(default_factory=list)
     skipped: list[Period] = field(default_factory=list)
+    recomputed: list[Period] = field(default_factory=list)  # done before, from inputs that changed since
     failed: dict[Period, str] = field(default_factory=dict)  # period -> why (validation or error)
     stage_seconds: dict[str, float] = field(default_factory=dict)  # wall time per pass
 
@@ -89,14 +90,18 @@ def run_backfill(
     steps = max(1, sum(p.progress is not None for p in passes))
     summary = BackfillSummary(cadence=cadence, start=start, end=end)
     todo = []
-    for period in periods_between(spec.grain, start, end):
-        if not force and spec.implementation().is_complete(engine, cfg, period):
+    candidates = periods_between(spec.grain, start, end)
+    status = spec.implementation().period_status(engine, cfg, candidates)
+    for period in candidates:
+        if not force and status[period] == "current":
             summary.skipped.append(period)
             if progress:
                 for _ in range(steps):
                     progress(period, "skipped")
         else:
             todo.append(period)
+            if status[period] == "changed":
+                summary.recomputed.append(period)
     groups = chunks(todo, chunk_periods or spec.chunk_periods)
     workers = min(max(1, concurrency), len(groups)) if groups else 1
     context = _Context(engine, cfg, source) if workers == 1 else None

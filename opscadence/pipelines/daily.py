@@ -139,7 +139,9 @@ def compute_day(engine: Engine, ds: date, vertical: str) -> int:
     with engine.begin() as conn:
         measures = kpi_module.compute_measures(conn, ds)
         rows = kpi_module.kpi_rows(measures, ds, vertical)
+        checksums = warehouse.input_checksums(conn, ds, ds + timedelta(days=1)).get(ds, {})
         kpi_module.write_marts(conn, ds, rows, kpi_module.funnel_rows(measures, ds))
+        kpi_module.record_day_inputs(conn, ds, checksums, vertical)
     return len(rows)
 
 
@@ -163,6 +165,7 @@ def compute_days(
         kpi_module.prepare_range(conn, first, end, refresh=not summarised)
     with engine.connect() as conn:
         by_day = kpi_module.query_measures_range(conn, first, end)
+        checksums = warehouse.input_checksums(conn, first, end)
     written = {}
     for ds in sorted(days):
         measures = by_day.get(ds, {})
@@ -170,6 +173,7 @@ def compute_days(
         with lock(ds) if lock else nullcontext():
             with engine.begin() as conn:
                 kpi_module.write_marts(conn, ds, rows, kpi_module.funnel_rows(measures, ds))
+                kpi_module.record_day_inputs(conn, ds, checksums.get(ds, {}), vertical)
         written[ds] = len(rows)
     return written
 
@@ -185,16 +189,18 @@ def prepare_day(engine: Engine, source: PartitionSource, ds: date, vertical: str
     return report
 
 
-def ensure_baselines(engine: Engine, source: PartitionSource, ds: date, vertical: str) -> list[date]:
-    """Prepare the comparison days (yesterday, same weekday last week) when not done yet."""
-    prepared = []
-    for day in (ds - timedelta(days=7), ds - timedelta(days=1)):
-        with engine.connect() as conn:
-            if kpi_module.has_marts(conn, day):
-                continue
-        if _has_source_data(engine, source, day):
-            prepare_day(engine, source, day, vertical)
-            prepared.append(day)
+def ensure_baselines(engine: Engine, source: PartitionSource, ds: date, vertical: str) -> dict[date, str]:
+    """Prepare the comparison days (yesterday, same weekday last week) whose marts are missing or
+    were built from other inputs; returns each prepared day with why ("missing" or "changed")."""
+    day = Period.day(ds)
+    baselines = [day.shift(-7).start, day.previous().start]
+    with engine.connect() as conn:
+        status = kpi_module.day_status(conn, baselines, vertical)
+    prepared = {}
+    for baseline in baselines:
+        if status[baseline] != "current" and _has_source_data(engine, source, baseline):
+            prepare_day(engine, source, baseline, vertical)
+            prepared[baseline] = status[baseline]
     return prepared
 
 
@@ -311,10 +317,12 @@ def update_lifecycle(
 
 # --- the daily cadence's steps (opscadence.core.periods.CadenceSteps) ---------------------------
 
-def is_complete(engine: Engine, cfg: Config, period: Period) -> bool:
-    """A day is complete when its validated marts are written."""
+def period_status(engine: Engine, cfg: Config, periods: list[Period]) -> dict[Period, str]:
+    """A day is "current" when its validated marts are written from the raw partitions and
+    definitions there are now; "changed" when those moved since; else "missing"."""
     with engine.connect() as conn:
-        return kpi_module.has_marts(conn, period.start)
+        status = kpi_module.day_status(conn, [p.start for p in periods], cfg.vertical)
+    return {p: status[p.start] for p in periods}
 
 
 def backfill_passes() -> list[BackfillPass]:

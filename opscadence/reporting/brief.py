@@ -83,6 +83,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "title": "📊 每日数据简报 {ds} ({tz})",
         "backfill_title": "🔁 回补完成：{cadence} {start} ~ {end}",
         "backfill_counts": "完成 {done} · 跳过 {skipped} · 失败 {failed}",
+        "backfill_recomputed": "其中 {n} 天因输入数据变化而重算",
         "backfill_failed": "失败的周期：",
         "na": "无",
         "kpis": "📈 核心指标",
@@ -133,6 +134,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "title": "📊 Daily brief {ds} ({tz})",
         "backfill_title": "🔁 Backfill finished: {cadence} {start} .. {end}",
         "backfill_counts": "done {done} · skipped {skipped} · failed {failed}",
+        "backfill_recomputed": "{n} of them recomputed: inputs changed",
         "backfill_failed": "Failed periods:",
         "na": "n/a",
         "kpis": "📈 Headline KPIs",
@@ -627,6 +629,8 @@ def render_backfill_summary(summary: Any, locale: str = "zh-CN") -> Message:
     counts = s["backfill_counts"].format(done=len(summary.done), skipped=len(summary.skipped),
                                          failed=len(summary.failed))
     lines = [counts]
+    if summary.recomputed:
+        lines.append(s["backfill_recomputed"].format(n=len(summary.recomputed)))
     failed = sorted(summary.failed.items())
     if failed:
         lines.append(s["backfill_failed"])

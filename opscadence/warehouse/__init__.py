@@ -4,6 +4,12 @@ calendar (:mod:`calendar`). The names below are the package's public face, so ca
 """
 
 from opscadence.warehouse.calendar import as_date, calendar_row, ensure_calendar
+from opscadence.warehouse.inputs import (
+    definitions_version,
+    input_checksums,
+    record_inputs,
+    stale_or_missing,
+)
 from opscadence.warehouse.schema import (
     MAU_DAYS,
     PARTITION_TIME_COLUMN,
@@ -19,6 +25,7 @@ from opscadence.warehouse.schema import (
     mart_daily_funnel,
     mart_daily_kpis,
     mart_daily_visitors,
+    mart_inputs,
     metadata,
     raw_ad_spend,
     raw_events,
@@ -30,6 +37,10 @@ from opscadence.warehouse.schema import (
 from opscadence.warehouse.writers import BULK_MIN_ROWS, replace_window
 
 __all__ = [
+    "definitions_version",
+    "input_checksums",
+    "record_inputs",
+    "stale_or_missing",
     "BULK_MIN_ROWS",
     "MAU_DAYS",
     "PARTITION_TIME_COLUMN",
@@ -48,6 +59,7 @@ __all__ = [
     "mart_daily_funnel",
     "mart_daily_kpis",
     "mart_daily_visitors",
+    "mart_inputs",
     "metadata",
     "raw_ad_spend",
     "raw_events",

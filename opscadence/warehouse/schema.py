@@ -165,6 +165,19 @@ dim_calendar = sa.Table(
 MAU_DAYS = 30
 REPURCHASE_DAYS = 90
 
+# One row per cadence × ds whose marts are written: the fingerprint of the raw partitions and of
+# the definitions they were built from, so "complete" means "written from these inputs".
+mart_inputs = sa.Table(
+    "mart_inputs", metadata,
+    _ds(),
+    sa.Column("cadence", sa.String(32), nullable=False),
+    sa.Column("inputs", sa.String(64), nullable=False),  # sha256 of the raw partitions' checksums
+    sa.Column("definitions", sa.String(64), nullable=False),  # sha256 of SQL, catalogue and vertical
+    sa.Column("details", sa.Text, nullable=False),  # the checksums, JSON (what changed, for messages)
+    sa.UniqueConstraint("cadence", "ds", name="uq_mart_inputs_cadence_ds"),
+)
+
+
 # One row per ds × rule × dimension_value that breached.
 alerts = sa.Table(
     "alerts", metadata,

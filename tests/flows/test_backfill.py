@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 
@@ -128,7 +128,41 @@ def test_progress_reports_every_period(shop_env):
     seen = []
     start = shop.end - timedelta(days=3)
     summary = run_backfill(engine, cfg, make_source(cfg.source, engine, timezone=cfg.timezone), "daily", start, shop.end,
-                           progress=lambda ds, status: seen.append((ds, status)))
+                           progress=lambda period, status: seen.append((period.start, status)))
     days = [start + timedelta(days=n) for n in range(4)]
     assert seen == [(d, "validated") for d in days] + [(d, "done") for d in days]
     assert summary.total == 4
+
+
+def _marts(engine) -> list[tuple]:
+    t = warehouse.mart_daily_kpis
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.ds, t.c.metric, t.c.dimension, t.c.dimension_value, t.c.value)).all()
+    return sorted((str(r[0]), r[1], r[2], r[3], None if r[4] is None else round(r[4], 9)) for r in rows)
+
+
+def test_relanded_inputs_are_recomputed_not_skipped(engine, tmp_path):
+    """`opscadence demo --history --seed 8` over an existing shop yields seed-8 marts."""
+    from opscadence.core.config import load_config
+    from opscadence.demo.generator import load_demo
+    from opscadence.sources import make_source
+
+    cfg = load_config(environ={"OPSCADENCE_HOME": str(tmp_path)})
+    source = make_source(cfg.source, engine, timezone=cfg.timezone)
+    end = date(2026, 11, 24)
+    shop = load_demo(engine, users=300, days=10, seed=11, end_date=end)
+    first = run_backfill(engine, cfg, source, "daily", shop.start, end)
+    assert len(first.done) == 10 and first.recomputed == []
+    again = run_backfill(engine, cfg, source, "daily", shop.start, end)
+    assert len(again.skipped) == 10 and again.done == []  # same inputs: nothing to do
+
+    load_demo(engine, users=300, days=10, seed=8, end_date=end)  # re-landed with other data
+    relanded = run_backfill(engine, cfg, source, "daily", shop.start, end)
+    assert len(relanded.recomputed) == 10 and len(relanded.done) == 10 and relanded.skipped == []
+    reseeded = _marts(engine)
+
+    warehouse.metadata.drop_all(engine)
+    warehouse.init_schema(engine)
+    load_demo(engine, users=300, days=10, seed=8, end_date=end)
+    run_backfill(engine, cfg, source, "daily", shop.start, end)
+    assert reseeded == _marts(engine)  # exactly the marts of a fresh seed-8 shop

@@ -35,8 +35,9 @@ def _record(period: Period) -> None:
 
 # --- the toy cadence's steps (this module is its `steps`) ---------------------------------------
 
-def is_complete(engine, cfg, period: Period) -> bool:
-    return period.key in _read()
+def period_status(engine, cfg, periods: list[Period]) -> dict[Period, str]:
+    seen = _read()
+    return {p: "current" if p.key in seen else "missing" for p in periods}
 
 
 def toy_pass(ctx, cadence: str, batch: list[tuple[Period, object]]) -> dict[Period, PassOutcome]:

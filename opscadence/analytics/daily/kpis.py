@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.engine import Connection
 from opscadence import warehouse
 from opscadence.metrics.catalog import CATALOG, metrics_for
 from opscadence.core.model import Funnel, FunnelStep, KpiValue, relative_change
-from opscadence.core.sqlfiles import read_sql_frame, run_sql
+from opscadence.core.sqlfiles import read_sql_frame, run_sql, sql_names, sql_text
 
 MAU_DAYS = warehouse.MAU_DAYS
 REPURCHASE_DAYS = warehouse.REPURCHASE_DAYS
@@ -287,8 +288,32 @@ def write_marts(conn: Connection, ds: date, kpis: list[dict[str, Any]], funnel: 
 
 
 def clear_marts(conn: Connection, ds: date) -> None:
-    """Withdraw a day's numbers (its data failed validation)."""
+    """Withdraw a day's numbers (its data failed validation), and the record of their inputs."""
     write_marts(conn, ds, [], [])
+    warehouse.record_inputs(conn, CADENCE, ds, None, "")
+
+
+# The cadence these marts belong to (its key in mart_inputs).
+CADENCE = "daily"
+# The SQL that defines the daily numbers: a change in any of these files recomputes the marts.
+DEFINITION_SQL_DIRS = ("kpi/", "funnel/", "staging/")
+
+
+@functools.cache
+def definitions_version(vertical: str) -> str:
+    """What the daily marts' numbers are defined by: their SQL, the metric catalogue and the vertical."""
+    sql = [f"{name}\n{sql_text(name)}" for name in sql_names() if name.startswith(DEFINITION_SQL_DIRS)]
+    catalogue = [repr(CATALOG[name]) for name in sorted(CATALOG)]
+    return warehouse.definitions_version([f"vertical={vertical}", *catalogue, *sql])
+
+
+def record_day_inputs(conn: Connection, ds: date, checksums: dict[str, dict[str, Any]], vertical: str) -> None:
+    warehouse.record_inputs(conn, CADENCE, ds, checksums, definitions_version(vertical))
+
+
+def day_status(conn: Connection, days: list[date], vertical: str) -> dict[date, str]:
+    """missing / changed / current: whether each day's marts were built from today's inputs."""
+    return warehouse.stale_or_missing(conn, CADENCE, days, definitions_version(vertical))
 
 
 def has_marts(conn: Connection, ds: date) -> bool:
