@@ -1,0 +1,32 @@
+"""The golden scenario (tests/golden/snapshot.py) gives exactly the recorded snapshot.
+
+Demo shop → backfill → daily brief → intraday watch → English rerun, through the Prefect
+flows and a local Slack Web API server; every mart, check, alert, alert state and brief row
+and every Slack request must equal tests/golden/demo_<warehouse>.json, apart from the
+fields normalised as volatile (wall-clock times, Slack ts numbering, run links).
+
+An intended change of behaviour is re-recorded with ``python -m tests.golden.snapshot record``
+(with OPSCADENCE_TEST_POSTGRES_URL set, to record PostgreSQL too).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import POSTGRES_URL, WAREHOUSES
+from tests.golden import snapshot
+
+
+@pytest.mark.parametrize("kind", WAREHOUSES)
+def test_demo_scenario_matches_the_golden_snapshot(kind, tmp_path, prefect_server):
+    path = snapshot.golden_path(kind)
+    if not path.exists():  # a configured warehouse without its golden file fails, never skips
+        pytest.fail(f"no golden snapshot {path} for {kind}; record it with: python -m tests.golden.snapshot record",
+                    pytrace=False)
+    expected = snapshot.load_golden(kind)
+
+    actual, seconds = snapshot.run_scenario(kind, tmp_path / "scenario", POSTGRES_URL)
+
+    print(f"{kind}: " + ", ".join(f"{step} {s:.1f}s" for step, s in seconds.items()))
+    if actual != expected:
+        pytest.fail(snapshot.describe_mismatch(kind, expected, actual), pytrace=False)
