@@ -16,6 +16,23 @@ import pytest
 from tests.conftest import POSTGRES_URL, WAREHOUSES
 from tests.golden import snapshot
 
+# What was added on purpose since the snapshot was recorded: new outputs, nothing that changes an
+# old one. Each entry is removed from the run's snapshot before the comparison.
+ADDED_TABLES = {"mart_inputs"}  # what each day's marts were built from (issue: marts know their inputs)
+ADDED_RESULT_KEYS = {"cadence", "period", "recomputed"}  # flows return their cadence and period
+
+
+def without_additions(actual: dict, expected: dict) -> dict:
+    tables = {k: v for k, v in actual["tables"].items() if k not in ADDED_TABLES}
+    unclassified = [t for t in tables.pop("_tables_not_classified", []) if t not in ADDED_TABLES]
+    if unclassified:
+        tables["_tables_not_classified"] = unclassified
+    results = {}
+    for step, result in actual["flow_results"].items():
+        known = expected["flow_results"].get(step, {})
+        results[step] = {k: v for k, v in result.items() if k in known or k not in ADDED_RESULT_KEYS}
+    return {**actual, "tables": tables, "flow_results": results}
+
 
 @pytest.mark.parametrize("kind", WAREHOUSES)
 def test_demo_scenario_matches_the_golden_snapshot(kind, tmp_path, prefect_server):
@@ -26,6 +43,8 @@ def test_demo_scenario_matches_the_golden_snapshot(kind, tmp_path, prefect_serve
     expected = snapshot.load_golden(kind)
 
     actual, seconds = snapshot.run_scenario(kind, tmp_path / "scenario", POSTGRES_URL)
+    assert ADDED_TABLES <= set(actual["tables"]), "an addition listed above is not produced"
+    actual = without_additions(actual, expected)
 
     print(f"{kind}: " + ", ".join(f"{step} {s:.1f}s" for step, s in seconds.items()))
     if actual != expected:
