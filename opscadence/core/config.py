@@ -3,7 +3,9 @@
 Lookup order (later wins): built-in defaults < YAML file < ``OPSCADENCE_<KEY>``
 environment variables. Nested keys use a double underscore
 (``OPSCADENCE_SLACK__CHANNELS__ALERTS``); list values may be given as YAML/JSON.
-Secrets never live here: see :mod:`opscadence.secrets`.
+Secrets never live here (a file holding one is refused): the Slack bot token comes from
+``SLACK_BOT_TOKEN``, else from the Prefect Secret block named by ``slack.token_block``
+(see ``flows.common._slack_token``).
 """
 
 from __future__ import annotations

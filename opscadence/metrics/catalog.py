@@ -1,6 +1,7 @@
 """The metric catalog: every KPI formula, written once.
 
-SQL (``sql/kpi/daily_measures.sql``) computes additive *measures* per ds × dimension;
+SQL (``sql/kpi/*_measures.sql`` and ``sql/kpi/session_facts.sql``, run by :mod:`opscadence.analytics.daily.kpis`)
+computes additive *measures* per ds × dimension for a range of days;
 each KPI here is a measure or a ratio of two measures. Rates keep their numerator and
 denominator so they can be judged against their volume. Documented in docs/metrics.md.
 """

@@ -3,11 +3,18 @@
 from datetime import date, timedelta
 
 import pandas as pd
+import pytest
 
 from opscadence.detection.anomalies import anomaly_alerts, policies
 from opscadence.core.config import load_config
 
 DS = date(2026, 11, 24)
+
+
+@pytest.fixture(autouse=True)
+def _no_config_file(tmp_path, monkeypatch):
+    """load_config reads ./opscadence.yaml: run in an empty directory, as test_config does."""
+    monkeypatch.chdir(tmp_path)
 
 
 def history(orders_today: float, days: int = 35, promo: date | None = None, promo_value: float = 200.0):

@@ -251,23 +251,30 @@ def test_dimension_value_shown_and_all_hidden():
     assert "(all" not in describe_alert(alert(dimension="channel", dimension_value="all"), "en")
 
 
-@pytest.mark.parametrize(
-    ("metric", "condition", "locale", "expected"),
-    [
-        ("payment_success_rate", "below", "en",
-         "check payment gateway errors and latency, by payment method and platform"),
-        ("payment_success_rate", "below", "zh-CN", "排查支付网关错误与延迟（按支付方式、平台拆分）"),
-        ("ad_ctr", "below", "en", "change the creative or pause the channel"),
-        ("ad_ctr", "below", "zh-CN", "更换素材或暂停该渠道"),
-        ("dau", "drop_vs_last_week", "en", "check releases, acquisition channels and tracking for that day"),
-        ("dau", "rise_vs_last_week", "en",
-         "check for bot traffic or duplicated tracking, then the acquisition channels"),
-        ("some_new_metric", "below", "en",
-         "break the metric down by channel and platform and compare with recent releases and campaigns"),
-    ],
-)
-def test_suggestions(metric, condition, locale, expected):
-    assert suggestion_for(metric, condition, locale) == expected
+DROPS = ["below", "drop_vs_last_week", "drop_vs_yesterday", "anomaly_drop"]
+RISES = ["above", "rise_vs_last_week", "rise_vs_yesterday", "anomaly_rise"]
+
+
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+def test_suggestion_lookup_by_direction_then_metric_then_generic(locale):
+    # dau has one suggestion per direction: every drop condition gets one, every rise the other.
+    down = {suggestion_for("dau", c, locale) for c in DROPS}
+    up = {suggestion_for("dau", c, locale) for c in RISES}
+    assert len(down) == 1 and len(up) == 1 and down != up
+    # payment_success_rate has one for either direction.
+    assert len({suggestion_for("payment_success_rate", c, locale) for c in DROPS + RISES}) == 1
+    # A metric without an entry gets the generic suggestion, whatever the condition.
+    generic = {suggestion_for("some_new_metric", c, locale) for c in DROPS + RISES}
+    assert len(generic) == 1 and generic.isdisjoint(down | up)
+    # A data-quality alert gets the data-quality suggestion, whatever its metric names.
+    dq = {suggestion_for(m, "expect_column_values_to_not_be_null", locale, kind="data_quality")
+          for m in ("fact_orders", "dau", "payment_success_rate")}
+    assert len(dq) == 1 and dq.isdisjoint(down | up | generic)
+
+
+def test_suggestions_in_an_unknown_locale_are_refused():
+    with pytest.raises(ValueError, match="unsupported locale"):
+        suggestion_for("dau", "below", "fr")
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from opscadence.alerting.rootcause import RootCause, SegmentContribution, explain, root_cause_lines
+from opscadence.alerting.rootcause import RootCause, explain, root_cause_lines
 
 PSR = "payment_success_rate"
 
@@ -314,9 +314,3 @@ def test_lines_escape_data_and_step_fallbacks():
 def test_lines_reject_unknown_locale():
     with pytest.raises(ValueError, match="unsupported locale"):
         root_cause_lines(RootCause(PSR, None, None, None, []), "fr")
-
-
-def test_dataclasses_are_frozen():
-    seg = SegmentContribution("platform", "ios", 0.7, 0.98, -0.14, 0.99)
-    with pytest.raises(AttributeError):
-        seg.share = 1.0  # type: ignore[misc]
