@@ -11,7 +11,7 @@ from opscadence.core.config import Config
 from opscadence.analytics.daily.kpis import clear_marts
 from opscadence.core.model import Alert, DailyBrief
 from opscadence.sources import PartitionSource
-from opscadence.quality.validation import ValidationReport
+from opscadence.quality.report import ValidationReport
 
 
 @task(name="prepare-baselines", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)

@@ -29,17 +29,11 @@ from opscadence.metrics.catalog import headline_metrics
 from opscadence.core.model import Alert, DailyBrief, alert_key
 from opscadence.core.privacy import mask_pii
 from opscadence.sources import CsvExportSource, PartitionSource, SourceError, WarehouseSource, load_partition
-from opscadence.quality.validation import (
-    CheckResult,
-    ValidationReport,
-    range_read_plan,
-    store_report,
-    trailing_row_counts,
-    trailing_row_counts_range,
-    validate_partition,
-    validate_partition_sql,
-    validate_range,
-)
+from opscadence.quality.day import validate_partition
+from opscadence.quality.range import range_read_plan, validate_range
+from opscadence.quality.report import CheckResult, ValidationReport
+from opscadence.quality.sql import validate_partition_sql
+from opscadence.quality.store import store_report, trailing_row_counts, trailing_row_counts_range
 
 def resolve_ds(as_of: date | None, timezone: str, now: datetime | None = None) -> date:
     """The logical date of a run: ``as_of``, or the day that just ended in the shop's timezone."""
