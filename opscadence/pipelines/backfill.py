@@ -222,8 +222,8 @@ def _validate_chunk(ctx: _Context, cadence: str, chunk: list[date]):
                 errors[ds] = f"{type(exc).__name__}: {exc}"
     for ds, report in reports.items():
         if not report.passed:
-            with lock(ds), ctx.engine.begin() as conn:
-                kpi_module.clear_marts(conn, ds)
+            with lock(ds):
+                kpi_module.withdraw_marts(ctx.engine, ds)
     passed = [ds for ds in chunk if ds in reports and reports[ds].passed]
     if passed:
         with ctx.engine.begin() as conn:

@@ -187,8 +187,7 @@ def prepare_day(engine: Engine, source: PartitionSource, ds: date, vertical: str
     if report.passed:
         compute_day(engine, ds, vertical)
     else:
-        with engine.begin() as conn:
-            kpi_module.clear_marts(conn, ds)
+        kpi_module.withdraw_marts(engine, ds)
     return report
 
 

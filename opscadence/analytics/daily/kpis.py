@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from opscadence import warehouse
 from opscadence.metrics.catalog import CATALOG, metrics_for
@@ -286,9 +286,10 @@ def write_marts(conn: Connection, ds: date, kpis: list[dict[str, Any]], funnel: 
     warehouse.replace_window(conn, warehouse.mart_daily_funnel, ds, end, funnel)
 
 
-def clear_marts(conn: Connection, ds: date) -> None:
-    """Withdraw a day's numbers (its data failed validation)."""
-    write_marts(conn, ds, [], [])
+def withdraw_marts(engine: Engine, ds: date) -> None:
+    """Withdraw a day's numbers, in a transaction of their own (its data failed validation)."""
+    with engine.begin() as conn:
+        write_marts(conn, ds, [], [])
 
 
 def has_marts(conn: Connection, ds: date) -> bool:
