@@ -13,7 +13,7 @@ from opscadence.core.config import Config
 from opscadence.delivery.outbox import DeliveryOutcome
 from opscadence.core.model import Alert
 from opscadence.delivery.slack import SlackClient
-from opscadence.quality.validation import ValidationReport
+from opscadence.quality.report import ValidationReport
 
 
 @task(name="explain-alerts", cache_policy=NO_CACHE)

@@ -8,10 +8,10 @@ from sqlalchemy.engine import Engine
 
 from opscadence.pipelines import daily
 from opscadence.core.config import Config
-from opscadence.analytics.daily.kpis import clear_marts
+from opscadence.analytics.daily.kpis import withdraw_marts
 from opscadence.core.model import Alert, DailyBrief
 from opscadence.sources import PartitionSource
-from opscadence.quality.validation import ValidationReport
+from opscadence.quality.report import ValidationReport
 
 
 @task(name="prepare-baselines", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
@@ -23,8 +23,7 @@ def prepare_baselines(engine: Engine, source: PartitionSource, ds: date, vertica
 def compute_marts(engine: Engine, ds: date, vertical: str, report: ValidationReport) -> int:
     if not report.passed:
         # Numbers built on data that failed validation are withdrawn, not shown.
-        with engine.begin() as conn:
-            clear_marts(conn, ds)
+        withdraw_marts(engine, ds)
         return 0
     return daily.compute_day(engine, ds, vertical)
 

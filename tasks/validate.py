@@ -6,7 +6,7 @@ from sqlalchemy.engine import Engine
 
 from opscadence.pipelines.daily import Extracted, validate_day
 from opscadence.sources import PartitionSource
-from opscadence.quality.validation import ValidationReport
+from opscadence.quality.report import ValidationReport
 
 
 @task(name="validate-partitions", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)

@@ -30,17 +30,11 @@ from opscadence.core.model import Alert, DailyBrief, alert_key
 from opscadence.core.periods import BackfillPass, PassOutcome, Period, get_cadence
 from opscadence.core.privacy import mask_pii
 from opscadence.sources import CsvExportSource, PartitionSource, SourceError, WarehouseSource, load_partition
-from opscadence.quality.validation import (
-    CheckResult,
-    ValidationReport,
-    range_read_plan,
-    store_report,
-    trailing_row_counts,
-    trailing_row_counts_range,
-    validate_partition,
-    validate_partition_sql,
-    validate_range,
-)
+from opscadence.quality.day import validate_partition
+from opscadence.quality.range import range_read_plan, validate_range
+from opscadence.quality.report import CheckResult, ValidationReport
+from opscadence.quality.sql import validate_partition_sql
+from opscadence.quality.store import store_report, trailing_row_counts, trailing_row_counts_range
 
 @dataclass(frozen=True)
 class Extracted:
@@ -184,8 +178,7 @@ def prepare_day(engine: Engine, source: PartitionSource, ds: date, vertical: str
     if report.passed:
         compute_day(engine, ds, vertical)
     else:
-        with engine.begin() as conn:
-            kpi_module.clear_marts(conn, ds)
+        kpi_module.withdraw_marts(engine, ds)
     return report
 
 
@@ -363,8 +356,8 @@ def validate_chunk(ctx: Any, cadence: str, batch: list[tuple[Period, Any]]) -> d
                 errors[ds] = f"{type(exc).__name__}: {exc}"
     for ds, report in reports.items():
         if not report.passed:
-            with lock(ds), ctx.engine.begin() as conn:
-                kpi_module.clear_marts(conn, ds)
+            with lock(ds):
+                kpi_module.withdraw_marts(ctx.engine, ds)
     passed = [ds for ds in chunk if ds in reports and reports[ds].passed]
     if passed:
         with ctx.engine.begin() as conn:

@@ -9,7 +9,7 @@ Every source returns one :class:`pandas.DataFrame` per raw table (the keys of
 * ``ds`` → :class:`datetime.date` objects,
 * everything else → text, exactly as read.
 
-Validation (:mod:`opscadence.quality.validation`) runs on these frames before anything is
+Validation (:mod:`opscadence.quality`) runs on these frames before anything is
 written; :func:`load_partition` lands a batch that passed.
 """
 

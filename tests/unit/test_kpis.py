@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
+from opscadence import warehouse
 from opscadence.analytics.daily import kpis
 from opscadence.metrics.catalog import compute_metrics
 from tests.fixtures import tiny_shop
@@ -208,3 +210,21 @@ def test_range_computation_equals_day_by_day(engine):
         # repurchase and MAU really look back across the range boundary
         assert single[("all", "all")]["mau_visitors"] > single[("all", "all")]["active_visitors"]
     assert any(ranged[ds][("all", "all")].get("repeat_paying_users", 0) > 0 for ds in ranged)
+
+
+def test_withdraw_marts_empties_only_its_day(engine, measures):
+    rows = kpis.kpi_rows(measures, D, "ecommerce")
+    funnel = kpis.funnel_rows(measures, D)
+    after = D + timedelta(days=1)
+    with engine.begin() as conn:
+        kpis.write_marts(conn, D, rows, funnel)
+        kpis.write_marts(conn, after, kpis.kpi_rows(measures, after, "ecommerce"), kpis.funnel_rows(measures, after))
+    kpis.withdraw_marts(engine, D)
+    with engine.connect() as conn:
+        assert not kpis.has_marts(conn, D)
+        assert kpis.load_kpis(conn, D, after) == {}
+        assert kpis.has_marts(conn, after)  # the next day is untouched
+        stored = kpis.load_kpis(conn, after, after + timedelta(days=1))
+        funnel_left = conn.execute(sa.select(warehouse.mart_daily_funnel.c.ds).distinct()).scalars().all()
+    assert len(stored) == len(rows) and stored[(after, "dau", "all", "all")] == 4  # same measures, written for `after`
+    assert [warehouse.as_date(d) for d in funnel_left] == [after]

@@ -17,7 +17,7 @@ from opscadence.sources import (
     WarehouseSource,
     load_partition,
 )
-from opscadence.quality.validation import validate_partition
+from opscadence.quality.day import validate_partition
 from opscadence.warehouse import RAW_TABLES
 
 DS = date(2026, 11, 24)

@@ -13,14 +13,10 @@ from opscadence import warehouse
 
 from opscadence.core import model
 from opscadence.core.resources import resource_dir
-from opscadence.quality.validation import (
-    CheckResult,
-    ValidationReport,
-    row_count_bounds,
-    store_report,
-    trailing_row_counts,
-    validate_partition,
-)
+from opscadence.quality.day import validate_partition
+from opscadence.quality.report import CheckResult, ValidationReport
+from opscadence.quality.store import store_report, trailing_row_counts
+from opscadence.quality.suites import row_count_bounds
 from opscadence.warehouse import RAW_TABLES
 
 DS = date(2026, 11, 24)
@@ -406,14 +402,14 @@ def test_every_suite_is_consistent_with_the_warehouse_schema():
 
 
 def test_gx_progress_bars_and_analytics_are_off(frames):
-    from opscadence.quality import validation
+    from opscadence.quality.gx_runtime import shared_runtime
 
     run(frames)
-    context = validation._gx().context
+    context = shared_runtime().context
     assert context.variables.analytics_enabled is False
     assert context.progress_bars.globally is False
     assert context.progress_bars.metric_calculations is False
-    assert validation._gx() is validation._gx()  # one context per process
+    assert shared_runtime() is shared_runtime()  # one context per process
 
 
 def test_no_progress_output(frames, capfd):
@@ -425,11 +421,12 @@ def test_no_progress_output(frames, capfd):
 def test_validated_frames_are_not_kept_by_gx(frames):
     """GX's execution engine caches every batch's frame for the life of the process; a
     backfill worker validates a year of months, so the cache is emptied after each run."""
-    from opscadence.quality import validation
+    from opscadence.quality.gx_runtime import shared_runtime
+    from opscadence.quality.suites import expectation_parameters
 
-    runtime = validation._gx()
+    runtime = shared_runtime()
     batch = runtime.batch_definitions["events"].get_batch(batch_parameters={"dataframe": frames["events"]})
-    batch.validate(runtime.suites["events"], expectation_parameters=validation.expectation_parameters(DS))
+    batch.validate(runtime.suites["events"], expectation_parameters=expectation_parameters(DS))
     cache = batch.data.execution_engine.batch_manager.batch_data_cache
     assert len(cache) >= 1  # GX on its own keeps the frame
     run(frames)

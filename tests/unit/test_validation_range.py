@@ -12,14 +12,10 @@ import sqlalchemy as sa
 from opscadence import warehouse
 from opscadence.demo.generator import load_demo
 from opscadence.sources import WarehouseSource
-from opscadence.quality.validation import (
-    range_read_plan,
-    trailing_row_counts,
-    trailing_row_counts_range,
-    validate_partition,
-    validate_partition_sql,
-    validate_range,
-)
+from opscadence.quality.day import validate_partition
+from opscadence.quality.range import range_read_plan, validate_range
+from opscadence.quality.sql import validate_partition_sql
+from opscadence.quality.store import trailing_row_counts, trailing_row_counts_range
 from tests.conftest import WAREHOUSES, _fresh_postgres
 
 END = date(2026, 11, 24)

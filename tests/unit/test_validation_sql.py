@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from opscadence import warehouse
 from opscadence.sources import WarehouseSource
-from opscadence.quality.validation import _sql_runtime, validate_partition, validate_partition_sql
+from opscadence.quality.day import validate_partition
+from opscadence.quality.sql import sql_runtime, validate_partition_sql
 
 URL = os.environ.get("OPSCADENCE_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not URL, reason="OPSCADENCE_TEST_POSTGRES_URL is not set")
@@ -189,7 +190,7 @@ def test_checks_run_as_sql_on_a_gx_sql_batch(engine):
 
     many = _orders(DS, n=400)
     _day_with(engine, orders=many)
-    sql = _sql_runtime(engine)
+    sql = sql_runtime(engine)
     batch = sql.get_batch("orders", DS)
     assert isinstance(batch.data, SqlAlchemyBatchData)
     assert isinstance(batch.data.execution_engine, SqlAlchemyExecutionEngine)

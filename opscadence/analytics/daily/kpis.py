@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from opscadence import warehouse
 from opscadence.metrics.catalog import CATALOG, metrics_for
@@ -314,6 +314,12 @@ def record_day_inputs(conn: Connection, ds: date, checksums: dict[str, dict[str,
 def day_status(conn: Connection, days: list[date], vertical: str) -> dict[date, str]:
     """missing / changed / current: whether each day's marts were built from today's inputs."""
     return warehouse.stale_or_missing(conn, CADENCE, days, definitions_version(vertical))
+
+
+def withdraw_marts(engine: Engine, ds: date) -> None:
+    """Withdraw a day's numbers, in a transaction of their own (its data failed validation)."""
+    with engine.begin() as conn:
+        clear_marts(conn, ds)
 
 
 def has_marts(conn: Connection, ds: date) -> bool:

@@ -1,0 +1,80 @@
+"""The warehouse side of validation: the trailing row counts the suites are judged against,
+and the stored results (``dq_results``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from opscadence import warehouse
+from opscadence.quality.report import ValidationReport
+from opscadence.quality.suites import TRAILING_DAYS
+from opscadence.warehouse import RAW_TABLES
+
+
+def trailing_row_counts(engine: Engine | Connection, ds: date, days: int = TRAILING_DAYS) -> dict[str, list[int]]:
+    """Per raw table, the row counts of the days ``ds-days .. ds-1`` that have rows (oldest first)."""
+    start = ds - timedelta(days=days)
+    counts: dict[str, list[int]] = {}
+
+    def run(conn: Connection) -> None:
+        for key, table in RAW_TABLES.items():
+            query = (
+                sa.select(table.c.ds, sa.func.count().label("n"))
+                .where(table.c.ds >= sa.bindparam("start", start, type_=sa.Date),
+                       table.c.ds < sa.bindparam("end", ds, type_=sa.Date))
+                .group_by(table.c.ds)
+                .order_by(table.c.ds)
+            )
+            counts[key] = [int(n) for _, n in conn.execute(query) if n]
+
+    if isinstance(engine, Connection):
+        run(engine)
+    else:
+        with engine.connect() as conn:
+            run(conn)
+    return counts
+
+
+def trailing_row_counts_range(engine: Engine, start: date, end: date,
+                              days: int = TRAILING_DAYS) -> dict[date, dict[str, list[int]]]:
+    """:func:`trailing_row_counts` for every day in [start, end), from one query per table."""
+    by_table: dict[str, dict[date, int]] = {}
+    with engine.connect() as conn:
+        for key, table in RAW_TABLES.items():
+            query = (
+                sa.select(table.c.ds, sa.func.count().label("n"))
+                .where(table.c.ds >= sa.bindparam("start", start - timedelta(days=days), type_=sa.Date),
+                       table.c.ds < sa.bindparam("end", end, type_=sa.Date))
+                .group_by(table.c.ds)
+            )
+            by_table[key] = {d: int(n) for d, n in conn.execute(query)}
+    out = {}
+    ds = start
+    while ds < end:
+        window = [ds - timedelta(days=days - k) for k in range(days)]
+        out[ds] = {key: [counts[d] for d in window if counts.get(d)] for key, counts in by_table.items()}
+        ds += timedelta(days=1)
+    return out
+
+
+def store_report(conn: Connection, report: ValidationReport) -> None:
+    """Replace the stored results of ``report.ds`` (run inside the caller's transaction)."""
+    rows = [
+        {
+            "ds": report.ds,
+            "table_name": r.table,
+            "expectation": r.expectation[:128],
+            "column_name": r.column[:64] if r.column else None,
+            "severity": r.severity,
+            "success": bool(r.success),
+            "unexpected_count": r.unexpected_count,
+            "sample": json.dumps(r.sample, ensure_ascii=False),
+            "detail": r.detail,
+        }
+        for r in report.results
+    ]
+    warehouse.replace_window(conn, warehouse.dq_results, report.ds, report.ds + timedelta(days=1), rows)
