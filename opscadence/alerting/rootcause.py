@@ -53,6 +53,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from opscadence.metrics import dimensions
 from opscadence.metrics.catalog import CATALOG
 from opscadence.core.privacy import escape_mrkdwn, truncate
 
@@ -127,8 +128,9 @@ def _is_ratio(metric: str, *indexes: dict[str, dict[str, _Numbers]]) -> bool:
 
 def _total(index: dict[str, dict[str, _Numbers]], ratio: bool) -> float | None:
     """The metric's total from the ``all`` row (a ratio may be rebuilt from num/den)."""
-    rows = index.get("all") or {}
-    nums = rows.get("all") if "all" in rows else (next(iter(rows.values())) if len(rows) == 1 else None)
+    total = dimensions.ALL
+    rows = index.get(total) or {}
+    nums = rows.get(total) if total in rows else (next(iter(rows.values())) if len(rows) == 1 else None)
     if nums is None:
         return None
     value, n, d = nums
@@ -214,7 +216,7 @@ def explain(
 
     candidates: list[SegmentContribution] = []
     for dim in sorted(set(now) | set(base)):
-        if dim == "all":
+        if dim == dimensions.ALL:
             continue
         seg_now, seg_base = now.get(dim, {}), base.get(dim, {})
         if len(set(seg_now) | set(seg_base)) < 2:

@@ -1,5 +1,5 @@
 -- grain: one row per ds × dimension × dimension_value, for the days in [start, end)
--- Ad impressions, clicks and cost, in total and by channel.
+-- Ad impressions, clicks and cost, in total and by the ads dimensions (channel).
 with spend as (
     select ds, channel, impressions, clicks, cost
     from raw_ad_spend
@@ -8,9 +8,7 @@ with spend as (
 ),
 
 spend_by_dimension as (
-    select ds, 'all' as dimension, 'all' as dimension_value, impressions, clicks, cost from spend
-    union all
-    select ds, 'channel', channel, impressions, clicks, cost from spend
+    {{ fan_out('ads', 'spend') }}
 )
 
 select

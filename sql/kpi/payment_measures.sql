@@ -1,22 +1,16 @@
 -- grain: one row per ds × dimension × dimension_value, for the days in [start, end)
--- Payment attempts and successful attempts, by platform and payment method.
+-- include: staging/stg_payment_attempts
+-- Payment attempts and successful attempts (staging/stg_payment_attempts), by the payments
+-- dimensions.
 with attempts as (
-    select
-        ds,
-        status,
-        coalesce(platform, 'unknown') as platform,
-        coalesce(method, 'unknown') as method
-    from raw_payments
+    select ds, succeeded, platform, payment_method
+    from stg_payment_attempts
     where ds >= :start
         and ds < :end
 ),
 
 attempts_by_dimension as (
-    select ds, 'all' as dimension, 'all' as dimension_value, status from attempts
-    union all
-    select ds, 'platform', platform, status from attempts
-    union all
-    select ds, 'payment_method', method, status from attempts
+    {{ fan_out('payments', 'attempts') }}
 )
 
 select
@@ -24,6 +18,6 @@ select
     dimension,
     dimension_value,
     count(*) as payment_attempts,
-    sum(case when status = 'success' then 1 else 0 end) as payment_successes
+    sum(succeeded) as payment_successes
 from attempts_by_dimension
 group by ds, dimension, dimension_value

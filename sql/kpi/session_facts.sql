@@ -6,9 +6,9 @@
 -- funnel-step users, engagement and sharers from it by dimension (3.5x fewer rows than the
 -- events; the distinct counts run in pandas, measured 3x faster than in SQLite).
 with users as (
-    select user_id, max(region) as region
-    from raw_users
-    group by user_id
+    -- include: staging/stg_user_region
+    select user_id, region
+    from stg_user_region
 ),
 
 session_facts as (

@@ -1,5 +1,6 @@
 -- grain: one row per ds × dimension × dimension_value, for the days in [start, end)
--- New registered users, by signup platform, acquisition channel and region.
+-- New registered users, by the signups dimensions: signup platform, acquisition channel and
+-- the region of the signup row.
 with signups as (
     select
         ds,
@@ -13,13 +14,7 @@ with signups as (
 ),
 
 signups_by_dimension as (
-    select ds, 'all' as dimension, 'all' as dimension_value, user_id from signups
-    union all
-    select ds, 'platform', platform, user_id from signups
-    union all
-    select ds, 'channel', channel, user_id from signups
-    union all
-    select ds, 'region', region, user_id from signups
+    {{ fan_out('signups', 'signups') }}
 )
 
 select

@@ -1,18 +1,17 @@
 -- grain: one row per day ds: paid orders before the cutoff time, and last week's before the same time
+-- include: staging/stg_paid_orders
 with todays as (
     select order_id
-    from raw_orders
+    from stg_paid_orders
     where ds = :ds
         and order_at < :cutoff
-        and status in ('paid', 'refunded')
 ),
 
 last_weeks as (
     select order_id
-    from raw_orders
+    from stg_paid_orders
     where ds = :ds_last_week
         and order_at < :cutoff_last_week
-        and status in ('paid', 'refunded')
 )
 
 select

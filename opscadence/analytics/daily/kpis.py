@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from opscadence import warehouse
+from opscadence.metrics import dimensions
 from opscadence.metrics.catalog import CATALOG, metrics_for
 from opscadence.core.model import Funnel, FunnelStep, KpiValue, relative_change
 from opscadence.core.sqlfiles import read_sql_frame, run_sql, sql_names, sql_text
@@ -97,8 +98,7 @@ def fill_visitor_mart(conn: Connection, start: date, end: date, *, window: bool 
 
 
 # Event measures by dimension: the session_facts column of each dimension (None: all).
-EVENT_DIMENSIONS = (("all", None), ("platform", "platform"), ("channel", "channel"),
-                    ("campaign", "campaign"), ("region", "region"))
+EVENT_DIMENSIONS = dimensions.breakdowns("events")
 FUNNEL_FLAGS = (("product_viewers", "viewed_product"), ("cart_adders", "added_to_cart"),
                 ("checkout_users", "checked_out"), ("sharers", "shared"))
 
@@ -155,9 +155,13 @@ def _distinct_per_group(group: np.ndarray, member: np.ndarray, members: int, gro
     return np.bincount(keys // members, minlength=groups)
 
 
+# MAU by dimension: the visitor_days column of each dimension (None: all).
+MAU_DIMENSIONS = dimensions.breakdowns("visitors")
+
+
 def mau_by_day(visits: pd.DataFrame, start: date, end: date) -> dict[tuple[date, str, str], int]:
     """MAU per (day, dimension, dimension_value) for the days in [start, end): distinct visitors
-    active in the 30 days ending on the day, overall and by platform and channel.
+    active in the 30 days ending on the day, overall and by each of :data:`MAU_DIMENSIONS`.
 
     ``visits`` has columns ds, visitor_id, platform, channel (the daily visitor summary from
     ``start - 29``). A visit on day a keeps its visitor counted from a until the visitor's
@@ -174,7 +178,7 @@ def mau_by_day(visits: pd.DataFrame, start: date, end: date) -> dict[tuple[date,
     visits, day_number = visits[inside], day_number[inside]
     visitor = pd.factorize(visits["visitor_id"])[0]
     out: dict[tuple[date, str, str], int] = {}
-    for dimension, column in (("all", None), ("platform", "platform"), ("channel", "channel")):
+    for dimension, column in MAU_DIMENSIONS:
         codes, labels = _dimension_codes(visits, column)
         frame = pd.DataFrame({"value": codes, "visitor": visitor, "day": day_number}).drop_duplicates()
         frame = frame.sort_values(["value", "visitor", "day"], kind="stable")
