@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 from pydantic import Field
 
 from flows.common import build_context
-from opscadence.reporting.brief import render_backfill_summary
+from opscadence.reporting.slack.brief import render_backfill_summary
 from tasks.backfill import backfill_periods
 from tasks.notify import deliver_message
 

@@ -8,7 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 
-from opscadence.reporting.brief import render_daily_brief
+from opscadence.reporting.slack.brief import render_daily_brief
 from opscadence.delivery.outbox import DeliveryOutcome, deliver
 from opscadence.core.model import DailyBrief, Message
 from opscadence.delivery.slack import SlackClient

@@ -49,13 +49,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from opscadence.reporting.brief import DIMENSION_LABELS, SEVERITY_EMOJI, describe_alert, format_value, suggestion_for
 from opscadence.core.config import SlackChannels
+from opscadence.core.model import Alert
 from opscadence.delivery.outbox import STATUS_SENT, DeliveryOutcome, deliver
-from opscadence.metrics.catalog import CATALOG
-from opscadence.core.model import Alert, Message
-from opscadence.core.privacy import escape_mrkdwn, truncate
 from opscadence.delivery.slack import SlackClient
+from opscadence.reporting.describe import describe_alert
+from opscadence.reporting.i18n import strings as _strings
+from opscadence.reporting.slack.alerts import render_escalation, render_firing, render_reminder, render_resolved
 from opscadence.warehouse import alert_states, briefs
 
 __all__ = [
@@ -74,58 +74,11 @@ __all__ = [
     "list_alerts",
     "ack",
     "silence",
-    "render_firing",
-    "render_resolved",
 ]
 
 PENDING, FIRING, RESOLVED = "pending", "firing", "resolved"
 STATES = (PENDING, FIRING, RESOLVED)
 MIN_PREFIX = 6  # shortest fingerprint prefix accepted by ack/silence
-MAX_DETAIL_LINES = 10
-DETAIL_CHARS = 300
-DATA_CHARS = 100
-MAX_SECTION_TEXT = 3000
-
-STRINGS: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "firing": "{emoji} {severity} 告警触发：{summary}",
-        "suggest": "建议：",
-        "fingerprint": "告警指纹 {fp}",
-        "resolved": "✅ 已恢复：{series} 回到 {value}",
-        "resolved_no_value": "✅ 已恢复：{series} 不再触发告警",
-        "dq_series": "数据质量（{name}）",
-        "dq_resolved": "✅ 已恢复：{series} 校验通过",
-        "dim": "（{name}：{value}）",
-        "escalate_ack": "P1 告警已 {minutes} 分钟未确认：{summary}",
-        "escalate_resolve": "P1 告警 {duration}内未恢复：{summary}",
-        "hours": "{n} 小时",
-        "minutes": "{n} 分钟",
-        "reminder": "⏰ 仍在告警（自 {since} UTC 起）：{summary}",
-    },
-    "en": {
-        "firing": "{emoji} {severity} firing: {summary}",
-        "suggest": "Suggested: ",
-        "fingerprint": "fingerprint {fp}",
-        "resolved": "✅ resolved: {series} back to {value}",
-        "resolved_no_value": "✅ resolved: {series} no longer breaching",
-        "dq_series": "data quality ({name})",
-        "dq_resolved": "✅ resolved: {series} passes validation again",
-        "dim": " ({name}: {value})",
-        "escalate_ack": "P1 unacknowledged for {minutes} min: {summary}",
-        "escalate_resolve": "P1 not resolved within {duration}: {summary}",
-        "hours": "{n} h",
-        "minutes": "{n} min",
-        "reminder": "⏰ still firing (since {since} UTC): {summary}",
-    },
-}
-
-
-def _strings(locale: str) -> dict[str, str]:
-    try:
-        return STRINGS[locale]
-    except KeyError:
-        raise ValueError(f"unsupported locale {locale!r}; expected one of {', '.join(STRINGS)}") from None
-
 
 # ---------------------------------------------------------------------------
 # Pure logic
@@ -397,97 +350,6 @@ def _apply_one(
     values.update(state=RESOLVED, resolved_at=now)
     conn.execute(alert_states.update().where(where).values(**values))
     return [Transition(fp, before, RESOLVED, alert, details)]
-
-
-# ---------------------------------------------------------------------------
-# Messages (pure)
-# ---------------------------------------------------------------------------
-
-
-def _data(text: object, limit: int = DATA_CHARS) -> str:
-    one_line = " ".join(str(text).split())
-    return escape_mrkdwn(truncate(one_line, limit)) if one_line else ""
-
-
-def _series(alert: Alert, locale: str) -> str:
-    """The escaped name of the alert's series: "支付成功率（平台：ios）"."""
-    s = _strings(locale)
-    if alert.kind == "data_quality":
-        name = alert.dimension_value if alert.metric == "data_quality" else alert.metric
-        return s["dq_series"].format(name=_data(name))
-    metric = CATALOG.get(alert.metric)
-    label = escape_mrkdwn(metric.label(locale)) if metric else _data(alert.metric)
-    if alert.dimension in ("", "all") or alert.dimension_value in ("", "all"):
-        return label
-    dim_name = DIMENSION_LABELS[locale].get(alert.dimension, alert.dimension)
-    return label + s["dim"].format(name=_data(dim_name), value=_data(alert.dimension_value))
-
-
-def _message(main: str, lines: Sequence[str] = (), footer: str | None = None) -> Message:
-    body = truncate("\n".join([main, *lines]), MAX_SECTION_TEXT)
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": body}}]
-    text = body
-    if footer:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
-        text = f"{body}\n{footer}"
-    return Message(text=text, blocks=blocks)
-
-
-def render_firing(
-    alert: Alert, details: Sequence[str], locale: str, fp: str, *, mention: str | None = None
-) -> Message:
-    """"🔴 P1 firing: <description>", the first suggestion, the detail lines (escaped)."""
-    s = _strings(locale)
-    main = s["firing"].format(
-        emoji=SEVERITY_EMOJI.get(alert.severity, "⚪"),
-        severity=_data(alert.severity, 10),
-        summary=describe_alert(alert, locale),
-    )
-    if mention:
-        main = f"{mention} {main}"
-    lines = [f"→ {s['suggest']}{suggestion_for(alert.metric, alert.condition, locale, alert.kind)}"]
-    shown = [d for d in details if str(d).strip()][:MAX_DETAIL_LINES]
-    lines += [f"• {_data(d, DETAIL_CHARS)}" for d in shown]
-    return _message(main, lines, s["fingerprint"].format(fp=fp))
-
-
-def render_resolved(alert: Alert, locale: str) -> Message:
-    """"✅ resolved: <metric> back to <value>" (no value: "no longer breaching")."""
-    s = _strings(locale)
-    series = _series(alert, locale)
-    if alert.kind == "data_quality":
-        return _message(s["dq_resolved"].format(series=series))
-    if alert.value is None:
-        return _message(s["resolved_no_value"].format(series=series))
-    metric = CATALOG.get(alert.metric)
-    value = format_value(alert.value, metric.unit if metric else "count", locale)
-    return _message(s["resolved"].format(series=series, value=value))
-
-
-def _duration(minutes: int, locale: str) -> str:
-    s = _strings(locale)
-    if minutes % 60 == 0:
-        return s["hours"].format(n=minutes // 60)
-    return s["minutes"].format(n=minutes)
-
-
-def render_escalation(
-    alert: Alert, locale: str, fp: str, *, minutes: int, resolve: bool, mention: str | None
-) -> Message:
-    s = _strings(locale)
-    summary = describe_alert(alert, locale)
-    if resolve:
-        main = s["escalate_resolve"].format(duration=_duration(minutes, locale), summary=summary)
-    else:
-        main = s["escalate_ack"].format(minutes=minutes, summary=summary)
-    main = f"{mention} 🚨 {main}" if mention else f"🚨 {main}"
-    return _message(main, footer=s["fingerprint"].format(fp=fp))
-
-
-def render_reminder(alert: Alert, locale: str, fp: str, *, since: datetime) -> Message:
-    s = _strings(locale)
-    main = s["reminder"].format(since=since.strftime("%Y-%m-%d %H:%M"), summary=describe_alert(alert, locale))
-    return _message(main, footer=s["fingerprint"].format(fp=fp))
 
 
 # ---------------------------------------------------------------------------
