@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from opscadence.alerting.rootcause import RootCause, SegmentContribution, root_cause_lines
-from opscadence.core.model import DataQualityIssue, Funnel, KpiValue
+from opscadence.core.model import Funnel, KpiValue
 from opscadence.reporting import i18n
 from opscadence.reporting.describe import describe_alert
 from opscadence.reporting.i18n import STRINGS, data_text
