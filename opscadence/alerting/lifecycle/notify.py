@@ -20,6 +20,7 @@ from opscadence.core.config import SlackChannels
 from opscadence.delivery.outbox import STATUS_SENT, DeliveryOutcome, deliver
 from opscadence.delivery.slack import SlackClient
 from opscadence.reporting.i18n import strings
+from opscadence.reporting.playbook import DEFAULT_PLAYBOOK, Playbook
 from opscadence.reporting.slack.alerts import render_escalation, render_firing, render_reminder, render_resolved
 from opscadence.warehouse import alert_states, briefs
 
@@ -62,11 +63,13 @@ def notify(
     outbox_dir: Path | str,
     now: datetime,
     oncall_mention: str | None = None,
+    playbook: Playbook = DEFAULT_PLAYBOOK,
 ) -> list[DeliveryOutcome]:
     """Tell Slack about ``transitions``: one message per firing, one thread reply per resolve.
 
     Pending and silently-resolved (never fired) transitions send nothing, nor does a
-    silenced alert. A P1 firing message carries ``oncall_mention`` when given.
+    silenced alert. A P1 firing message carries ``oncall_mention`` when given, every
+    firing message the suggested action from ``playbook``.
     ``client=None`` (no token) writes every message to the outbox.
     """
     strings(locale)
@@ -75,7 +78,7 @@ def notify(
     outcomes: list[DeliveryOutcome] = []
     for t in transitions:
         if t.after == FIRING and t.before != FIRING:
-            outcome = _notify_firing(engine, client, t, channels, locale, outbox_dir, now, oncall_mention)
+            outcome = _notify_firing(engine, client, t, channels, locale, outbox_dir, now, oncall_mention, playbook)
         elif t.after == RESOLVED and t.before == FIRING:
             outcome = _notify_resolved(engine, client, t, locale, outbox_dir, now)
         else:
@@ -85,14 +88,14 @@ def notify(
     return outcomes
 
 
-def _notify_firing(engine, client, t, channels, locale, outbox_dir, now, mention) -> DeliveryOutcome | None:
+def _notify_firing(engine, client, t, channels, locale, outbox_dir, now, mention, playbook) -> DeliveryOutcome | None:
     with engine.connect() as conn:
         row = get_row(conn, t.fingerprint)
     if row is None or row.fired_at is None or is_silenced(row, now):
         return None
     channel = channels.severity_channel(t.alert.severity)
     message = render_firing(t.alert, t.details, locale, t.fingerprint,
-                            mention=mention if t.alert.severity == "P1" else None)
+                            mention=mention if t.alert.severity == "P1" else None, playbook=playbook)
     outcome = deliver(
         engine, client, kind=_kind("alert", t.fingerprint, row.fired_at), ds=row.fired_at.date(),
         channel=channel, message=message, outbox_dir=outbox_dir,
