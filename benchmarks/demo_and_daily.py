@@ -19,7 +19,7 @@ from opscadence import warehouse
 
 from opscadence.pipelines import daily
 from opscadence.sources import make_source
-from opscadence.reporting.brief import render_daily_brief
+from opscadence.reporting.slack.brief import render_daily_brief
 from opscadence.core.config import load_config
 from opscadence.demo.generator import load_demo
 

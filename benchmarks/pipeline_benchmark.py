@@ -111,7 +111,7 @@ def _config(url: str, home: str):
 def phase_daily(url: str, ds: date) -> dict:
     from opscadence.pipelines import daily
     from opscadence.sources import make_source
-    from opscadence.reporting.brief import render_daily_brief
+    from opscadence.reporting.slack.brief import render_daily_brief
 
     engine = _engine(url)
     with tempfile.TemporaryDirectory() as home:

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from flows.common import build_context
 from opscadence.core.periods import cadence_names, get_cadence
-from opscadence.reporting.brief import render_backfill_summary
+from opscadence.reporting.slack.brief import render_backfill_summary
 from tasks.backfill import backfill_periods
 from tasks.notify import deliver_message
 

@@ -9,6 +9,7 @@ from prefect import flow, get_run_logger
 
 from opscadence.core.locks import period_lock
 from opscadence.core.periods import get_cadence
+from opscadence.reporting.playbook import Playbook
 
 from flows.common import build_context, inject_fault, logical_period
 from tasks.compute import assemble_brief, compute_marts, evaluate_alerts, prepare_baselines
@@ -52,7 +53,7 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
         alerts = evaluate_alerts(engine, cfg, ds, report)
         details = explain_alerts(engine, ds, alerts, cfg.locale)  # root causes, for the brief and the alerts
         brief = assemble_brief(engine, cfg, ds, report, alerts, ctx.run_url, details)
-        message, content_key = render_brief(brief, cfg.locale)
+        message, content_key = render_brief(brief, cfg.locale, Playbook(cfg.playbook))
 
         deliveries = []
         if notify:

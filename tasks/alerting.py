@@ -14,6 +14,7 @@ from opscadence.delivery.outbox import DeliveryOutcome
 from opscadence.core.model import Alert
 from opscadence.delivery.slack import SlackClient
 from opscadence.quality.report import ValidationReport
+from opscadence.reporting.playbook import Playbook
 
 
 @task(name="explain-alerts", cache_policy=NO_CACHE)
@@ -37,7 +38,7 @@ def notify_alerts(
     channels = cfg.slack.channels
     common = dict(channels=channels, locale=cfg.locale, outbox_dir=cfg.outbox_dir, now=now)
     # The on-call group is mentioned only when a P1 escalates, not on every firing message.
-    outcomes = lifecycle.notify(engine, client, transitions, **common)
+    outcomes = lifecycle.notify(engine, client, transitions, playbook=Playbook(cfg.playbook), **common)
     outcomes += lifecycle.check_escalations(
         engine, client, oncall_mention=cfg.slack.oncall_mention, ack_minutes=cfg.alerting.p1_ack_minutes,
         resolve_minutes=cfg.alerting.p1_resolve_minutes, **common,

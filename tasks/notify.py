@@ -8,16 +8,18 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Engine
 
-from opscadence.reporting.brief import render_daily_brief
+from opscadence.reporting.playbook import DEFAULT_PLAYBOOK, Playbook
+from opscadence.reporting.slack.brief import render_daily_brief
 from opscadence.delivery.outbox import DeliveryOutcome, deliver
 from opscadence.core.model import DailyBrief, Message
 from opscadence.delivery.slack import SlackClient
 
 
 @task(name="render-brief", cache_policy=NO_CACHE)
-def render_brief(brief: DailyBrief, locale: str) -> tuple[Message, Message]:
+def render_brief(brief: DailyBrief, locale: str, playbook: Playbook = DEFAULT_PLAYBOOK) -> tuple[Message, Message]:
     """The brief, and the same brief without the run link (what decides "changed" on reruns)."""
-    return render_daily_brief(brief, locale), render_daily_brief(replace(brief, run_url=None), locale)
+    return (render_daily_brief(brief, locale, playbook),
+            render_daily_brief(replace(brief, run_url=None), locale, playbook))
 
 
 # Retries cover a failed warehouse write after delivery; deliver() itself never double-posts

@@ -54,25 +54,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from opscadence.metrics import dimensions
+from opscadence.analytics.daily.kpis import FUNNEL_STEPS
 from opscadence.metrics.catalog import CATALOG
-from opscadence.core.privacy import escape_mrkdwn, truncate
+from opscadence.reporting.i18n import (
+    data_text,
+    dimension_label,
+    dimension_value_text,
+    format_value,
+    step_label,
+    strings,
+)
 
 __all__ = ["SegmentContribution", "RootCause", "explain", "root_cause_lines"]
-
-DATA_VALUE_CHARS = 100  # a dimension value or unknown step shown in a line
-
-LINES: dict[str, dict[str, str]] = {
-    "zh-CN": {
-        "segment": "{dim}={value}：{before} → {after}，解释了 {share} 的变化",
-        "funnel": "漏斗：{step} 转化下降最多",
-        "arrow": "→",
-    },
-    "en": {
-        "segment": "{dim}={value}: {before} → {after}, explains {share} of the change",
-        "funnel": "funnel: {step} conversion fell most",
-        "arrow": " → ",
-    },
-}
 
 
 @dataclass(frozen=True)
@@ -237,9 +230,17 @@ def explain(
 # ---------------------------------------------------------------------------
 
 
-def _data(text: str) -> str:
-    """A data-derived value on one line: truncated, then escaped."""
-    return escape_mrkdwn(truncate(" ".join(str(text).split()) or "-", DATA_VALUE_CHARS))
+def _funnel_line(step: str, locale: str, s: dict[str, str]) -> str:
+    def label(key: str) -> str:
+        if locale == "zh-CN":
+            return step_label(key, locale) or data_text(key, empty="-")
+        return data_text(key, empty="-")
+
+    keys = [key for key, _ in FUNNEL_STEPS]
+    name = label(step)
+    if step in keys and keys.index(step) > 0:
+        name = label(keys[keys.index(step) - 1]) + s["step_arrow"] + name
+    return s["cause_funnel"].format(step=name)
 
 
 def root_cause_lines(cause: RootCause, locale: str = "zh-CN", top: int = 3) -> list[str]:
@@ -248,40 +249,26 @@ def root_cause_lines(cause: RootCause, locale: str = "zh-CN", top: int = 3) -> l
     en: ``payment_method=alipay: 92.0% → 61.3%, explains 78% of the change``;
     zh-CN: ``支付方式=alipay：92.0% → 61.3%，解释了 78% 的变化``; funnel:
     ``funnel: checkout → payment conversion fell most`` / ``漏斗：结算→支付成功 转化下降最多``.
-    Values are formatted by the metric's unit; dimension values are escaped data.
+    Values are formatted by the metric's unit; dimension values are escaped data, the
+    well-known ones localised (``unknown`` → ``未知``). Dimension and step names are
+    translated in zh-CN only: the English lines keep the keys.
     """
-    # Imported here, not at module level: the brief renderer may import this module.
-    from opscadence.reporting import brief
-    from opscadence.analytics.daily.kpis import FUNNEL_STEPS
-
-    try:
-        s = LINES[locale]
-    except KeyError:
-        raise ValueError(f"unsupported locale {locale!r}; expected one of {', '.join(LINES)}") from None
+    s = strings(locale)
     m = CATALOG.get(cause.metric)
     unit = m.unit if m is not None else "count"
     lines = []
     for seg in cause.segments[: max(top, 0)]:
         if locale == "zh-CN":
-            dim = brief.DIMENSION_LABELS["zh-CN"].get(seg.dimension) or _data(seg.dimension)
+            dim = dimension_label(seg.dimension, locale) or data_text(seg.dimension, empty="-")
         else:
-            dim = _data(seg.dimension)
-        lines.append(s["segment"].format(
+            dim = data_text(seg.dimension, empty="-")
+        lines.append(s["cause_segment"].format(
             dim=dim,
-            value=_data(seg.dimension_value),
-            before=brief.format_value(seg.baseline, unit, locale),
-            after=brief.format_value(seg.value, unit, locale),
+            value=dimension_value_text(seg.dimension_value, locale, empty="-"),
+            before=format_value(seg.baseline, unit, locale),
+            after=format_value(seg.value, unit, locale),
             share=f"{seg.share * 100:.0f}%",
         ))
     if cause.funnel_step:
-        def label(step: str) -> str:
-            if locale == "zh-CN":
-                return brief.FUNNEL_STEP_LABELS["zh-CN"].get(step) or _data(step)
-            return _data(step)
-
-        keys = [step for step, _ in FUNNEL_STEPS]
-        name = label(cause.funnel_step)
-        if cause.funnel_step in keys and keys.index(cause.funnel_step) > 0:
-            name = label(keys[keys.index(cause.funnel_step) - 1]) + s["arrow"] + name
-        lines.append(s["funnel"].format(step=name))
+        lines.append(_funnel_line(cause.funnel_step, locale, s))
     return lines

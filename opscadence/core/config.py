@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from opscadence.metrics.catalog import CATALOG
+
 ENV_PREFIX = "OPSCADENCE_"
 # Environment variables with the prefix that are not config keys.
 _NOT_KEYS = {"CONFIG", "TEST_POSTGRES_URL", "FAULT_AT", "FAULT_ONCE_FILE"}
@@ -68,6 +70,45 @@ def default_thresholds() -> list[ThresholdRule]:
         ThresholdRule(metric="payment_success_rate", condition="below", threshold=0.95, severity="P1"),
         ThresholdRule(metric="ad_ctr", condition="below", threshold=0.01, dimension="channel", severity="P3"),
     ]
+
+
+# What a playbook entry may name: the catalogue's KPIs, and the watch's urgent-feedback count (an alert, not a KPI).
+PLAYBOOK_METRICS = (*CATALOG, "urgent_feedback")
+
+
+class PlaybookEntry(_Strict):
+    """One suggested action, shown under matching alerts (see opscadence.reporting.playbook).
+
+    ``metric`` is a metric name or ``*``; ``rule`` (an alert's rule id, e.g. a threshold
+    rule's ``name``), ``kind`` and ``direction`` narrow it further. Texts are Slack mrkdwn,
+    one per locale.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: str
+    rule: str | None = Field(None, min_length=1)
+    kind: Literal["threshold", "anomaly", "data_quality"] | None = None
+    direction: Literal["down", "up"] | None = None
+    zh_cn: str = Field(alias="zh-CN", min_length=1, max_length=500)
+    en: str = Field(min_length=1, max_length=500)
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value != "*" and value not in PLAYBOOK_METRICS:
+            raise ValueError(f"unknown metric {value!r}; expected '*' or one of {', '.join(PLAYBOOK_METRICS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _data_quality_is_about_tables(self) -> "PlaybookEntry":
+        # Data-quality alerts name tables, not metrics, and have no direction: such an entry would never apply.
+        if self.kind == "data_quality" and (self.metric != "*" or self.direction is not None):
+            raise ValueError("an entry of kind data_quality takes metric '*' and no direction")
+        return self
+
+    def text(self, locale: str) -> str:
+        return self.zh_cn if locale == "zh-CN" else self.en
 
 
 class SlackChannels(_Strict):
@@ -181,6 +222,8 @@ class Config(_Strict):
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
     calendar: list[CalendarEntry] = Field(default_factory=list)
+    # The team's suggested actions, consulted before the built-in ones (opscadence.reporting.playbook).
+    playbook: list[PlaybookEntry] = Field(default_factory=list)
     # Feedback containing any of these (case-insensitive) is counted as urgent in the brief.
     urgent_keywords: list[str] = Field(
         default_factory=lambda: ["支付失败", "付款失败", "账号被封", "封号", "payment failed", "account banned"]

@@ -10,15 +10,10 @@ from datetime import date
 
 import pytest
 
-from opscadence.reporting.brief import (
-    MAX_ALERTS_SHOWN,
-    MAX_BLOCKS,
-    describe_alert,
-    format_change,
-    format_value,
-    render_daily_brief,
-    suggestion_for,
-)
+from opscadence.reporting.describe import describe_alert
+from opscadence.reporting.i18n import format_change, format_value
+from opscadence.reporting.playbook import suggestion_for
+from opscadence.reporting.slack.brief import MAX_ALERTS_SHOWN, MAX_BLOCKS, render_daily_brief
 from opscadence.core.model import Alert, DailyBrief, DataQualityIssue, Funnel, FunnelStep, KpiValue, Message
 
 EVIL = "<!channel> *boss* <@U123>"

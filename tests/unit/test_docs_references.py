@@ -3,7 +3,7 @@
 Scans every docstring and comment of the shipped Python packages and every Markdown file of
 the repository for
 
-* dotted names of the repository's packages (``opscadence.reporting.brief.render_daily_brief``,
+* dotted names of the repository's packages (``opscadence.reporting.slack.brief.render_daily_brief``,
   ``flows.common``): the longest importable module prefix is imported and the rest must be
   attributes of it;
 * relative paths (``sql/kpi/order_measures.sql``, ``docs/metrics.md``, ``tests/unit/``): they

@@ -1,0 +1,70 @@
+"""One alert in one sentence, data escaped: the line of the brief, the alert messages and ``alert_states.summary``."""
+
+from __future__ import annotations
+
+from opscadence.core.model import Alert, relative_change
+from opscadence.reporting.i18n import (
+    data_text,
+    dimension_label,
+    dimension_value_text,
+    format_value,
+    metric_label,
+    strings,
+)
+
+__all__ = ["describe_alert", "dimension_suffix", "series_name"]
+
+_CHANGE_CONDITIONS = ("drop_vs_last_week", "rise_vs_last_week", "drop_vs_yesterday", "rise_vs_yesterday",
+                      "drop_vs_same_period_last_year", "rise_vs_same_period_last_year", "anomaly_drop", "anomaly_rise")
+# The daily brief: the previous period is yesterday.
+_DAILY_NAMES = {"drop_vs_previous_period": "drop_vs_yesterday", "rise_vs_previous_period": "rise_vs_yesterday"}
+
+
+def dimension_suffix(alert: Alert, locale: str) -> str:
+    """"（渠道：抖音）" / " (channel: 抖音)" for an alert on one dimension value, "" for the whole shop."""
+    if alert.dimension in ("", "all") or alert.dimension_value in ("", "all"):
+        return ""
+    name = dimension_label(alert.dimension, locale) or alert.dimension
+    return strings(locale)["dim"].format(name=data_text(name),
+                                         value=dimension_value_text(alert.dimension_value, locale))
+
+
+def _dq_name(alert: Alert, locale: str) -> str:
+    # The data-quality alert names the failing tables in its dimension value.
+    if alert.metric == "data_quality":
+        return dimension_value_text(alert.dimension_value, locale)
+    return data_text(alert.metric)
+
+
+def series_name(alert: Alert, locale: str) -> str:
+    """The escaped name of the alert's series: "支付成功率（平台：ios）", "data quality (fact_orders)"."""
+    if alert.kind == "data_quality":
+        return strings(locale)["dq_series"].format(name=_dq_name(alert, locale))
+    label, _ = metric_label(alert.metric, locale)
+    return label + dimension_suffix(alert, locale)
+
+
+def describe_alert(alert: Alert, locale: str = "zh-CN") -> str:
+    """One sentence for an alert, data escaped: "支付成功率 88.2%，低于阈值 95.0%"."""
+    s = strings(locale)
+    dim = dimension_suffix(alert, locale)
+    if alert.kind == "data_quality":
+        text = s["dq_alert"].format(name=_dq_name(alert, locale), dim="" if alert.metric == "data_quality" else dim)
+        if alert.value is not None:
+            text += s["dq_alert_count"].format(count=f"{alert.value:,.0f}")
+        return text
+    if alert.metric == "urgent_feedback":
+        return s["urgent_feedback"].format(value=format_value(alert.value, "count", locale))
+    label, unit = metric_label(alert.metric, locale)
+    value = format_value(alert.value, unit, locale)
+    condition = _DAILY_NAMES.get(alert.condition, alert.condition)
+    if condition in ("below", "above"):
+        return s[condition].format(label=label, dim=dim, value=value,
+                                   threshold=format_value(alert.threshold, unit, locale))
+    if condition in _CHANGE_CONDITIONS:
+        change = relative_change(alert.value, alert.baseline)
+        pct = f"{abs(change) * 100:.1f}%" if change is not None else f"≥{alert.threshold * 100:.1f}%"
+        return s[condition].format(label=label, dim=dim, value=value, pct=pct,
+                                   baseline=format_value(alert.baseline, unit, locale))
+    return s["other_condition"].format(label=label, dim=dim, value=value, condition=data_text(condition),
+                                       threshold=f"{alert.threshold:g}")

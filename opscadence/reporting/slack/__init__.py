@@ -1,0 +1,1 @@
+"""Slack Block Kit messages: the daily brief and backfill summary (brief), the alert lifecycle's (alerts)."""
