@@ -29,7 +29,7 @@ from opscadence.core.locks import period_lock
 from opscadence.core.model import Alert, DailyBrief, alert_key
 from opscadence.core.periods import BackfillPass, PassOutcome, Period, get_cadence
 from opscadence.core.privacy import mask_pii
-from opscadence.sources import CsvExportSource, PartitionSource, SourceError, WarehouseSource, load_partition
+from opscadence.sources import PartitionSource, SourceError
 from opscadence.quality.day import validate_partition
 from opscadence.quality.range import range_read_plan, validate_range
 from opscadence.quality.report import CheckResult, ValidationReport
@@ -48,7 +48,7 @@ class Extracted:
 
 def validates_in_database(source: PartitionSource) -> bool:
     """PostgreSQL partitions are validated in SQL by GX, not read into pandas."""
-    return isinstance(source, WarehouseSource) and source.engine.dialect.name == "postgresql"
+    return source.validates_in_database()
 
 
 def extract_day(source: PartitionSource, ds: date) -> Extracted:
@@ -78,8 +78,8 @@ def validate_day(engine: Engine, source: PartitionSource, extracted: Extracted) 
         report = validate_partition(
             extracted.frames, ds, trailing_counts=counts, describe=lambda t: source.describe(t, ds)
         )
-        if report.passed and not isinstance(source, WarehouseSource):
-            load_partition(engine, ds, extracted.frames)
+        if report.passed:
+            source.land(engine, ds, extracted.frames)
     with engine.begin() as conn:
         store_report(conn, report)
     return report
@@ -98,15 +98,14 @@ def validate_days(engine: Engine, source: PartitionSource, days: list[date],
     if not days:
         return {}
     reports: dict[date, ValidationReport] | None = None
-    if isinstance(source, WarehouseSource):
-        end = days[-1] + timedelta(days=1)
-        try:
-            frames = source.read_range(days[0], end, **range_read_plan())
-        except SourceError:
-            frames = None  # read day by day below: the error then names the day's row
-        if frames is not None:
-            reports = validate_range(frames, days, trailing_counts=trailing_row_counts_range(engine, days[0], end),
-                                     describe=source.describe, id_samples=validates_in_database(source))
+    end = days[-1] + timedelta(days=1)
+    try:
+        frames = source.read_range(days[0], end, **range_read_plan())
+    except SourceError:
+        frames = None  # read day by day below: the error then names the day's row
+    if frames is not None:
+        reports = validate_range(frames, days, trailing_counts=trailing_row_counts_range(engine, days[0], end),
+                                 describe=source.describe, id_samples=validates_in_database(source))
     if reports is None:
         reports = {}
         for ds in days:
@@ -191,17 +190,10 @@ def ensure_baselines(engine: Engine, source: PartitionSource, ds: date, vertical
         status = kpi_module.day_status(conn, baselines, vertical)
     prepared = {}
     for baseline in baselines:
-        if status[baseline] != "current" and _has_source_data(engine, source, baseline):
+        if status[baseline] != "current" and source.has_partition(baseline):
             prepare_day(engine, source, baseline, vertical)
             prepared[baseline] = status[baseline]
     return prepared
-
-
-def _has_source_data(engine: Engine, source: PartitionSource, day: date) -> bool:
-    if isinstance(source, CsvExportSource):
-        return (source.root / day.isoformat()).is_dir()
-    with engine.connect() as conn:
-        return kpi_module.has_raw_data(conn, day)
 
 
 def evaluate_day(engine: Engine, cfg: Config, ds: date, report: ValidationReport) -> list[Alert]:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from sqlalchemy.engine import Engine
 
 from opscadence.sources.columns import coerce_types, preview_value, with_ds
+from opscadence.sources.landing import load_partition
 from opscadence.sources.protocol import SourceError
 from opscadence.warehouse import RAW_TABLES
 
@@ -39,6 +42,21 @@ class CsvExportSource:
         self.timezone = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
         self.warnings: list[str] = []
         self.encodings_used: dict[str, str] = {}
+
+    tables = frozenset(RAW_TABLES)
+
+    def validates_in_database(self) -> bool:
+        return False
+
+    def has_partition(self, ds: date) -> bool:
+        return (self.root / ds.isoformat()).is_dir()
+
+    def read_range(self, start: date, end: date, **plan: Mapping[str, set[str]]) -> dict[str, pd.DataFrame] | None:
+        """Exports are files per day: read day by day (errors then name the file and row)."""
+        return None
+
+    def land(self, engine: Engine, ds: date, frames: Mapping[str, pd.DataFrame]) -> None:
+        load_partition(engine, ds, {table: frames[table] for table in self.tables})
 
     def path(self, table: str, ds: date) -> Path:
         return self.root / ds.isoformat() / f"{table}.csv"

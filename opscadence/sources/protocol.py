@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -25,8 +26,30 @@ class SourceError(ValueError):
 
 @runtime_checkable
 class PartitionSource(Protocol):
+    """A source of raw partitions. The pipeline asks it, never its type, what it can do."""
+
+    #: the raw tables (keys of ``RAW_TABLES``) this source provides
+    tables: frozenset[str]
+
+    def validates_in_database(self) -> bool:
+        """Whether its partitions stay in the warehouse and are validated there in SQL."""
+        ...
+
+    def has_partition(self, ds: date) -> bool:
+        """Whether the source holds anything for ``ds`` (a day it was never given is not a day of zeros)."""
+        ...
+
     def read_partition(self, ds: date) -> dict[str, pd.DataFrame]:
-        """One frame per raw table (keys of ``RAW_TABLES``) for the partition ``ds``."""
+        """One frame per table of :attr:`tables` for the partition ``ds``."""
+        ...
+
+    def read_range(self, start: date, end: date, **plan: Mapping[str, set[str]]) -> dict[str, pd.DataFrame] | None:
+        """Every provided table's rows with ``ds`` in [start, end) in one read, or None when the
+        source reads a day at a time (the caller then goes day by day)."""
+        ...
+
+    def land(self, engine: Engine, ds: date, frames: Mapping[str, pd.DataFrame]) -> None:
+        """Write a validated batch into the warehouse's raw tables (nothing, when it is there already)."""
         ...
 
     def describe(self, table: str, ds: date) -> str:

@@ -305,3 +305,23 @@ def test_warehouse_source_empty_day_has_typed_columns(engine):
     assert orders.empty and list(orders.columns) == list(RAW_TABLES["orders"].c.keys())
     report = validate_partition(frames, DS)
     assert report.passed  # no rows is not a column problem; row counts need history
+
+
+def test_both_sources_say_what_they_can_do(tmp_path, engine):
+    from datetime import date
+
+    from opscadence.sources import CsvExportSource, PartitionSource, WarehouseSource
+
+    day = date(2026, 11, 24)
+    (tmp_path / "exports" / day.isoformat()).mkdir(parents=True)
+    csv_source = CsvExportSource(tmp_path / "exports")
+    warehouse_source = WarehouseSource(engine)
+    for source in (csv_source, warehouse_source):
+        assert isinstance(source, PartitionSource)
+        assert source.tables == frozenset(["users", "events", "orders", "payments", "ad_spend", "feedback"])
+    # a day's export folder is a partition; a day without one is not
+    assert csv_source.has_partition(day) and not csv_source.has_partition(date(2026, 11, 23))
+    assert csv_source.read_range(day, date(2026, 11, 25)) is None  # files: day by day
+    assert not csv_source.validates_in_database()
+    assert not warehouse_source.has_partition(day)  # an empty warehouse holds no day
+    assert warehouse_source.validates_in_database() == (engine.dialect.name == "postgresql")
