@@ -21,7 +21,7 @@ from opscadence.pipelines import daily
 from opscadence.sources import make_source
 from opscadence.reporting.slack.brief import render_daily_brief
 from opscadence.core.config import load_config
-from opscadence.demo.generator import load_demo
+from opscadence.demo import load_demo
 
 
 def _timed(fn, *args, **kwargs):

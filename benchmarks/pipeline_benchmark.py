@@ -66,7 +66,7 @@ def _engine(url: str):
 
 def phase_generate(url: str, users: int, days: int) -> dict:
     from opscadence import warehouse
-    from opscadence.demo.generator import load_demo_chunked
+    from opscadence.demo import load_demo_chunked
 
     engine = warehouse.create_engine(url)
     start = time.perf_counter()

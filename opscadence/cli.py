@@ -29,7 +29,7 @@ def _iso_date(value: str) -> date:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from opscadence import warehouse
     from opscadence.core.periods import last_complete
-    from opscadence.demo.generator import load_demo
+    from opscadence.demo import load_demo
 
     cfg = load_config()
     end = args.end_date or last_complete("day", cfg.timezone).start

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from opscadence import warehouse
-from opscadence.demo.generator import load_demo
+from opscadence.demo import load_demo
 from tests.conftest import POSTGRES_URL, WAREHOUSES
 from tests.slack_api_server import SlackApiServer
 

@@ -144,7 +144,7 @@ def _marts(engine) -> list[tuple]:
 def test_relanded_inputs_are_recomputed_not_skipped(engine, tmp_path):
     """`opscadence demo --history --seed 8` over an existing shop yields seed-8 marts."""
     from opscadence.core.config import load_config
-    from opscadence.demo.generator import load_demo
+    from opscadence.demo import load_demo
     from opscadence.sources import make_source
 
     cfg = load_config(environ={"OPSCADENCE_HOME": str(tmp_path)})

@@ -56,7 +56,7 @@ import sqlalchemy as sa  # noqa: E402
 
 # --- everything the scenario takes from the project: after a reorganisation, fix these ---
 from opscadence.warehouse import RAW_TABLES, create_engine, metadata  # noqa: E402
-from opscadence.demo.generator import load_demo  # noqa: E402
+from opscadence.demo import load_demo  # noqa: E402
 from flows.backfill import backfill  # noqa: E402
 from flows.daily import daily_brief  # noqa: E402
 from flows.watch import watch  # noqa: E402

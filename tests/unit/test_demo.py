@@ -6,6 +6,7 @@ frames or with SQL on the loaded SQLite warehouse.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date, timedelta
 
@@ -14,7 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from opscadence import warehouse
-from opscadence.demo.generator import DemoShop, generate_demo_frames, load_demo
+from opscadence.demo import DemoShop, generate_demo_frames, load_demo, load_demo_chunked
 
 END = date(2026, 11, 24)
 SIZE = {"users": 1500, "days": 21, "seed": 11, "end_date": END}
@@ -267,3 +268,75 @@ def test_loading_twice_is_idempotent(loaded):
 def test_too_few_days_is_refused():
     with pytest.raises(ValueError):
         generate_demo_frames(users=1500, days=5, end_date=END)
+
+
+# --- the same seed, the same shop, before and after the generator was split into steps -------
+# sha256 of each frame's CSV (``to_csv(index=False)``), computed on the generator as it was at
+# b23834f (one 1019-line module): the in-memory shop of SIZE and a chunked shop of 500 users.
+# Floating-point order matters here, so any change to a draw or a sum shows as a new hash.
+
+IN_MEMORY_SHA256 = {
+    "users": "774e77dc28b0c3f9d0e66a68a7f3a0353f312f339333315df24f4b0968663345",
+    "events": "108ab0491ba54da1c50414d59ba91122171e7711375533fa4b0acc299f48a991",
+    "orders": "6b7fb9c71e9b384947b52d7ad17f65339b37685d1da171237e9053063d0f0182",
+    "payments": "191d233ed0327d0be1443ec98dcc77b3cd225a99c08f1c98981f7017f2fd8936",
+    "ad_spend": "29ccd0f2b23f01e93cf581fd7aeb7edbf078250061643f0bb75a4c5c4e056415",
+    "feedback": "b14b942faf64755fb92b2817dfd6fb0ca07585b946fb7a4d2d284d5f0aea3bf1",
+}
+CHUNKED = {"users": 500, "days": 12, "seed": 3, "end_date": END}
+CHUNKED_SHA256 = {
+    "users": "31882508bb26bc21521535aa89791dd1d7654400bc041270e2c96d76a78b28b7",
+    "events": "d4f51c06686d6bda093d4fa32de8849d0a365041c2a3d9c96a068061c1ed043d",
+    "orders": "83f3dc58318b001aae46e2f02556a98f84b139a9de31cfce75eab21645dbfef0",
+    "payments": "8b6a563ffcbc4638c71aa26ba332b23e2818207b3d0e0c8f19aad70c5f0be9ae",
+    "ad_spend": "e80212877c79c6557d09b8164957a0400d0d898853360ff63e76983ed65c49e3",
+    "feedback": "62a4a74a8c5866577eda189d086c3e9a326e3ba676a11ebd16946362c71f5aad",
+}
+
+
+def _sha256(frame: pd.DataFrame) -> str:
+    return hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+
+
+def _chunked_frames(monkeypatch, tmp_path, chunk_days: int) -> tuple[dict[str, pd.DataFrame], DemoShop]:
+    """The frames load_demo_chunked writes, per raw table, in the order it writes them."""
+    written: dict[str, list[pd.DataFrame]] = {}
+
+    def capture(conn, table, start, stop, frame):
+        written.setdefault(table.name, []).append(frame.copy())
+        return len(frame)
+
+    monkeypatch.setattr("opscadence.demo.load.replace_window", capture)
+    engine = warehouse.create_engine(f"sqlite:///{tmp_path}/chunked-{chunk_days}.sqlite")
+    shop = load_demo_chunked(engine, chunk_days=chunk_days, **CHUNKED)
+    engine.dispose()
+    return {key: pd.concat(written[t.name], ignore_index=True) for key, t in warehouse.RAW_TABLES.items()}, shop
+
+
+def test_the_in_memory_shop_is_the_one_the_seed_always_gave(frames, shop):
+    assert {key: _sha256(frame) for key, frame in frames.items()} == IN_MEMORY_SHA256
+    assert shop.row_counts == {"users": 1500, "events": 21759, "orders": 690, "payments": 663,
+                               "ad_spend": 222, "feedback": 147}
+
+
+def test_the_chunked_shop_is_the_one_the_seed_always_gave_whatever_the_chunk(monkeypatch, tmp_path):
+    by_week, shop = _chunked_frames(monkeypatch, tmp_path, 5)
+    assert {key: _sha256(frame) for key, frame in by_week.items()} == CHUNKED_SHA256
+    assert shop.row_counts == {key: len(frame) for key, frame in by_week.items()}
+    assert shop.row_counts["events"] == 3171 and shop.dau_drop_day == END - timedelta(days=9)
+    whole, again = _chunked_frames(monkeypatch, tmp_path, 12)  # every day has its own random stream
+    for key in by_week:
+        pd.testing.assert_frame_equal(by_week[key], whole[key], check_exact=True)
+    assert again == shop
+
+
+def test_in_memory_and_chunked_shops_are_alike_but_not_the_same_rows(monkeypatch, tmp_path):
+    # Not meant to be equal (one random stream vs one per day, ids numbered over the window vs
+    # per day): both keep their own rows. What they share is the shape of the shop.
+    chunked, chunked_shop = _chunked_frames(monkeypatch, tmp_path, 12)
+    memory, memory_shop = generate_demo_frames(**{**CHUNKED})
+    assert memory["events"]["event_id"].iloc[0] == "e0000000001"
+    assert chunked["events"]["event_id"].iloc[0] == f"e{CHUNKED['end_date'] - timedelta(days=11):%Y%m%d}0000001"
+    assert (memory_shop.promo_day, memory_shop.dau_drop_day) == (chunked_shop.promo_day, chunked_shop.dau_drop_day)
+    for key in warehouse.RAW_TABLES:
+        assert list(memory[key].columns) == list(chunked[key].columns), key

@@ -192,7 +192,7 @@ def test_range_computation_equals_day_by_day(engine):
     """The backfill's chunked computation gives each day exactly what the daily flow computes."""
     from datetime import date
 
-    from opscadence.demo.generator import load_demo
+    from opscadence.demo import load_demo
 
     end = date(2026, 11, 24)
     load_demo(engine, users=400, days=40, seed=3, end_date=end)

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from opscadence import warehouse
-from opscadence.demo.generator import load_demo
+from opscadence.demo import load_demo
 from opscadence.sources import WarehouseSource
 from opscadence.quality.day import validate_partition
 from opscadence.quality.range import range_read_plan, validate_range
