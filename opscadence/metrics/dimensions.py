@@ -4,8 +4,8 @@ Each dimension names the raw column its values come from in each measure family 
 to, and the value a row without one gets. The marts key rows by these names (``dimension``;
 ``all`` is the whole shop); a family's query names each dimension's column after the
 dimension, so the SQL fan-out (``{{ fan_out(...) }}``, expanded by
-:mod:`opscadence.core.sqlfiles`), the event measures and MAU (``analytics/daily/kpis.py``)
-and the root-cause split (``alerting/rootcause.py``) all read their lists from here.
+:mod:`opscadence.core.sqlfiles`), the event measures and MAU (``opscadence/analytics/daily/kpis.py``)
+and the root-cause split (``opscadence/alerting/rootcause.py``) all read their lists from here.
 """
 
 from __future__ import annotations
