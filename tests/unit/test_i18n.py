@@ -45,6 +45,8 @@ ALERTS = [
     alert(metric="dau", condition="rise_vs_last_week", threshold=0.15, value=2000, baseline=1626, severity="P2"),
     alert(metric="dau", condition="drop_vs_yesterday", threshold=0.15, value=1234, baseline=1626, severity="P3"),
     alert(metric="dau", condition="rise_vs_yesterday", threshold=0.5, value=3000, baseline=1500, severity="P3"),
+    alert(metric="gmv", condition="drop_vs_same_period_last_year", threshold=0.2, value=700, baseline=1000, severity="P3"),
+    alert(metric="gmv", condition="rise_vs_same_period_last_year", threshold=0.2, value=1300, baseline=1000, severity="P3"),
     alert(metric="orders", condition="anomaly_drop", threshold=3.0, value=60, baseline=100, kind="anomaly"),
     alert(metric="gmv", condition="anomaly_rise", threshold=3.0, value=160, baseline=100, kind="anomaly"),
     alert(metric="ad_ctr", threshold=0.01, value=0.008, severity="P3", dimension="channel", dimension_value="抖音"),
@@ -72,7 +74,7 @@ def render_everything(locale: str) -> None:
     for baseline in ("previous_day", None):
         f = Funnel(steps=funnel().steps, weakest_step="payment", weakest_change=-0.05, weakest_baseline=baseline)
         render_daily_brief(make_brief(funnel=f), locale)
-    summary = SimpleNamespace(cadence="daily", start=date(2026, 11, 1), end=date(2026, 11, 30), done=[1],
+    summary = SimpleNamespace(cadence="daily", start=date(2026, 11, 1), end=date(2026, 11, 30), done=[1], recomputed=[1],
                               skipped=[], failed={date(2026, 11, d): "bad" for d in range(1, 13)})
     render_backfill_summary(summary, locale)
     for a in ALERTS:
