@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Sequence
 
 from opscadence.core.config import ConfigError, load_config
+from opscadence.core.errors import UserError
 
 
 def _prefect_defaults() -> None:
@@ -287,9 +288,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as exc:
+    except (ConfigError, UserError) as exc:
         print(f"opscadence: {exc}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_code", 2)
 
 
 if __name__ == "__main__":
