@@ -47,7 +47,7 @@ def main() -> None:
             warehouse.metadata.drop_all(engine)
         shop, demo_seconds = _timed(load_demo, engine, users=args.users, days=args.days, seed=args.seed, end_date=end)
         cfg = load_config(environ={"OPSCADENCE_WAREHOUSE_URL": url, "OPSCADENCE_HOME": tmp})
-        source = make_source(cfg.source, engine, timezone=cfg.timezone)
+        source = make_source(cfg.source_list, engine, timezone=cfg.timezone)
 
         _, baseline_seconds = _timed(daily.ensure_baselines, engine, source, end, cfg.vertical)
         extracted, extract_seconds = _timed(daily.extract_day, source, end)

@@ -116,7 +116,7 @@ def phase_daily(url: str, ds: date) -> dict:
     engine = _engine(url)
     with tempfile.TemporaryDirectory() as home:
         cfg = _config(url, home)
-        source = make_source(cfg.source, engine, timezone=cfg.timezone)
+        source = make_source(cfg.source_list, engine, timezone=cfg.timezone)
         steps = {}
 
         def timed(name, fn, *args):
@@ -152,7 +152,7 @@ def phase_backfill(url: str, start: date, end: date, concurrency: int) -> dict:
     engine = _engine(url)
     with tempfile.TemporaryDirectory() as home:
         cfg = _config(url, home)
-        source = make_source(cfg.source, engine, timezone=cfg.timezone)
+        source = make_source(cfg.source_list, engine, timezone=cfg.timezone)
         t = time.perf_counter()
         summary = run_backfill(engine, cfg, source, "daily", start, end, force=True, concurrency=concurrency)
         seconds = time.perf_counter() - t

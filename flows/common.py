@@ -32,7 +32,7 @@ def build_context(cfg: Config | None = None) -> RunContext:
     return RunContext(
         cfg=cfg,
         engine=engine,
-        source=make_source(cfg.source, engine, timezone=cfg.timezone),
+        source=make_source(cfg.source_list, engine, timezone=cfg.timezone),
         slack=client_from_env(token=_slack_token(cfg)),
         run_url=flow_run_url(),
     )
@@ -66,11 +66,14 @@ def logical_period(cadence: str, as_of: date | None, cfg: Config) -> Period:
 
 
 class InjectedFault(RuntimeError):
-    """A failure injected on purpose (tests of reruns and retries)."""
+    """A failure injected on purpose: a failure drill (README, "Backfills and reruns")."""
 
 
 def inject_fault(step: str) -> None:
-    """Fail once at ``step`` when ``OPSCADENCE_FAULT_AT`` names it (used by the rerun tests).
+    """The failure drill, an operator feature: fail at ``step`` when ``OPSCADENCE_FAULT_AT``
+    names it, so a team can rehearse a crashed run (Prefect retry, UI rerun) and see that the
+    period is finished once and posted once. The rerun tests use it the same way. Steps:
+    ``after-compute`` (daily: marts written, nothing sent yet).
 
     ``OPSCADENCE_FAULT_ONCE_FILE`` makes it fail only the first time: the file is created when
     the fault fires, and a fault whose file exists does not fire again.

@@ -48,7 +48,7 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
         report = validate_partitions(engine, ctx.source, extracted)
         if not report.passed:
             logger.warning("validation failed for %s: %d critical check(s)", ds, len(report.critical_failures))
-        compute_marts(engine, ds, cfg.vertical, report)
+        compute_marts(engine, ds, cfg.vertical, report, ctx.source.tables)
         inject_fault("after-compute")
         alerts = evaluate_alerts(engine, cfg, ds, report)
         details = explain_alerts(engine, ds, alerts, cfg.locale)  # root causes, for the brief and the alerts

@@ -59,7 +59,7 @@ def _prepare_history(engine, cfg, start: date, end: date) -> None:
     # two steps per day: validated, then computed (a day already done: both at once)
     with tqdm(total=progress_steps("daily") * ((end - start).days + 1), unit="step", desc="history",
               file=sys.stderr, disable=not sys.stderr.isatty()) as bar:
-        summary = run_backfill(engine, cfg, make_source(cfg.source, engine, timezone=cfg.timezone), "daily", start, end,
+        summary = run_backfill(engine, cfg, make_source(cfg.source_list, engine, timezone=cfg.timezone), "daily", start, end,
                                progress=lambda _period, _status: bar.update(1))
     print(f"  history prepared: {len(summary.done)} days validated and computed, "
           f"{len(summary.skipped)} already done, {len(summary.failed)} failed"

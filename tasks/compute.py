@@ -20,12 +20,13 @@ def prepare_baselines(engine: Engine, source: PartitionSource, ds: date, vertica
 
 
 @task(name="compute-marts", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10)
-def compute_marts(engine: Engine, ds: date, vertical: str, report: ValidationReport) -> int:
+def compute_marts(engine: Engine, ds: date, vertical: str, report: ValidationReport,
+                  tables: frozenset[str] | None = None) -> int:
     if not report.passed:
         # Numbers built on data that failed validation are withdrawn, not shown.
         withdraw_marts(engine, ds)
         return 0
-    return daily.compute_day(engine, ds, vertical)
+    return daily.compute_day(engine, ds, vertical, tables)
 
 
 @task(name="evaluate-alerts", cache_policy=NO_CACHE)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from datetime import date as date_type
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -191,22 +191,35 @@ class AlertingConfig(_Strict):
     p1_resolve_minutes: int = Field(120, gt=0)  # unresolved P1 escalates after this
 
 
+# The raw tables a source can own (keys of opscadence.warehouse.RAW_TABLES).
+RawTable = Literal["users", "events", "orders", "payments", "ad_spend", "feedback"]
+
+
 class SourceConfig(_Strict):
-    """Where a day's raw data comes from.
+    """Where raw data comes from, and which raw tables it owns.
 
     ``warehouse``: raw tables already landed in the warehouse (the demo writes them).
     ``csv``: a directory of shop exports laid out as ``<path>/<YYYY-MM-DD>/<table>.csv``.
+    ``tables``: the raw tables this source provides (default: all of them). A shop without
+    an events export lists the others; KPIs that need a table no source owns are reported as
+    unavailable, never computed as zeros.
     """
 
     kind: Literal["warehouse", "csv"] = "warehouse"
     path: Path | None = None
     encoding: str = "auto"
+    tables: list[RawTable] | None = None
 
     @model_validator(mode="after")
     def _csv_needs_path(self) -> "SourceConfig":
         if self.kind == "csv" and self.path is None:
             raise ValueError("source.path is required when source.kind is 'csv'")
+        if self.tables is not None and not self.tables:
+            raise ValueError("tables: list at least one raw table, or leave the key out for all of them")
         return self
+
+    def owned_tables(self) -> tuple[str, ...]:
+        return tuple(self.tables) if self.tables is not None else get_args(RawTable)
 
 
 class Config(_Strict):
@@ -218,6 +231,9 @@ class Config(_Strict):
     thresholds: list[ThresholdRule] = Field(default_factory=default_thresholds)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     source: SourceConfig = Field(default_factory=SourceConfig)
+    # Several sources, each owning some raw tables (events from one, orders from another);
+    # when given, it replaces ``source``.
+    sources: list[SourceConfig] = Field(default_factory=list)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
@@ -237,6 +253,27 @@ class Config(_Strict):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA timezone {value!r}") from None
         return value
+
+    @model_validator(mode="after")
+    def _one_owner_per_table(self) -> "Config":
+        owner: dict[str, int] = {}
+        for index, source in enumerate(self.sources):
+            for table in source.owned_tables():
+                if table in owner:
+                    raise ValueError(f"sources[{index}].tables: {table!r} is already provided by "
+                                     f"sources[{owner[table]}]; each raw table has one source")
+                owner[table] = index
+        return self
+
+    @property
+    def source_list(self) -> list[SourceConfig]:
+        """The configured sources: ``sources``, or the single ``source``."""
+        return list(self.sources) or [self.source]
+
+    @property
+    def provided_tables(self) -> frozenset[str]:
+        """The raw tables some configured source provides."""
+        return frozenset(t for source in self.source_list for t in source.owned_tables())
 
     @property
     def tz(self) -> ZoneInfo:

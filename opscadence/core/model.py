@@ -93,6 +93,8 @@ class DailyBrief:
     run_url: str | None = None
     # Root-cause lines per alert (keyed by alert_key), already escaped for Slack.
     alert_details: dict[str, list[str]] = field(default_factory=dict)
+    # Headline KPIs no configured source can feed: metric → the raw tables it lacks.
+    unavailable: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def alert_key(alert: Alert) -> str:

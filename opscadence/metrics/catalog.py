@@ -8,7 +8,7 @@ denominator so they can be judged against their volume. Documented in docs/metri
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -30,6 +30,11 @@ class MetricDef:
     def label(self, locale: str) -> str:
         return self.label_zh if locale == "zh-CN" else self.label_en
 
+    def tables(self) -> frozenset[str]:
+        """The raw tables its measures count (a KPI no source can feed is unavailable)."""
+        measures = [self.numerator] + ([self.denominator] if self.denominator else [])
+        return frozenset(MEASURE_TABLE[m] for m in measures)
+
     def compute(self, measures: Mapping[str, float | None]) -> tuple[float | None, float | None, float | None]:
         """Return ``(value, numerator, denominator)`` from a row of measures."""
         num = measures.get(self.numerator)
@@ -41,6 +46,18 @@ class MetricDef:
         value = float(num) / float(den) if den else None
         return value, float(num), float(den)
 
+
+# The raw table each measure counts (events: visitors, sessions and their steps; orders: paid
+# orders and their buyers; …). The SQL that computes a measure reads its table (a test checks
+# it against the SQL files); other tables it joins only refine a dimension (region from users).
+MEASURE_TABLE: dict[str, str] = {
+    **dict.fromkeys(("active_visitors", "mau_visitors", "sessions", "bounced_sessions", "product_viewers",
+                     "cart_adders", "checkout_users", "engagement_seconds", "sharers"), "events"),
+    "new_users": "users",
+    **dict.fromkeys(("paid_orders", "gmv", "paying_users", "repeat_paying_users"), "orders"),
+    **dict.fromkeys(("payment_attempts", "payment_successes"), "payments"),
+    **dict.fromkeys(("ad_impressions", "ad_clicks", "ad_cost"), "ad_spend"),
+}
 
 _BOTH = ("ecommerce", "social")
 _SHOP = ("ecommerce",)
@@ -86,6 +103,16 @@ def metrics_for(vertical: str) -> list[MetricDef]:
 
 def headline_metrics(vertical: str) -> list[MetricDef]:
     return [m for m in metrics_for(vertical) if m.headline]
+
+
+def unavailable_metrics(vertical: str, provided: Collection[str]) -> dict[str, tuple[str, ...]]:
+    """The vertical's KPIs that need a raw table no source provides: metric → missing tables."""
+    out = {}
+    for metric in metrics_for(vertical):
+        missing = tuple(sorted(metric.tables() - set(provided)))
+        if missing:
+            out[metric.name] = missing
+    return out
 
 
 def compute_metrics(measures: Mapping[str, float | None], vertical: str) -> dict[str, tuple[float | None, float | None, float | None]]:

@@ -166,7 +166,7 @@ def _init_worker(url: str, cfg_data: dict) -> None:
 
     cfg = Config.model_validate(cfg_data)
     engine = warehouse.create_engine(url)
-    _worker = _Context(engine, cfg, make_source(cfg.source, engine, timezone=cfg.timezone))
+    _worker = _Context(engine, cfg, make_source(cfg.source_list, engine, timezone=cfg.timezone))
 
 
 def _in_worker(item: tuple):

@@ -7,7 +7,7 @@ logical date ``ds`` and writes only its own window, so reruns converge to one st
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -24,7 +24,7 @@ from opscadence.alerting import lifecycle
 from opscadence.alerting import rootcause
 from opscadence.alerting.rules import data_quality_alert, evaluate_rules, sort_alerts, write_alerts
 from opscadence.core.config import Config
-from opscadence.metrics.catalog import headline_metrics
+from opscadence.metrics.catalog import headline_metrics, unavailable_metrics
 from opscadence.core.locks import period_lock
 from opscadence.core.model import Alert, DailyBrief, alert_key
 from opscadence.core.periods import BackfillPass, PassOutcome, Period, get_cadence
@@ -71,12 +71,14 @@ def validate_day(engine: Engine, source: PartitionSource, extracted: Extracted) 
         report = ValidationReport(ds=ds, results=[_parse_failure(extracted.error)])
     elif extracted.in_database:
         report = validate_partition_sql(
-            engine, ds, trailing_counts=trailing_row_counts(engine, ds), describe=lambda t: source.describe(t, ds)
+            engine, ds, trailing_counts=trailing_row_counts(engine, ds), describe=lambda t: source.describe(t, ds),
+            tables=source.tables,
         )
     else:
         counts = trailing_row_counts(engine, ds)
         report = validate_partition(
-            extracted.frames, ds, trailing_counts=counts, describe=lambda t: source.describe(t, ds)
+            extracted.frames, ds, trailing_counts=counts, describe=lambda t: source.describe(t, ds),
+            tables=source.tables,
         )
         if report.passed:
             source.land(engine, ds, extracted.frames)
@@ -105,7 +107,8 @@ def validate_days(engine: Engine, source: PartitionSource, days: list[date],
         frames = None  # read day by day below: the error then names the day's row
     if frames is not None:
         reports = validate_range(frames, days, trailing_counts=trailing_row_counts_range(engine, days[0], end),
-                                 describe=source.describe, id_samples=validates_in_database(source))
+                                 describe=source.describe, id_samples=validates_in_database(source),
+                                 tables=source.tables)
     if reports is None:
         reports = {}
         for ds in days:
@@ -127,14 +130,15 @@ def _parse_failure(message: str) -> CheckResult:
     )
 
 
-def compute_day(engine: Engine, ds: date, vertical: str) -> int:
-    """Compute and write the day's KPI and funnel marts; returns the KPI row count."""
+def compute_day(engine: Engine, ds: date, vertical: str, tables: Collection[str] | None = None) -> int:
+    """Compute and write the day's KPI and funnel marts (only KPIs whose raw ``tables`` some
+    source provides; None: all); returns the KPI row count."""
     with engine.begin() as conn:
         measures = kpi_module.compute_measures(conn, ds)
-        rows = kpi_module.kpi_rows(measures, ds, vertical)
+        rows = kpi_module.kpi_rows(measures, ds, vertical, tables)
         checksums = warehouse.input_checksums(conn, ds, ds + timedelta(days=1)).get(ds, {})
-        kpi_module.write_marts(conn, ds, rows, kpi_module.funnel_rows(measures, ds))
-        kpi_module.record_day_inputs(conn, ds, checksums, vertical)
+        kpi_module.write_marts(conn, ds, rows, _funnel_rows(measures, ds, tables))
+        kpi_module.record_day_inputs(conn, ds, checksums, vertical, tables)
     return len(rows)
 
 
@@ -145,6 +149,7 @@ def compute_days(
     *,
     lock: Callable[[date], AbstractContextManager[Any]] | None = None,
     summarised: bool = False,
+    tables: Collection[str] | None = None,
 ) -> dict[date, int]:
     """Compute the marts of ``days`` with one set of range queries over [first, last] and write
     each day's rows in its own transaction (under ``lock(day)`` when given); days of the range
@@ -162,20 +167,25 @@ def compute_days(
     written = {}
     for ds in sorted(days):
         measures = by_day.get(ds, {})
-        rows = kpi_module.kpi_rows(measures, ds, vertical)
+        rows = kpi_module.kpi_rows(measures, ds, vertical, tables)
         with lock(ds) if lock else nullcontext():
             with engine.begin() as conn:
-                kpi_module.write_marts(conn, ds, rows, kpi_module.funnel_rows(measures, ds))
-                kpi_module.record_day_inputs(conn, ds, checksums.get(ds, {}), vertical)
+                kpi_module.write_marts(conn, ds, rows, _funnel_rows(measures, ds, tables))
+                kpi_module.record_day_inputs(conn, ds, checksums.get(ds, {}), vertical, tables)
         written[ds] = len(rows)
     return written
+
+
+def _funnel_rows(measures: kpi_module.Measures, ds: date, tables: Collection[str] | None) -> list[dict[str, Any]]:
+    """The funnel counts visitors' events: none without an events source (not a funnel of zeros)."""
+    return kpi_module.funnel_rows(measures, ds) if tables is None or "events" in tables else []
 
 
 def prepare_day(engine: Engine, source: PartitionSource, ds: date, vertical: str) -> ValidationReport:
     """Validate a day, then compute its marts, or withdraw them when validation failed."""
     report = validate_day(engine, source, extract_day(source, ds))
     if report.passed:
-        compute_day(engine, ds, vertical)
+        compute_day(engine, ds, vertical, source.tables)
     else:
         kpi_module.withdraw_marts(engine, ds)
     return report
@@ -187,7 +197,7 @@ def ensure_baselines(engine: Engine, source: PartitionSource, ds: date, vertical
     day = Period.day(ds)
     baselines = [day.shift(-7).start, day.previous().start]
     with engine.connect() as conn:
-        status = kpi_module.day_status(conn, baselines, vertical)
+        status = kpi_module.day_status(conn, baselines, vertical, source.tables)
     prepared = {}
     for baseline in baselines:
         if status[baseline] != "current" and source.has_partition(baseline):
@@ -233,7 +243,8 @@ def assemble_brief(
     run_url: str | None = None,
     details: dict[str, list[str]] | None = None,
 ) -> DailyBrief:
-    metrics = [m.name for m in headline_metrics(cfg.vertical)]
+    unavailable = unavailable_metrics(cfg.vertical, cfg.provided_tables)
+    metrics = [m.name for m in headline_metrics(cfg.vertical) if m.name not in unavailable]
     with engine.connect() as conn:
         values = kpi_module.load_kpis(conn, ds - timedelta(days=7), ds + timedelta(days=1))
         funnel_days = kpi_module.load_funnel(conn, ds - timedelta(days=7), ds + timedelta(days=1))
@@ -251,6 +262,7 @@ def assemble_brief(
         urgent_feedback=excerpts,
         run_url=run_url,
         alert_details=details or {},
+        unavailable={m.name: unavailable[m.name] for m in headline_metrics(cfg.vertical) if m.name in unavailable},
     )
 
 
@@ -306,7 +318,7 @@ def period_status(engine: Engine, cfg: Config, periods: list[Period]) -> dict[Pe
     """A day is "current" when its validated marts are written from the raw partitions and
     definitions there are now; "changed" when those moved since; else "missing"."""
     with engine.connect() as conn:
-        status = kpi_module.day_status(conn, [p.start for p in periods], cfg.vertical)
+        status = kpi_module.day_status(conn, [p.start for p in periods], cfg.vertical, cfg.provided_tables)
     return {p: status[p.start] for p in periods}
 
 
@@ -369,7 +381,8 @@ def compute_chunk(ctx: Any, cadence: str, batch: list[tuple[Period, Any]]) -> di
     days = [period.start for period, report in batch if report.passed]
     if days:
         try:
-            compute_days(ctx.engine, days, ctx.cfg.vertical, lock=_day_lock(ctx, cadence), summarised=True)
+            compute_days(ctx.engine, days, ctx.cfg.vertical, lock=_day_lock(ctx, cadence), summarised=True,
+                         tables=ctx.source.tables)
         except Exception as exc:
             why = f"{type(exc).__name__}: {exc}"
             return {period: PassOutcome(ok=not report.passed, data=report, why=why if report.passed else None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date
 
 import pandas as pd
@@ -11,7 +11,7 @@ from opscadence.quality.gx_runtime import gx_frame, shared_runtime
 from opscadence.quality.interpret import interpret
 from opscadence.quality.report import CheckResult, ValidationReport
 from opscadence.quality.samples import sampler
-from opscadence.quality.suites import expectation_parameters, row_count_bounds
+from opscadence.quality.suites import checked_tables, expectation_parameters, row_count_bounds
 from opscadence.warehouse import RAW_TABLES
 
 
@@ -22,19 +22,21 @@ def validate_partition(
     trailing_counts: Mapping[str, list[int]] | None = None,
     describe: Callable[[str], str] | None = None,
     id_samples: bool = False,
+    tables: Collection[str] | None = None,
 ) -> ValidationReport:
     """Validate every raw table's frame for ``ds`` against its suite.
 
     ``frames`` maps raw table keys to frames (a missing key counts as a frame without
     columns); ``trailing_counts`` holds each table's row counts of the previous days for
     the row-count plausibility check; ``describe(table)`` names the source in messages;
-    ``id_samples``: samples name ids only, sorted, as in-SQL validation words them.
+    ``id_samples``: samples name ids only, sorted, as in-SQL validation words them;
+    ``tables``: the raw tables the source provides (default: all), the only ones checked.
     """
     describe = describe or (lambda table: f"{RAW_TABLES[table].name} (ds={ds.isoformat()})")
     params = expectation_parameters(ds, trailing_counts)
     runtime = shared_runtime()
     results: list[CheckResult] = []
-    for table in RAW_TABLES:
+    for table in checked_tables(tables):
         frame = frames.get(table)
         if frame is None:
             frame = pd.DataFrame()

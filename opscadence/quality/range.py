@@ -3,7 +3,7 @@ its results cut per day into the report each day gets when validated alone."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -16,7 +16,7 @@ from opscadence.quality.gx_runtime import gx_frame, shared_runtime
 from opscadence.quality.interpret import columns_of, exception_message, interpret
 from opscadence.quality.report import CheckResult, ValidationReport
 from opscadence.quality.samples import ID_COLUMNS, sampler
-from opscadence.quality.suites import expectation_parameters, row_count_bounds
+from opscadence.quality.suites import checked_tables, expectation_parameters, row_count_bounds
 from opscadence.warehouse import PARTITION_TIME_COLUMN, RAW_TABLES
 
 # The reference day every row of a range is mapped onto, so one GX run judges each row against
@@ -132,6 +132,7 @@ def validate_range(
     trailing_counts: Mapping[date, Mapping[str, list[int]]] | None = None,
     describe: Callable[[str, date], str] | None = None,
     id_samples: bool = False,
+    tables: Collection[str] | None = None,
 ) -> dict[date, ValidationReport]:
     """:func:`~opscadence.quality.day.validate_partition` for many days at once: one GX run per
     table over all the days' rows, its results cut per day. Returns the same report for each
@@ -153,12 +154,12 @@ def validate_range(
     runtime = shared_runtime()
 
     def day_by_day() -> dict[date, ValidationReport]:
-        return _validate_day_by_day(frames, days, trailing_counts, describe, id_samples)
+        return _validate_day_by_day(frames, days, trailing_counts, describe, id_samples, tables)
 
     per_day: dict[date, list[CheckResult]] = {ds: [] for ds in days}
     ref_params = expectation_parameters(_REFERENCE_DAY)
     ref_params["partition_ds"] = [_REFERENCE_DAY]
-    for table in RAW_TABLES:
+    for table in checked_tables(tables):
         frame = frames.get(table)
         if frame is None or "ds" not in frame.columns:
             return day_by_day()
@@ -192,7 +193,8 @@ def validate_range(
 
 def _validate_day_by_day(frames: Mapping[str, pd.DataFrame], days: list[date],
                          trailing_counts: Mapping[date, Mapping[str, list[int]]],
-                         describe: Callable[[str, date], str], id_samples: bool) -> dict[date, ValidationReport]:
+                         describe: Callable[[str, date], str], id_samples: bool,
+                         tables: Collection[str] | None = None) -> dict[date, ValidationReport]:
     """The fallback of :func:`validate_range`: each day's rows validated on their own."""
     out = {}
     for ds in days:
@@ -203,7 +205,8 @@ def _validate_day_by_day(frames: Mapping[str, pd.DataFrame], days: list[date],
             day_frames[table] = rows.reset_index(drop=True).assign(
                 ds=pd.Series([ds] * len(rows), dtype=object))
         out[ds] = validate_partition(day_frames, ds, trailing_counts=trailing_counts.get(ds),
-                                     describe=lambda t, d=ds: describe(t, d), id_samples=id_samples)
+                                     describe=lambda t, d=ds: describe(t, d), id_samples=id_samples,
+                                     tables=tables)
     return out
 
 

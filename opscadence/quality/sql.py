@@ -4,7 +4,7 @@ validated where they are, through GX's SQL datasource."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date
 from typing import Any
 
@@ -16,7 +16,7 @@ from opscadence.quality.gx_runtime import GxRuntime, forget_batch_data, gx_frame
 from opscadence.quality.interpret import interpret
 from opscadence.quality.report import CheckResult, ValidationReport
 from opscadence.quality.samples import ID_COLUMNS, sql_sample
-from opscadence.quality.suites import expectation_parameters, row_count_bounds
+from opscadence.quality.suites import checked_tables, expectation_parameters, row_count_bounds
 from opscadence.warehouse import RAW_TABLES
 
 
@@ -95,6 +95,7 @@ def validate_partition_sql(
     *,
     trailing_counts: Mapping[str, list[int]] | None = None,
     describe: Callable[[str], str] | None = None,
+    tables: Collection[str] | None = None,
 ) -> ValidationReport:
     """:func:`~opscadence.quality.day.validate_partition` for partitions already in the
     PostgreSQL warehouse, run as SQL.
@@ -114,7 +115,8 @@ def validate_partition_sql(
     runtime = sql.gx
     inspector = sa.inspect(engine)
     results: list[CheckResult] = []
-    for table, sa_table in RAW_TABLES.items():
+    for table in checked_tables(tables):
+        sa_table = RAW_TABLES[table]
         _, _, mean = row_count_bounds((trailing_counts or {}).get(table))
         present = {c["name"] for c in inspector.get_columns(sa_table.name)}
         suite_result = sql.validate(engine, table, ds, params)

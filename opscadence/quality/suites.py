@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -67,3 +67,10 @@ def expectation_parameters(ds: date, trailing_counts: Mapping[str, list[int]] | 
         params[f"min_rows_{table}"] = low
         params[f"max_rows_{table}"] = high
     return params
+
+
+def checked_tables(tables: Collection[str] | None = None) -> list[str]:
+    """The raw tables a validation checks, in RAW_TABLES order: those the source provides
+    (``tables``), or all of them. A table no source provides is not a failed table: the KPIs
+    that need it are reported unavailable instead."""
+    return [t for t in RAW_TABLES if tables is None or t in tables]

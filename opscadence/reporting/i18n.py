@@ -74,6 +74,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "weakest_change": "，变化 {change}",
         "step_arrow": "→",
         "feedback": "📣 紧急反馈 {n} 条",
+        "unavailable": "⚪ 无法计算：{metrics}（没有数据源提供 {tables}）",
+        "funnel_name": "转化漏斗",
         "run_link": "查看运行",
         "truncated": "…内容过长，其余部分已省略",
         # --- the backfill summary
@@ -174,6 +176,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "weakest_change": ", {change}",
         "step_arrow": " → ",
         "feedback": "📣 Urgent feedback: {n}",
+        "unavailable": "⚪ Not available: {metrics} (no source provides {tables})",
+        "funnel_name": "the funnel",
         "run_link": "View run",
         "truncated": "…message too long, the rest is omitted",
         # --- the backfill summary

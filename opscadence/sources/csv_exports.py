@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,14 +36,18 @@ class CsvExportSource:
     naive; without a ``timezone`` they are an error.
     """
 
-    def __init__(self, root: Path, encoding: str = "auto", *, timezone: str | ZoneInfo | None = None) -> None:
+    def __init__(self, root: Path, encoding: str = "auto", *, timezone: str | ZoneInfo | None = None,
+                 tables: Iterable[str] | None = None) -> None:
         self.root = Path(root)
+        #: the raw tables it provides (their files), in RAW_TABLES order
+        self.tables = frozenset(RAW_TABLES if tables is None else tables)
+        self._ordered = [t for t in RAW_TABLES if t in self.tables]
         self.encoding = encoding
         self.timezone = ZoneInfo(timezone) if isinstance(timezone, str) else timezone
         self.warnings: list[str] = []
         self.encodings_used: dict[str, str] = {}
 
-    tables = frozenset(RAW_TABLES)
+    lands = True  # a validated batch is written into the raw tables
 
     def validates_in_database(self) -> bool:
         return False
@@ -67,7 +71,7 @@ class CsvExportSource:
     def read_partition(self, ds: date) -> dict[str, pd.DataFrame]:
         self.warnings = []
         self.encodings_used = {}
-        return {table: self.read_table(table, ds) for table in RAW_TABLES}
+        return {table: self.read_table(table, ds) for table in self._ordered}
 
     # -- one file --------------------------------------------------------------------------
 

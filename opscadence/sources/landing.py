@@ -23,18 +23,21 @@ def _db_ready(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def load_partition(engine: Engine, ds: date, frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
-    """Replace every raw table's ``ds`` partition with ``frames`` in one transaction.
+    """Replace the ``ds`` partition of each raw table in ``frames`` with its frame, in one
+    transaction (a source owning some tables lands only those; the others are left alone).
 
     Only the table's own columns are written; a frame without ``ds`` gets it. Returns the
     row count written per table. Rerunning with the same frames leaves the same state.
     """
-    missing = [t for t in RAW_TABLES if t not in frames]
-    if missing:
-        raise ValueError(f"load_partition needs a frame for every raw table; missing {missing}")
+    unknown = sorted(set(frames) - set(RAW_TABLES))
+    if unknown:
+        raise ValueError(f"load_partition: not raw tables: {unknown}")
     end = ds + timedelta(days=1)
     counts: dict[str, int] = {}
     with engine.begin() as conn:
         for table, sa_table in RAW_TABLES.items():
+            if table not in frames:
+                continue
             frame = with_ds(frames[table], ds)
             columns = [c for c in sa_table.c.keys() if c in frame.columns]
             counts[table] = warehouse.replace_window(conn, sa_table, ds, end, _db_ready(frame[columns]))

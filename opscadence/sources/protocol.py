@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -30,6 +30,8 @@ class PartitionSource(Protocol):
 
     #: the raw tables (keys of ``RAW_TABLES``) this source provides
     tables: frozenset[str]
+    #: whether :meth:`land` writes anything (files are landed; warehouse tables are there already)
+    lands: bool
 
     def validates_in_database(self) -> bool:
         """Whether its partitions stay in the warehouse and are validated there in SQL."""
@@ -58,13 +60,19 @@ class PartitionSource(Protocol):
 
 
 
-def make_source(config: SourceConfig, engine: Engine, *, timezone: str | None = None) -> PartitionSource:
-    """The source a :class:`opscadence.core.config.SourceConfig` describes."""
+def make_source(config: SourceConfig | Sequence[SourceConfig], engine: Engine, *,
+                timezone: str | None = None) -> PartitionSource:
+    """The source a :class:`opscadence.core.config.SourceConfig` describes, or the one source
+    that several of them (``Config.source_list``, each owning some tables) make together."""
+    from opscadence.sources.composite import CompositeSource
     from opscadence.sources.csv_exports import CsvExportSource
     from opscadence.sources.warehouse import WarehouseSource
 
+    if isinstance(config, Sequence):
+        parts = [make_source(one, engine, timezone=timezone) for one in config]
+        return parts[0] if len(parts) == 1 else CompositeSource(parts)
     if config.kind == "csv":
         assert config.path is not None  # enforced by SourceConfig
-        return CsvExportSource(config.path, config.encoding, timezone=timezone)
-    return WarehouseSource(engine)
+        return CsvExportSource(config.path, config.encoding, timezone=timezone, tables=config.tables)
+    return WarehouseSource(engine, tables=config.tables)
 

@@ -90,9 +90,9 @@ def test_worker_processes_end_in_the_state_of_one_process(shop_env):
 
     cfg = load_config()
     tables = (warehouse.mart_daily_kpis, warehouse.mart_daily_funnel, warehouse.dq_results, warehouse.alerts)
-    one = run_backfill(engine, cfg, make_source(cfg.source, engine, timezone=cfg.timezone), "daily", shop.start, shop.end, force=True)
+    one = run_backfill(engine, cfg, make_source(cfg.source_list, engine, timezone=cfg.timezone), "daily", shop.start, shop.end, force=True)
     single = {t.name: _snapshot(engine, t) for t in tables}
-    two = run_backfill(engine, cfg, make_source(cfg.source, engine, timezone=cfg.timezone), "daily", shop.start, shop.end, force=True,
+    two = run_backfill(engine, cfg, make_source(cfg.source_list, engine, timezone=cfg.timezone), "daily", shop.start, shop.end, force=True,
                        concurrency=2, chunk_periods=4)
 
     assert two.done == one.done and len(two.done) == (shop.end - shop.start).days + 1
@@ -127,7 +127,7 @@ def test_progress_reports_every_period(shop_env):
     cfg = load_config()
     seen = []
     start = shop.end - timedelta(days=3)
-    summary = run_backfill(engine, cfg, make_source(cfg.source, engine, timezone=cfg.timezone), "daily", start, shop.end,
+    summary = run_backfill(engine, cfg, make_source(cfg.source_list, engine, timezone=cfg.timezone), "daily", start, shop.end,
                            progress=lambda period, status: seen.append((period.start, status)))
     days = [start + timedelta(days=n) for n in range(4)]
     assert seen == [(d, "validated") for d in days] + [(d, "done") for d in days]
@@ -148,7 +148,7 @@ def test_relanded_inputs_are_recomputed_not_skipped(engine, tmp_path):
     from opscadence.sources import make_source
 
     cfg = load_config(environ={"OPSCADENCE_HOME": str(tmp_path)})
-    source = make_source(cfg.source, engine, timezone=cfg.timezone)
+    source = make_source(cfg.source_list, engine, timezone=cfg.timezone)
     end = date(2026, 11, 24)
     shop = load_demo(engine, users=300, days=10, seed=11, end_date=end)
     first = run_backfill(engine, cfg, source, "daily", shop.start, end)

@@ -71,6 +71,7 @@ def render_everything(locale: str) -> None:
     render_daily_brief(make_brief(dq_passed=False, dq_issues=dq_issues() * 6, alerts=ALERTS), locale)
     render_daily_brief(make_brief(dq_passed=False, dq_issues=[], alerts=[]), locale)
     render_daily_brief(make_brief(alerts=[], kpis=[KpiValue(f"m{i}", i) for i in range(600)]), locale)
+    render_daily_brief(make_brief(unavailable={"dau": ("events",), "gmv": ("orders",)}), locale)
     for baseline in ("previous_day", None):
         f = Funnel(steps=funnel().steps, weakest_step="payment", weakest_change=-0.05, weakest_baseline=baseline)
         render_daily_brief(make_brief(funnel=f), locale)

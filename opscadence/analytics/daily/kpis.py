@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,11 +15,12 @@ from sqlalchemy.engine import Connection, Engine
 
 from opscadence import warehouse
 from opscadence.metrics import dimensions
-from opscadence.metrics.catalog import CATALOG, metrics_for
+from opscadence.metrics.catalog import CATALOG, metrics_for, unavailable_metrics
 from opscadence.core.model import Funnel, FunnelStep, KpiValue, relative_change
 from opscadence.core.sqlfiles import read_sql_frame, run_sql, sql_names, sql_text
 
 MAU_DAYS = warehouse.MAU_DAYS
+RAW_TABLE_KEYS = tuple(warehouse.RAW_TABLES)
 REPURCHASE_DAYS = warehouse.REPURCHASE_DAYS
 
 # SQL files that each return one row per ds × dimension × dimension_value with measure
@@ -242,12 +244,14 @@ def compute_measures(conn: Connection, ds: date) -> Measures:
     return compute_measures_range(conn, ds, ds + timedelta(days=1)).get(ds, {})
 
 
-def kpi_rows(measures: Measures, ds: date, vertical: str) -> list[dict[str, Any]]:
-    """Apply the catalog to each dimension's measures; only metrics whose inputs exist there."""
+def kpi_rows(measures: Measures, ds: date, vertical: str, tables: Collection[str] | None = None) -> list[dict[str, Any]]:
+    """Apply the catalog to each dimension's measures; only metrics whose inputs exist there,
+    and whose raw tables some source provides (``tables``; None: all)."""
     rows = []
+    unavailable = unavailable_metrics(vertical, tables) if tables is not None else {}
     for (dimension, dimension_value), values in sorted(measures.items()):
         for metric in metrics_for(vertical):
-            if metric.numerator not in values:
+            if metric.name in unavailable or metric.numerator not in values:
                 continue
             if metric.denominator is not None and metric.denominator not in values:
                 continue
@@ -303,21 +307,30 @@ CADENCE = "daily"
 DEFINITION_SQL_DIRS = ("kpi/", "funnel/", "staging/")
 
 
+def definitions_version(vertical: str, tables: Collection[str] | None = None) -> str:
+    """What the daily marts' numbers are defined by: their SQL, the metric catalogue, the
+    vertical, and the raw tables the sources provide (when not all of them)."""
+    provided = None if tables is None or set(RAW_TABLE_KEYS) <= set(tables) else ",".join(sorted(tables))
+    return _definitions_version(vertical, provided)
+
+
 @functools.cache
-def definitions_version(vertical: str) -> str:
-    """What the daily marts' numbers are defined by: their SQL, the metric catalogue and the vertical."""
+def _definitions_version(vertical: str, provided: str | None) -> str:
     sql = [f"{name}\n{sql_text(name)}" for name in sql_names() if name.startswith(DEFINITION_SQL_DIRS)]
     catalogue = [repr(CATALOG[name]) for name in sorted(CATALOG)]
-    return warehouse.definitions_version([f"vertical={vertical}", *catalogue, *sql])
+    scope = [f"vertical={vertical}"] + ([f"tables={provided}"] if provided is not None else [])
+    return warehouse.definitions_version([*scope, *catalogue, *sql])
 
 
-def record_day_inputs(conn: Connection, ds: date, checksums: dict[str, dict[str, Any]], vertical: str) -> None:
-    warehouse.record_inputs(conn, CADENCE, ds, checksums, definitions_version(vertical))
+def record_day_inputs(conn: Connection, ds: date, checksums: dict[str, dict[str, Any]], vertical: str,
+                      tables: Collection[str] | None = None) -> None:
+    warehouse.record_inputs(conn, CADENCE, ds, checksums, definitions_version(vertical, tables))
 
 
-def day_status(conn: Connection, days: list[date], vertical: str) -> dict[date, str]:
+def day_status(conn: Connection, days: list[date], vertical: str,
+               tables: Collection[str] | None = None) -> dict[date, str]:
     """missing / changed / current: whether each day's marts were built from today's inputs."""
-    return warehouse.stale_or_missing(conn, CADENCE, days, definitions_version(vertical))
+    return warehouse.stale_or_missing(conn, CADENCE, days, definitions_version(vertical, tables))
 
 
 def withdraw_marts(engine: Engine, ds: date) -> None:

@@ -140,6 +140,21 @@ def _kpi_part(kpis: list[KpiValue], locale: str, s: dict[str, str]) -> Part:
     return blocks, [s["kpis"], *lines]
 
 
+def _unavailable_part(unavailable: dict[str, tuple[str, ...]], locale: str, s: dict[str, str]) -> Part:
+    """One line per set of missing raw tables, naming the KPIs (and the funnel) it costs."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for metric, tables in unavailable.items():
+        groups.setdefault(tables, []).append(metric_label(metric, locale)[0])
+    separator = "、" if locale == "zh-CN" else ", "
+    lines = []
+    for tables, labels in groups.items():
+        if "events" in tables:
+            labels = [*labels, s["funnel_name"]]
+        lines.append(s["unavailable"].format(metrics=separator.join(labels), tables=separator.join(tables)))
+    blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(line, MAX_LINE)}]} for line in lines]
+    return blocks, lines
+
+
 def _alert_lines(alert: Alert, locale: str, s: dict[str, str], playbook: Playbook, *, markup: bool,
                  details: list[str] | None = None) -> str:
     emoji = SEVERITY_EMOJI.get(alert.severity, "⚪")
@@ -278,6 +293,8 @@ def _parts(brief: DailyBrief, locale: str, s: dict[str, str], playbook: Playbook
     else:
         if brief.kpis:
             parts.append((_kpi_part(brief.kpis, locale, s), True))
+        if brief.unavailable:
+            parts.append((_unavailable_part(brief.unavailable, locale, s), not brief.kpis))
         if brief.dq_issues:
             parts.append((_dq_warning_part(brief.dq_issues, s), False))
     parts.append((_alerts_part(brief.alerts, brief.dq_passed, locale, s, playbook, brief.alert_details), True))
