@@ -133,7 +133,7 @@ def compute_day(engine: Engine, ds: date, vertical: str) -> int:
         measures = kpi_module.compute_measures(conn, ds)
         rows = kpi_module.kpi_rows(measures, ds, vertical)
         checksums = warehouse.input_checksums(conn, ds, ds + timedelta(days=1)).get(ds, {})
-        kpi_module.write_marts(conn, ds, rows, kpi_module.funnel_rows(measures, ds))
+        kpi_module.write_marts(conn, ds, rows, kpi_module.funnel_rows(measures, ds, vertical))
         kpi_module.record_day_inputs(conn, ds, checksums, vertical)
     return len(rows)
 
@@ -165,7 +165,7 @@ def compute_days(
         rows = kpi_module.kpi_rows(measures, ds, vertical)
         with lock(ds) if lock else nullcontext():
             with engine.begin() as conn:
-                kpi_module.write_marts(conn, ds, rows, kpi_module.funnel_rows(measures, ds))
+                kpi_module.write_marts(conn, ds, rows, kpi_module.funnel_rows(measures, ds, vertical))
                 kpi_module.record_day_inputs(conn, ds, checksums.get(ds, {}), vertical)
         written[ds] = len(rows)
     return written

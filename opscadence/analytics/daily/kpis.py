@@ -31,7 +31,8 @@ MEASURE_QUERIES = (
     "kpi/ad_measures",
 )
 
-# Funnel steps and the measure that counts each step's users.
+# Funnel steps and the measure that counts each step's users: the e-commerce funnel, and the
+# social app's (visitors, those who liked, commented, followed, posted or shared, posters, sharers).
 FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
     ("page_view", "active_visitors"),
     ("product_view", "product_viewers"),
@@ -39,6 +40,18 @@ FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
     ("checkout", "checkout_users"),
     ("payment", "paying_users"),
 )
+SOCIAL_FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
+    ("visit", "active_visitors"),
+    ("interact", "interactors"),
+    ("post", "posters"),
+    ("share", "sharers"),
+)
+FUNNELS: dict[str, tuple[tuple[str, str], ...]] = {"ecommerce": FUNNEL_STEPS, "social": SOCIAL_FUNNEL_STEPS}
+
+
+def funnel_steps(vertical: str) -> tuple[tuple[str, str], ...]:
+    """The vertical's funnel: (step, measure counting its users) in order."""
+    return FUNNELS[vertical]
 
 Measures = dict[tuple[str, str], dict[str, float]]
 
@@ -100,7 +113,8 @@ def fill_visitor_mart(conn: Connection, start: date, end: date, *, window: bool 
 # Event measures by dimension: the session_facts column of each dimension (None: all).
 EVENT_DIMENSIONS = dimensions.breakdowns("events")
 FUNNEL_FLAGS = (("product_viewers", "viewed_product"), ("cart_adders", "added_to_cart"),
-                ("checkout_users", "checked_out"), ("sharers", "shared"))
+                ("checkout_users", "checked_out"), ("sharers", "shared"),
+                ("interactors", "interacted"), ("posters", "posted"))
 
 
 def event_measures(facts: pd.DataFrame) -> dict[tuple[date, str, str], dict[str, float]]:
@@ -266,12 +280,13 @@ def kpi_rows(measures: Measures, ds: date, vertical: str) -> list[dict[str, Any]
     return rows
 
 
-def funnel_rows(measures: Measures, ds: date) -> list[dict[str, Any]]:
+def funnel_rows(measures: Measures, ds: date, vertical: str = "ecommerce") -> list[dict[str, Any]]:
+    """The vertical's funnel steps per dimension value that has visitors."""
     rows = []
     for (dimension, dimension_value), values in sorted(measures.items()):
         if "active_visitors" not in values:
             continue  # e.g. payment_method: no event-based steps
-        for index, (step, measure) in enumerate(FUNNEL_STEPS):
+        for index, (step, measure) in enumerate(funnel_steps(vertical)):
             rows.append(
                 {
                     "ds": ds,
@@ -305,10 +320,12 @@ DEFINITION_SQL_DIRS = ("kpi/", "funnel/", "staging/")
 
 @functools.cache
 def definitions_version(vertical: str) -> str:
-    """What the daily marts' numbers are defined by: their SQL, the metric catalogue and the vertical."""
+    """What the daily marts' numbers are defined by: their SQL, the metric catalogue, the vertical
+    and its funnel (so switching vertical recomputes the marts: another pack and funnel)."""
     sql = [f"{name}\n{sql_text(name)}" for name in sql_names() if name.startswith(DEFINITION_SQL_DIRS)]
     catalogue = [repr(CATALOG[name]) for name in sorted(CATALOG)]
-    return warehouse.definitions_version([f"vertical={vertical}", *catalogue, *sql])
+    funnel = repr(funnel_steps(vertical))
+    return warehouse.definitions_version([f"vertical={vertical}", *catalogue, f"funnel={funnel}", *sql])
 
 
 def record_day_inputs(conn: Connection, ds: date, checksums: dict[str, dict[str, Any]], vertical: str) -> None:
