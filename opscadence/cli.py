@@ -233,13 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opscadence", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="generate a deterministic demo shop into the warehouse")
+    demo = sub.add_parser("demo", help="generate a deterministic demo shop (or social app) into the warehouse")
     demo.add_argument("--users", type=int, default=10_000)
     demo.add_argument("--days", type=int, default=60)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--end-date", type=_iso_date, default=None, help="last day (default: yesterday in the shop's timezone)")
     demo.add_argument("--vertical", choices=VERTICALS, default=None,
-                      help="what to generate: the e-commerce shop or the social app (default: the configuration's vertical)")
+                      help="the e-commerce shop or the social app (default: the configuration's vertical)")
     demo.add_argument("--history", action="store_true",
                       help="also validate and compute every day but the last (the detector's history; no messages)")
     demo.set_defaults(func=_cmd_demo)
