@@ -54,7 +54,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from opscadence.metrics import dimensions
-from opscadence.analytics.daily.kpis import FUNNEL_STEPS
+from opscadence.analytics.daily.kpis import FUNNELS
 from opscadence.metrics.catalog import CATALOG
 from opscadence.reporting.i18n import (
     data_text,
@@ -236,7 +236,8 @@ def _funnel_line(step: str, locale: str, s: dict[str, str]) -> str:
             return step_label(key, locale) or data_text(key, empty="-")
         return data_text(key, empty="-")
 
-    keys = [key for key, _ in FUNNEL_STEPS]
+    # the funnel the step belongs to (step names are distinct across the verticals' funnels)
+    keys = next(([key for key, _ in steps] for steps in FUNNELS.values() if step in dict(steps)), [])
     name = label(step)
     if step in keys and keys.index(step) > 0:
         name = label(keys[keys.index(step) - 1]) + s["step_arrow"] + name

@@ -69,6 +69,8 @@ def default_thresholds() -> list[ThresholdRule]:
         ThresholdRule(metric="dau", condition="drop_vs_last_week", threshold=0.15, severity="P2"),
         ThresholdRule(metric="payment_success_rate", condition="below", threshold=0.95, severity="P1"),
         ThresholdRule(metric="ad_ctr", condition="below", threshold=0.01, dimension="channel", severity="P3"),
+        # the social pack's (an e-commerce shop has no share rate: the rule finds nothing there)
+        ThresholdRule(metric="share_rate", condition="drop_vs_last_week", threshold=0.15, severity="P2"),
     ]
 
 

@@ -5,7 +5,8 @@
   visitors × 0.25;
 * the payment incident (``incident`` = ``end``): ``alipay`` on ``ios`` times out
   (``GATEWAY_TIMEOUT``), drawn order by order (the default demo) or vectorised (large shops);
-* the social app's share incident (``end``): the share button fails on ``ios``.
+* the social app's share incident (``end``): the share button fails on ``ios`` (share
+  probability × 0.05).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ ANDROID_DROP_FACTOR = 0.25  # how many android visitors still come that day
 PROMO_DAU_UPLIFT = 1.05
 
 SHARE_DROP_PLATFORM = IOS
-SHARE_DROP_FACTOR = 0.2  # share probability of an ios session on the share incident day
+SHARE_DROP_FACTOR = 0.05  # share probability × of an ios session on the share incident day
 
 
 @dataclass(frozen=True)

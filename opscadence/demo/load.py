@@ -12,12 +12,20 @@ from sqlalchemy.engine import Engine
 
 from opscadence.demo.generator import build_days, generate_demo_frames, large_profile, shop_summary
 from opscadence.demo.shop import DemoShop, check_size, large_population
+from opscadence.demo.social import DemoSocialApp, generate_social_frames
 from opscadence.warehouse import RAW_TABLES, init_schema, replace_window
 
-def load_demo(engine: Engine, *, users: int = 10_000, days: int = 60, seed: int = 7, end_date: date) -> DemoShop:
-    """Create the schema and replace the demo window of every raw table in one transaction."""
+
+def load_demo(engine: Engine, *, users: int = 10_000, days: int = 60, seed: int = 7, end_date: date,
+              vertical: str = "ecommerce") -> DemoShop | DemoSocialApp:
+    """Create the schema and replace the demo window of every raw table in one transaction:
+    the e-commerce shop, or (``vertical="social"``) the social app, whose orders and payments
+    are empty."""
     init_schema(engine)
-    frames, shop = generate_demo_frames(users=users, days=days, seed=seed, end_date=end_date)
+    generate = {"ecommerce": generate_demo_frames, "social": generate_social_frames}.get(vertical)
+    if generate is None:
+        raise ValueError(f"unknown vertical {vertical!r}; expected ecommerce or social")
+    frames, shop = generate(users=users, days=days, seed=seed, end_date=end_date)
     stop = shop.end + timedelta(days=1)
     with engine.begin() as conn:
         for key, table in RAW_TABLES.items():

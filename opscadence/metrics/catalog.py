@@ -97,6 +97,20 @@ CATALOG: dict[str, MetricDef] = {
 }
 
 
+# The raw tables each vertical's daily run reads (its pack, and the brief's feedback); a
+# vertical's demo writes only these, the others stay empty. The social pack reads no orders.
+REQUIRED_TABLES: dict[str, tuple[str, ...]] = {
+    "ecommerce": ("users", "events", "orders", "payments", "ad_spend", "feedback"),
+    "social": ("users", "events", "ad_spend", "feedback"),
+}
+VERTICALS = tuple(REQUIRED_TABLES)
+
+
+def required_tables(vertical: str) -> tuple[str, ...]:
+    """The raw tables (keys of ``opscadence.warehouse.RAW_TABLES``) the vertical reads."""
+    return REQUIRED_TABLES[vertical]
+
+
 def metrics_for(vertical: str) -> list[MetricDef]:
     return [m for m in CATALOG.values() if vertical in m.packs]
 

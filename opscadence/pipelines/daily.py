@@ -137,7 +137,7 @@ def compute_day(engine: Engine, ds: date, vertical: str, tables: Collection[str]
         measures = kpi_module.compute_measures(conn, ds)
         rows = kpi_module.kpi_rows(measures, ds, vertical, tables)
         checksums = warehouse.input_checksums(conn, ds, ds + timedelta(days=1)).get(ds, {})
-        kpi_module.write_marts(conn, ds, rows, _funnel_rows(measures, ds, tables))
+        kpi_module.write_marts(conn, ds, rows, _funnel_rows(measures, ds, vertical, tables))
         kpi_module.record_day_inputs(conn, ds, checksums, vertical, tables)
     return len(rows)
 
@@ -170,15 +170,16 @@ def compute_days(
         rows = kpi_module.kpi_rows(measures, ds, vertical, tables)
         with lock(ds) if lock else nullcontext():
             with engine.begin() as conn:
-                kpi_module.write_marts(conn, ds, rows, _funnel_rows(measures, ds, tables))
+                kpi_module.write_marts(conn, ds, rows, _funnel_rows(measures, ds, vertical, tables))
                 kpi_module.record_day_inputs(conn, ds, checksums.get(ds, {}), vertical, tables)
         written[ds] = len(rows)
     return written
 
 
-def _funnel_rows(measures: kpi_module.Measures, ds: date, tables: Collection[str] | None) -> list[dict[str, Any]]:
+def _funnel_rows(measures: kpi_module.Measures, ds: date, vertical: str,
+                 tables: Collection[str] | None) -> list[dict[str, Any]]:
     """The funnel counts visitors' events: none without an events source (not a funnel of zeros)."""
-    return kpi_module.funnel_rows(measures, ds) if tables is None or "events" in tables else []
+    return kpi_module.funnel_rows(measures, ds, vertical) if tables is None or "events" in tables else []
 
 
 def prepare_day(engine: Engine, source: PartitionSource, ds: date, vertical: str) -> ValidationReport:

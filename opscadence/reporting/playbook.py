@@ -44,6 +44,8 @@ BUILTIN_ENTRIES: tuple[PlaybookEntry, ...] = (
     _builtin("repurchase_rate", "repurchase_rate"),
     _builtin("new_users", "new_users"),
     _builtin("registration_conversion", "registration_conversion"),
+    _builtin("share_rate", "share_rate"),
+    _builtin("avg_interaction_seconds", "avg_interaction_seconds"),
     _builtin("urgent_feedback", "urgent_feedback"),
     _builtin("generic"),
 )

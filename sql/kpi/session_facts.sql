@@ -25,6 +25,10 @@ session_facts as (
         max(case when raw_events.event_name = 'add_to_cart' then 1 else 0 end) as added_to_cart,
         max(case when raw_events.event_name = 'checkout' then 1 else 0 end) as checked_out,
         max(case when raw_events.event_name = 'share' then 1 else 0 end) as shared,
+        -- the social funnel: any interaction (a like, comment, follow, post or share), a post
+        max(case when raw_events.event_name in ('like', 'comment', 'follow', 'post', 'share') then 1 else 0 end)
+            as interacted,
+        max(case when raw_events.event_name = 'post' then 1 else 0 end) as posted,
         sum(coalesce(raw_events.engagement_seconds, 0)) as engagement_seconds
     from raw_events
     left join users
@@ -47,5 +51,7 @@ select
     added_to_cart,
     checked_out,
     shared,
+    interacted,
+    posted,
     engagement_seconds
 from session_facts

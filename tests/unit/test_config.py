@@ -10,7 +10,8 @@ def test_defaults_without_a_file(tmp_path, monkeypatch):
     assert cfg.resolved_warehouse_url == f"sqlite:///{tmp_path.resolve() / '.opscadence' / 'warehouse.sqlite'}"
     assert cfg.slack.channels.brief_channels() == [DEFAULT_BRIEF_CHANNEL]
     assert cfg.slack.channels.alert_channel() == DEFAULT_ALERT_CHANNEL
-    assert {r.metric for r in cfg.thresholds} == {"dau", "payment_success_rate", "ad_ctr"}
+    # share_rate: the social pack's rule (an e-commerce shop has no share rate)
+    assert {r.metric for r in cfg.thresholds} == {"dau", "payment_success_rate", "ad_ctr", "share_rate"}
 
 
 def test_yaml_then_environment_overrides(tmp_path):

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from opscadence.alerting.rootcause import RootCause, SegmentContribution, root_cause_lines
-from opscadence.core.model import Funnel, KpiValue
+from opscadence.core.model import Funnel, FunnelStep, KpiValue
 from opscadence.reporting import i18n
 from opscadence.reporting.describe import describe_alert
 from opscadence.reporting.i18n import STRINGS, data_text
@@ -75,6 +75,10 @@ def render_everything(locale: str) -> None:
     for baseline in ("previous_day", None):
         f = Funnel(steps=funnel().steps, weakest_step="payment", weakest_change=-0.05, weakest_baseline=baseline)
         render_daily_brief(make_brief(funnel=f), locale)
+    social = Funnel(steps=[FunnelStep("visit", 300, None), FunnelStep("interact", 150, 0.5),
+                           FunnelStep("post", 75, 0.5), FunnelStep("share", 30, 0.4)],
+                    weakest_step="share", weakest_change=-0.3, weakest_baseline="last_week")
+    render_daily_brief(make_brief(funnel=social), locale)  # the social vertical's funnel
     summary = SimpleNamespace(cadence="daily", start=date(2026, 11, 1), end=date(2026, 11, 30), done=[1], recomputed=[1],
                               skipped=[], failed={date(2026, 11, d): "bad" for d in range(1, 13)})
     render_backfill_summary(summary, locale)
@@ -117,7 +121,9 @@ def test_every_builtin_playbook_text_is_a_catalogue_entry_and_back():
         texts = {entry.text(locale) for entry in BUILTIN_ENTRIES}
         catalogue = {v for k, v in STRINGS[locale].items() if k.startswith("playbook.")}
         assert texts == catalogue
-        assert len(catalogue) == 15  # 13 metric entries (dau twice: down, up) + data quality + generic
+        # 15 metric entries (dau twice: down, up; the social pack's share rate and interaction time)
+        # + data quality + generic
+        assert len(catalogue) == 17
 
 
 def test_region_label_and_unknown_value_are_localised():

@@ -33,7 +33,8 @@ MEASURE_QUERIES = (
     "kpi/ad_measures",
 )
 
-# Funnel steps and the measure that counts each step's users.
+# Funnel steps and the measure that counts each step's users: the e-commerce funnel, and the
+# social app's (visitors, those who liked, commented, followed, posted or shared, posters, sharers).
 FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
     ("page_view", "active_visitors"),
     ("product_view", "product_viewers"),
@@ -41,6 +42,18 @@ FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
     ("checkout", "checkout_users"),
     ("payment", "paying_users"),
 )
+SOCIAL_FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
+    ("visit", "active_visitors"),
+    ("interact", "interactors"),
+    ("post", "posters"),
+    ("share", "sharers"),
+)
+FUNNELS: dict[str, tuple[tuple[str, str], ...]] = {"ecommerce": FUNNEL_STEPS, "social": SOCIAL_FUNNEL_STEPS}
+
+
+def funnel_steps(vertical: str) -> tuple[tuple[str, str], ...]:
+    """The vertical's funnel: (step, measure counting its users) in order."""
+    return FUNNELS[vertical]
 
 Measures = dict[tuple[str, str], dict[str, float]]
 
@@ -102,7 +115,8 @@ def fill_visitor_mart(conn: Connection, start: date, end: date, *, window: bool 
 # Event measures by dimension: the session_facts column of each dimension (None: all).
 EVENT_DIMENSIONS = dimensions.breakdowns("events")
 FUNNEL_FLAGS = (("product_viewers", "viewed_product"), ("cart_adders", "added_to_cart"),
-                ("checkout_users", "checked_out"), ("sharers", "shared"))
+                ("checkout_users", "checked_out"), ("sharers", "shared"),
+                ("interactors", "interacted"), ("posters", "posted"))
 
 
 def event_measures(facts: pd.DataFrame) -> dict[tuple[date, str, str], dict[str, float]]:
@@ -270,12 +284,13 @@ def kpi_rows(measures: Measures, ds: date, vertical: str, tables: Collection[str
     return rows
 
 
-def funnel_rows(measures: Measures, ds: date) -> list[dict[str, Any]]:
+def funnel_rows(measures: Measures, ds: date, vertical: str = "ecommerce") -> list[dict[str, Any]]:
+    """The vertical's funnel steps per dimension value that has visitors."""
     rows = []
     for (dimension, dimension_value), values in sorted(measures.items()):
         if "active_visitors" not in values:
             continue  # e.g. payment_method: no event-based steps
-        for index, (step, measure) in enumerate(FUNNEL_STEPS):
+        for index, (step, measure) in enumerate(funnel_steps(vertical)):
             rows.append(
                 {
                     "ds": ds,
@@ -316,10 +331,12 @@ def definitions_version(vertical: str, tables: Collection[str] | None = None) ->
 
 @functools.cache
 def _definitions_version(vertical: str, provided: str | None) -> str:
+    # the funnel too: switching vertical recomputes the marts (another pack and funnel)
     sql = [f"{name}\n{sql_text(name)}" for name in sql_names() if name.startswith(DEFINITION_SQL_DIRS)]
     catalogue = [repr(CATALOG[name]) for name in sorted(CATALOG)]
     scope = [f"vertical={vertical}"] + ([f"tables={provided}"] if provided is not None else [])
-    return warehouse.definitions_version([*scope, *catalogue, *sql])
+    funnel = repr(funnel_steps(vertical))
+    return warehouse.definitions_version([*scope, *catalogue, f"funnel={funnel}", *sql])
 
 
 def record_day_inputs(conn: Connection, ds: date, checksums: dict[str, dict[str, Any]], vertical: str,
