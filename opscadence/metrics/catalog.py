@@ -97,18 +97,17 @@ CATALOG: dict[str, MetricDef] = {
 }
 
 
-# The raw tables each vertical's daily run reads (its pack, and the brief's feedback); a
-# vertical's demo writes only these, the others stay empty. The social pack reads no orders.
-REQUIRED_TABLES: dict[str, tuple[str, ...]] = {
-    "ecommerce": ("users", "events", "orders", "payments", "ad_spend", "feedback"),
-    "social": ("users", "events", "ad_spend", "feedback"),
-}
-VERTICALS = tuple(REQUIRED_TABLES)
+VERTICALS = _BOTH
+# The brief reads feedback (urgent complaints) whatever the pack.
+BRIEF_TABLES = ("feedback",)
 
 
 def required_tables(vertical: str) -> tuple[str, ...]:
-    """The raw tables (keys of ``opscadence.warehouse.RAW_TABLES``) the vertical reads."""
-    return REQUIRED_TABLES[vertical]
+    """The raw tables the vertical's daily run reads: those its pack's measures count
+    (:data:`MEASURE_TABLE`), and the brief's feedback. The social pack reads no orders; a
+    vertical's demo writes only these, the others stay empty."""
+    tables = {t for m in metrics_for(vertical) for t in m.tables()} | set(BRIEF_TABLES)
+    return tuple(t for t in ("users", "events", "orders", "payments", "ad_spend", "feedback") if t in tables)
 
 
 def metrics_for(vertical: str) -> list[MetricDef]:
