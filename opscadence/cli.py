@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -29,6 +30,13 @@ def _iso_date(value: str) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _iso_datetime(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time (ISO 8601, e.g. 2026-11-24T14:15): {value!r}") from None
 
 
 def _int_at_least(minimum: int):
@@ -183,7 +191,10 @@ def _when(value: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a time (ISO 8601 or 30m/2h/1d): {value!r}") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=load_config().tz)
+        try:
+            moment = moment.replace(tzinfo=load_config().tz)
+        except ConfigError as exc:  # argparse would report it as "invalid _when value"
+            raise argparse.ArgumentTypeError(str(exc)) from None
     return moment
 
 
@@ -267,7 +278,7 @@ class _Parser(argparse.ArgumentParser):
     """Usage errors are one line too, like every other expected failure."""
 
     def error(self, message: str):  # noqa: ANN201 - argparse's signature
-        self.exit(EXIT_USAGE, f"opscadence: {message} (see: {self.prog} --help)\n")
+        self.exit(EXIT_USAGE, f"opscadence: {_one_line(message)} (see: {self.prog} --help)\n")
 
 
 def _add_debug_flag(parser: argparse.ArgumentParser, *, top: bool = True) -> None:
@@ -299,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("cadence", choices=[*cadence_names(), "watch"])
     run.add_argument("--date", type=_iso_date, default=None,
                      help="a day of the period to run (default: the period that just ended in the shop's timezone)")
-    run.add_argument("--at", type=datetime.fromisoformat, default=None,
+    run.add_argument("--at", type=_iso_datetime, default=None,
                      help="watch: the moment to judge, ISO time in the shop's timezone (default: now)")
     run.add_argument("--no-notify", action="store_true", help="record results but send nothing")
     run.set_defaults(func=_cmd_run)
@@ -365,6 +376,23 @@ def _as_user_error(exc: BaseException) -> UserError | None:
     return None
 
 
+class _NoUserErrorTraceback(logging.Filter):
+    """Prefect logs a failed flow's exception with its traceback; a UserError's line says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], UserError):
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def _quiet_user_errors_in_flow_logs() -> None:
+    # Filters on these loggers survive Prefect's logging setup, which replaces only handlers.
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoUserErrorTraceback) for f in logger.filters):
+            logger.addFilter(_NoUserErrorTraceback())
+
+
 def _redact(text: str) -> str:
     from opscadence.delivery.slack import redact
 
@@ -374,6 +402,8 @@ def _redact(text: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     debug = args.debug or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+    if not debug:
+        _quiet_user_errors_in_flow_logs()
     try:
         return args.func(args)
     except KeyboardInterrupt:
