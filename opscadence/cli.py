@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -10,8 +11,12 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Sequence
 
 from opscadence.core.config import ConfigError, load_config
-from opscadence.core.errors import UserError
+from opscadence.core.errors import EXIT_FAILED, EXIT_USAGE, UserError, mask_url_password
 from opscadence.metrics.catalog import VERTICALS
+
+DEBUG_ENV = "OPSCADENCE_DEBUG"
+# The longest backfill range accepted: longer is most likely a typo in a year (2062 for 2026).
+MAX_BACKFILL_DAYS = 5 * 366
 
 
 def _prefect_defaults() -> None:
@@ -28,11 +33,33 @@ def _iso_date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
+def _iso_datetime(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time (ISO 8601, e.g. 2026-11-24T14:15): {value!r}") from None
+
+
+def _int_at_least(minimum: int):
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}: {value!r}")
+        return number
+
+    return parse
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from opscadence import warehouse
     from opscadence.core.periods import last_complete
     from opscadence.demo import load_demo
+    from opscadence.demo.shop import check_size
 
+    check_size(args.users, args.days)  # before the warehouse is touched
     cfg = load_config()
     vertical = args.vertical or cfg.vertical
     end = args.end_date or last_complete("day", cfg.timezone).start
@@ -74,9 +101,30 @@ def _prepare_history(engine, cfg, start: date, end: date) -> None:
           + (f"; {len(summary.recomputed)} recomputed: inputs changed" if summary.recomputed else ""))
 
 
+def _check_warehouse() -> None:
+    """Connect once before a flow starts: an unreachable warehouse is one line, not a failed flow run."""
+    from opscadence import warehouse
+
+    engine = warehouse.create_engine(load_config().resolved_warehouse_url)
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
+
+
+def _check_range(start: date, end: date) -> None:
+    if end < start:
+        raise UserError(f"--end {end} is before --start {start}")
+    if (end - start).days + 1 > MAX_BACKFILL_DAYS:
+        raise UserError(f"--start {start} .. --end {end} is {(end - start).days + 1} days, more than "
+                        f"{MAX_BACKFILL_DAYS} (5 years): check the years, or backfill in several ranges")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     _prefect_defaults()
     load_config()  # fail fast with a clear message before Prefect starts
+    _check_warehouse()
     if args.cadence == "watch":
         return _run_watch(args)
     from opscadence.core.periods import get_cadence
@@ -114,7 +162,9 @@ def _run_watch(args: argparse.Namespace) -> int:
 
 def _cmd_backfill(args: argparse.Namespace) -> int:
     _prefect_defaults()
+    _check_range(args.start, args.end)
     load_config()
+    _check_warehouse()
     from flows.backfill import backfill
 
     result = backfill(cadence=args.cadence, start=args.start, end=args.end, force=args.force,
@@ -149,7 +199,10 @@ def _when(value: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a time (ISO 8601 or 30m/2h/1d): {value!r}") from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=load_config().tz)
+        try:
+            moment = moment.replace(tzinfo=load_config().tz)
+        except ConfigError as exc:  # argparse would report it as "invalid _when value"
+            raise argparse.ArgumentTypeError(str(exc)) from None
     return moment
 
 
@@ -186,11 +239,12 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     from opscadence.detection.detector import detect_long, read_series_csv
 
     cfg = load_config()
+    if args.out is not None and not args.out.parent.is_dir():
+        raise UserError(f"--out {args.out}: the folder {args.out.parent} does not exist")
     try:
         frame = read_series_csv(args.input)
     except ValueError as exc:
-        print(f"opscadence: {exc}", file=sys.stderr)
-        return 2
+        raise UserError(str(exc)) from exc
     known = policies(cfg)
     result = detect_long(frame, policies=known, calendar=calendars(cfg), min_history=cfg.detection.min_history)
     columns = ["ds", "metric", "value", "expected", "lower", "upper", "is_anomaly", "direction", "score"]
@@ -211,8 +265,7 @@ def _cmd_outbox_send(_args: argparse.Namespace) -> int:
     cfg = load_config()
     client = client_from_env()
     if client is None:
-        print("SLACK_BOT_TOKEN is not set: nothing can be sent", file=sys.stderr)
-        return 2
+        raise UserError("SLACK_BOT_TOKEN is not set: nothing can be sent")
     engine = warehouse.create_engine(cfg.resolved_warehouse_url)
     warehouse.init_schema(engine)
     outcomes = send_outbox(engine, client, cfg.outbox_dir)
@@ -229,14 +282,31 @@ def _cmd_config(_args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line too, like every other expected failure."""
+
+    def error(self, message: str):  # noqa: ANN201 - argparse's signature
+        self.exit(EXIT_USAGE, f"opscadence: {_one_line(message)} (see: {self.prog} --help)\n")
+
+
+def _add_debug_flag(parser: argparse.ArgumentParser, *, top: bool = True) -> None:
+    """``--debug`` before or after the subcommand (a subcommand's default would hide the top-level one)."""
+    parser.add_argument("--debug", action="store_true", default=False if top else argparse.SUPPRESS,
+                        help=f"show the traceback of an error (also: {DEBUG_ENV}=1)")
+    for action in parser._actions:  # argparse has no public way to list subparsers
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+                _add_debug_flag(sub, top=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="opscadence", description=__doc__)
+    parser = _Parser(prog="opscadence", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="generate a deterministic demo shop (or social app) into the warehouse")
     demo.add_argument("--users", type=int, default=10_000)
     demo.add_argument("--days", type=int, default=60)
-    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--seed", type=_int_at_least(0), default=7)
     demo.add_argument("--end-date", type=_iso_date, default=None, help="last day (default: yesterday in the shop's timezone)")
     demo.add_argument("--vertical", choices=VERTICALS, default=None,
                       help="the e-commerce shop or the social app (default: the configuration's vertical)")
@@ -250,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("cadence", choices=[*cadence_names(), "watch"])
     run.add_argument("--date", type=_iso_date, default=None,
                      help="a day of the period to run (default: the period that just ended in the shop's timezone)")
-    run.add_argument("--at", type=datetime.fromisoformat, default=None,
+    run.add_argument("--at", type=_iso_datetime, default=None,
                      help="watch: the moment to judge, ISO time in the shop's timezone (default: now)")
     run.add_argument("--no-notify", action="store_true", help="record results but send nothing")
     run.set_defaults(func=_cmd_run)
@@ -291,16 +361,76 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="print the effective configuration (no secrets)")
     config.set_defaults(func=_cmd_config)
+    _add_debug_flag(parser)
     return parser
+
+
+def _one_line(text: str) -> str:
+    """A multi-line message (a config file's list of bad keys) as one line."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    head, rest = lines[0], lines[1:]
+    return (head + (" " if head.endswith(":") else "; ") + "; ".join(rest)) if rest else head
+
+
+def _as_user_error(exc: BaseException) -> UserError | None:
+    """The expected failures: what the user can fix. Everything else is unexpected (exit 1)."""
+    if isinstance(exc, UserError):
+        return exc
+    if isinstance(exc, ConfigError):
+        return UserError(str(exc))
+    if isinstance(exc, OSError) and exc.filename is not None:
+        # a file named on the command line or in the config: missing, unreadable, a folder
+        return UserError(f"{exc.filename}: {exc.strerror or exc}")
+    return None
+
+
+class _NoUserErrorTraceback(logging.Filter):
+    """Prefect logs a failed flow's exception with its traceback; a UserError's line says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], UserError):
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def _quiet_user_errors_in_flow_logs() -> None:
+    # Filters on these loggers survive Prefect's logging setup, which replaces only handlers.
+    for name in ("prefect.flow_runs", "prefect.task_runs"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _NoUserErrorTraceback) for f in logger.filters):
+            logger.addFilter(_NoUserErrorTraceback())
+
+
+def _redact(text: str) -> str:
+    from opscadence.delivery.slack import redact
+
+    return redact(mask_url_password(text))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    debug = args.debug or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+    if not debug:
+        _quiet_user_errors_in_flow_logs()
     try:
         return args.func(args)
-    except (ConfigError, UserError) as exc:
-        print(f"opscadence: {exc}", file=sys.stderr)
-        return getattr(exc, "exit_code", 2)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("opscadence: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        error = _as_user_error(exc)
+        if error is None:
+            print(f"opscadence: unexpected error: {type(exc).__name__}: {_redact(_one_line(str(exc)))} "
+                  "(run with --debug for the traceback)", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"opscadence: {_redact(_one_line(str(error)))}", file=sys.stderr)
+        return error.exit_code
 
 
 if __name__ == "__main__":

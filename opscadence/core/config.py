@@ -333,6 +333,30 @@ def config_path(environ: dict[str, str] | None = None) -> Path:
     return Path(environ.get("OPSCADENCE_CONFIG", "opscadence.yaml"))
 
 
+def _read_utf8(file: Path) -> str:
+    """The file's text; a file that cannot be read or is not UTF-8 is a :class:`ConfigError` naming it."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration file {file}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"invalid configuration ({file}): must be UTF-8; byte 0x{data[exc.start]:02x} at offset {exc.start} "
+            f"(line {line}) is not (save the file as UTF-8)"
+        ) from None
+
+
+def _yaml_where(exc: yaml.YAMLError) -> str:
+    """`` at line L, column C: problem`` (1-based) from PyYAML's error, on one line."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{where}: {problem}"
+
+
 def load_config(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Config:
     """Load and validate the configuration; raise :class:`ConfigError` naming the bad key."""
     environ = dict(os.environ if environ is None else environ)
@@ -342,9 +366,9 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
     if file.exists():
         source = str(file)
         try:
-            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+            loaded = yaml.safe_load(_read_utf8(file))
         except yaml.YAMLError as exc:
-            raise ConfigError(f"invalid configuration ({file}): not valid YAML: {exc}") from None
+            raise ConfigError(f"invalid configuration ({file}): not valid YAML{_yaml_where(exc)}") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"invalid configuration ({file}): the top level must be a mapping")
         data = loaded or {}

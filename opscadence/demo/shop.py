@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from opscadence.core.errors import UserError
 from opscadence.demo import incidents
 from opscadence.demo.catalogue import CHANNELS, PLATFORM_P, PLATFORMS, REGION_P, REGIONS, USER_CHANNEL_P
 from opscadence.demo.draws import ids, largest_remainder, timestamps, unique_hex_ids
@@ -74,11 +75,15 @@ class Population:
         return self.dates[0]
 
 
+class DemoSizeError(UserError, ValueError):
+    """A demo shop too small to hold its planted incidents."""
+
+
 def check_size(users: int, days: int) -> None:
     if days < MIN_DAYS:
-        raise ValueError(f"days must be at least {MIN_DAYS} (got {days})")
+        raise DemoSizeError(f"days must be at least {MIN_DAYS} (got {days})")
     if users < 100:
-        raise ValueError(f"users must be at least 100 (got {users})")
+        raise DemoSizeError(f"users must be at least 100 (got {users})")
 
 
 def window(end_date: date, days: int) -> np.ndarray:

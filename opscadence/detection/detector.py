@@ -75,6 +75,7 @@ prefer ``detect_long`` for many series).
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -571,18 +572,40 @@ def detect_long(
     return out[["ds", *keys, *OUTPUT_COLUMNS[1:]]]
 
 
+def _read_text(path: Path) -> str:
+    """The file decoded as UTF-8 (BOM or not), else GB18030; binary or undecodable bytes name their line."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line = data[:nul].count(b"\n") + 1
+        raise ValueError(f"{path} line {line}: not a text CSV (a NUL byte at offset {nul}: binary data)")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            error = exc
+    line = data[:error.start].count(b"\n") + 1
+    raise ValueError(f"{path} line {line}: neither UTF-8 nor GB18030 text "
+                     f"(byte 0x{data[error.start]:02x} at offset {error.start})")
+
+
 def read_series_csv(path: str | Path) -> pd.DataFrame:
     """Read a long-format CSV (ds, metric, value, optional denominator) for :func:`detect_long`.
 
     Bad input raises ``ValueError`` naming the file, the line and the column.
     """
     path = Path(path)
+    text = _read_text(path)
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="gb18030")
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValueError(f"{path}: cannot read as CSV: {exc}") from None
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: empty file (need a header ds,metric,value[,denominator])") from None
+    except pd.errors.ParserError as exc:
+        reason = " ".join(str(exc).split()).removeprefix("Error tokenizing data. C error: ")
+        raise ValueError(f"{path}: cannot read as CSV: {reason}") from None
     missing = [c for c in ("ds", "metric", "value") if c not in raw.columns]
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (need ds, metric, value[, denominator])")

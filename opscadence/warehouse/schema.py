@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from opscadence.core.errors import UserError, mask_url_password
+
 metadata = sa.MetaData()
 
 
@@ -276,12 +278,21 @@ for _table in RAW_TABLES.values():
 
 
 def create_engine(url: str) -> Engine:
-    """Engine for the warehouse URL; SQLite files get their parent directory created."""
+    """Engine for the warehouse URL; SQLite files get their parent directory created.
+
+    A failure to connect (server down, wrong database, unreadable file) raises
+    :class:`~opscadence.core.errors.UserError` naming the warehouse without its password.
+    """
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         from pathlib import Path
 
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url[len("sqlite:///"):]).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"cannot create the warehouse folder {folder}: {exc.strerror or exc}") from None
     engine = sa.create_engine(url, future=True)
+    sa.event.listen(engine, "handle_error", _connect_error_names_the_warehouse)
     if engine.dialect.name == "sqlite":
         # Writers hold the database for one short transaction; readers should wait, not fail.
         @sa.event.listens_for(engine, "connect")
@@ -295,6 +306,23 @@ def create_engine(url: str) -> Engine:
             cur.close()
 
     return engine
+
+
+def warehouse_name(engine: Engine) -> str:
+    """The warehouse as a user knows it: the SQLite file, or the URL with its password masked."""
+    if engine.dialect.name == "sqlite":
+        return engine.url.database or ":memory:"
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _connect_error_names_the_warehouse(context: sa.engine.ExceptionContext) -> None:
+    # Only failures to connect (no connection yet); errors of a statement keep their own type.
+    if context.connection is not None:
+        return
+    reason = (str(context.original_exception).strip().splitlines() or ["unknown error"])[0]
+    what = "open" if context.engine is not None and context.engine.dialect.name == "sqlite" else "connect to"
+    name = warehouse_name(context.engine) if context.engine is not None else "(unknown)"
+    raise UserError(f"cannot {what} the warehouse {name}: {mask_url_password(reason)}") from context.original_exception
 
 
 def init_schema(engine: Engine) -> None:
