@@ -1,7 +1,9 @@
 """Make data-derived text safe to post: inert in Slack mrkdwn, free of personal data, short.
 
 Pure functions, no dependencies. The order that matters when rendering a piece of
-free text from the data is ``mask_pii`` → ``truncate`` → ``escape_mrkdwn``: masking
+free text from the data is ``mask_pii`` → ``truncate`` → ``escape_mrkdwn`` (:func:`free_text`,
+the one function for text people type: feedback, and every dimension value, since a channel or
+campaign name is whatever someone typed into a UTM tag): masking
 first so a cut cannot leave half an e-mail address behind, escaping last so the
 escaped entities (``&amp;``) are not cut in half and are applied exactly once
 (``escape_mrkdwn`` is deliberately not idempotent: ``&amp;`` becomes ``&amp;amp;``).
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["escape_mrkdwn", "mask_pii", "redact_sample", "truncate", "ELLIPSIS"]
+__all__ = ["escape_mrkdwn", "free_text", "mask_pii", "redact_sample", "truncate", "ELLIPSIS"]
 
 ELLIPSIS = "…"
 
@@ -86,7 +88,7 @@ def _phone(match: re.Match[str]) -> str:
     return "[phone]"
 
 
-def mask_pii(text: str, *, long_numbers: bool = True) -> str:
+def mask_pii(text: str, *, long_numbers: bool = True, structured: bool = False) -> str:
     """Redact personal data in free text.
 
     e-mail → ``[email]``; 18-digit Chinese resident ID → ``[id]``; 13–19 digit runs
@@ -94,14 +96,18 @@ def mask_pii(text: str, *, long_numbers: bool = True) -> str:
     and other phone numbers (7–15 digits written with spaces/hyphens) → ``[phone]``.
     ``long_numbers=False`` keeps long digit runs (for record ids such as order numbers).
     Heuristic by nature: it errs towards masking.
+
+    ``structured=True`` is for text that quotes structured values (a data-quality finding:
+    a bad timestamp, an amount, a record id): only the patterns none of those can match are
+    masked (e-mail, resident ID, mainland mobile), so ``2026-12-32 10:00:00`` stays as it is.
     """
     text = _EMAIL.sub("[email]", text)
     text = _CN_ID.sub("[id]", text)
-    if long_numbers:
+    if long_numbers and not structured:
         text = _LONG_DIGITS.sub("[number]", text)
         text = _GROUPED_CARD.sub("[number]", text)
     text = _CN_MOBILE.sub("[phone]", text)
-    return _PHONE.sub(_phone, text)
+    return text if structured else _PHONE.sub(_phone, text)
 
 
 # A sample like ``user_id=123`` names a person: keep the key, drop the value.
@@ -148,3 +154,22 @@ def truncate(text: str, limit: int) -> str:
     head = text[: limit - 1]
     head = _PARTIAL_ENTITY.sub("", head).rstrip()
     return head + ELLIPSIS
+
+
+# ---------------------------------------------------------------------------
+# Free text from the data, for a message
+# ---------------------------------------------------------------------------
+
+
+def free_text(value: object, limit: int, *, empty: str = "") -> str:
+    """Free text from the data (feedback, a channel/campaign/region name) made safe to post:
+    personal data masked, on one line, cut to ``limit``, escaped for Slack (in that order).
+
+    A value that is blank once its whitespace is collapsed gives ``empty``. Structured values
+    (timestamps, amounts, ids: what a data-quality finding quotes) are escaped, never masked:
+    ``2026-12-32 10:00:00`` must reach the operator as it is.
+    """
+    # Cap before masking, so the regex work is bounded whatever the input's size.
+    masked = mask_pii(str(value)[: limit * 10])
+    one_line = " ".join(masked.split())
+    return escape_mrkdwn(truncate(one_line, limit)) if one_line else empty
