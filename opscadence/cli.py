@@ -39,7 +39,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if args.history:
         _prepare_history(engine, cfg, shop.start, shop.end - timedelta(days=1))
     engine.dispose()
-    print(f"demo shop written to {cfg.resolved_warehouse_url}")
+    print(f"demo shop written to {engine.url.render_as_string(hide_password=True)}")
     print(f"  days {shop.start} .. {shop.end} ({args.days} days, {args.users} users, seed {args.seed})")
     print("  rows: " + ", ".join(f"{table} {count:,}" for table, count in shop.row_counts.items()))
     print("  planted incidents:")
@@ -216,8 +216,12 @@ def _cmd_outbox_send(_args: argparse.Namespace) -> int:
 
 
 def _cmd_config(_args: argparse.Namespace) -> int:
+    from opscadence.core.privacy import mask_secrets
+
     cfg = load_config()
-    print(cfg.model_dump_json(indent=2))
+    # The config holds no secret of its own (the file refuses them), but warehouse_url may carry
+    # a password, and a secret from the environment must not show up wherever it was put.
+    print(mask_secrets(cfg.model_dump_json(indent=2)))
     return 0
 
 

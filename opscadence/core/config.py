@@ -260,7 +260,8 @@ class SourceConfig(_Strict):
 
 class Config(_Strict):
     home: Path = Path(".opscadence")
-    warehouse_url: str | None = None
+    # May carry a password: never in repr (Prefect, logs); masked by `opscadence config`.
+    warehouse_url: str | None = Field(None, repr=False)
     timezone: str = "Asia/Shanghai"
     locale: Literal["zh-CN", "en"] = "zh-CN"
     vertical: Literal["ecommerce", "social"] = "ecommerce"

@@ -23,9 +23,12 @@ get a full-width ``＠`` for the same reason.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable, Mapping
 
-__all__ = ["escape_mrkdwn", "free_text", "mask_pii", "redact_sample", "truncate", "ELLIPSIS"]
+__all__ = ["escape_mrkdwn", "free_text", "mask_pii", "mask_secrets", "redact_sample", "secret_values", "truncate",
+           "ELLIPSIS", "SECRET_MASK"]
 
 ELLIPSIS = "…"
 
@@ -173,3 +176,46 @@ def free_text(value: object, limit: int, *, empty: str = "") -> str:
     masked = mask_pii(str(value)[: limit * 10])
     one_line = " ".join(masked.split())
     return escape_mrkdwn(truncate(one_line, limit)) if one_line else empty
+
+
+# ---------------------------------------------------------------------------
+# Secrets: credentials in URLs, tokens, keys
+# ---------------------------------------------------------------------------
+
+SECRET_MASK = "***"
+# scheme://user:password@host: the password (the user name stays, it says which account).
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*:)(?P<secret>[^@/?#\s]+)(?=@)")
+# password=…, token: …, api_key=… (URL query strings, libpq conninfo, key/value error texts);
+# the key must end with the word, so token_block (the name of a Prefect block) is left alone.
+_KEY_VALUE = re.compile(
+    r"(?P<head>\b[\w.\-]*(?:password|passwd|pwd|token|secret|api[_\-]?key)[\"']?\s*[=:]\s*[\"']?)"
+    r"(?P<secret>[^\s&'\",;)]+)",
+    re.IGNORECASE,
+)
+# Slack tokens (bot, user, app-level, refresh, config) wherever they appear.
+_SLACK_TOKEN = re.compile(r"\bxox[a-z]-[A-Za-z0-9\-]+|\bxapp-[A-Za-z0-9\-]+")
+# Environment variables whose values are secrets (SLACK_BOT_TOKEN, PGPASSWORD, …).
+_SECRET_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY)$", re.IGNORECASE)
+_MIN_SECRET = 6  # shorter values would mask ordinary words
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of the environment's secret variables (``SLACK_BOT_TOKEN``, ``PGPASSWORD``, …)."""
+    environ = os.environ if environ is None else environ
+    return [v.strip() for k, v in environ.items() if _SECRET_ENV.search(k) and len(v.strip()) >= _MIN_SECRET]
+
+
+def mask_secrets(text: str, secrets: Iterable[str] | None = None, *, mask: str = SECRET_MASK) -> str:
+    """``text`` with every credential replaced by ``mask`` (``***``): the password of a URL
+    (``postgresql://ops:***@db/shop``), ``password=…``/``token=…`` pairs, Slack tokens, and each
+    of ``secrets`` verbatim (default: :func:`secret_values` of the environment).
+
+    The one masking function for anything printed, logged or raised that may hold a URL or a
+    token: ``opscadence config``, warehouse connection errors, Slack delivery errors.
+    """
+    for secret in sorted(secret_values() if secrets is None else secrets, key=len, reverse=True):
+        if secret and len(secret) >= _MIN_SECRET:
+            text = text.replace(secret, mask)
+    text = _URL_PASSWORD.sub(lambda m: m["head"] + mask, text)
+    text = _KEY_VALUE.sub(lambda m: m["head"] + mask, text)
+    return _SLACK_TOKEN.sub(mask, text)

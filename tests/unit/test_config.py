@@ -154,3 +154,24 @@ def test_the_default_rules_load_and_are_sound(tmp_path, monkeypatch):
     assert [r.rule_id for r in cfg.thresholds] == [
         "dau:drop_vs_last_week:0.15:all", "payment_success_rate:below:0.95:all", "ad_ctr:below:0.01:channel"]
     assert all(r.problems("ecommerce") == [] for r in cfg.thresholds)
+
+
+# --- Secrets are masked wherever the config is shown ---------------------------------------
+
+
+def test_config_command_masks_the_warehouse_password(tmp_path, monkeypatch, capsys):
+    import json
+
+    from opscadence.cli import main
+
+    url = "postgresql+psycopg://ops:s3cr3t-pw-123@db.internal:5432/shop"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPSCADENCE_WAREHOUSE_URL", url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-known-secret-1")
+    # Before: the JSON dump printed the URL as given.
+    assert "s3cr3t-pw-123" in load_config().model_dump_json()
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["warehouse_url"] == "postgresql+psycopg://ops:***@db.internal:5432/shop"
+    assert "s3cr3t-pw-123" not in out and "xoxb-known-secret-1" not in out
+    assert "s3cr3t-pw-123" not in repr(load_config())  # nor in the repr Prefect or a log may show
