@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Sequence
 
 from opscadence.core.config import ConfigError, load_config
-from opscadence.core.errors import EXIT_FAILED, EXIT_USAGE, UserError, mask_url_password
+from opscadence.core.errors import EXIT_FAILED, EXIT_USAGE, UserError
 from opscadence.metrics.catalog import VERTICALS
 
 DEBUG_ENV = "OPSCADENCE_DEBUG"
@@ -70,7 +70,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
                          shop.end - timedelta(days=1))
     engine.dispose()
     what = "demo shop" if vertical == "ecommerce" else f"demo {vertical} app"
-    print(f"{what} written to {cfg.resolved_warehouse_url}")
+    print(f"{what} written to {engine.url.render_as_string(hide_password=True)}")
     print(f"  days {shop.start} .. {shop.end} ({args.days} days, {args.users} users, seed {args.seed})")
     print("  rows: " + ", ".join(f"{table} {count:,}" for table, count in shop.row_counts.items()))
     print("  planted incidents:")
@@ -277,8 +277,12 @@ def _cmd_outbox_send(_args: argparse.Namespace) -> int:
 
 
 def _cmd_config(_args: argparse.Namespace) -> int:
+    from opscadence.core.privacy import mask_secrets
+
     cfg = load_config()
-    print(cfg.model_dump_json(indent=2))
+    # The config holds no secret of its own (the file refuses them), but warehouse_url may carry
+    # a password, and a secret from the environment must not show up wherever it was put.
+    print(mask_secrets(cfg.model_dump_json(indent=2)))
     return 0
 
 
@@ -404,9 +408,9 @@ def _quiet_user_errors_in_flow_logs() -> None:
 
 
 def _redact(text: str) -> str:
-    from opscadence.delivery.slack import redact
+    from opscadence.core.privacy import mask_secrets
 
-    return redact(mask_url_password(text))
+    return mask_secrets(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,8 +18,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from opscadence.metrics.catalog import CATALOG
+from opscadence.metrics import dimensions
+from opscadence.metrics.catalog import CATALOG, metrics_for
 
 ENV_PREFIX = "OPSCADENCE_"
 # Environment variables with the prefix that are not config keys.
@@ -63,15 +65,62 @@ class ThresholdRule(_Strict):
     def rule_id(self) -> str:
         return self.name or f"{self.metric}:{self.condition}:{self.threshold:g}:{self.dimension}"
 
+    def describe(self) -> str:
+        """"daux below 100", "ad_ctr below 0.01 by campaign", plus the name when it has one."""
+        text = f"{self.metric} {self.condition} {self.threshold:g}"
+        text += f" by {self.dimension}" if self.dimension != dimensions.ALL else ""
+        return text + (f", {self.name!r}" if self.name else "")
 
-def default_thresholds() -> list[ThresholdRule]:
-    return [
+    def problems(self, vertical: str) -> list[tuple[str, str]]:
+        """(key, what is wrong) for a rule that could never fire, or always would, on the
+        KPI mart of ``vertical``; empty for a sound rule.
+
+        The metric must be one of the vertical's catalogue metrics (the mart holds no other),
+        the dimension one of the registry's, and the mart must hold the metric by it (read off
+        the measure definitions: :mod:`opscadence.analytics.daily.availability`). The threshold
+        must be in range: a relative change (drop/rise) in (0, 1] (0.15 = 15%), a rate's level
+        in [0, 1], any other level (count, amount, seconds) at least 0.
+        """
+        from opscadence.analytics.daily.availability import metric_dimensions
+
+        known = [m.name for m in metrics_for(vertical)]
+        if self.metric not in CATALOG:
+            return [("metric", f"unknown metric {self.metric!r}; known: {', '.join(known)}")]
+        if self.metric not in known:
+            return [("metric", f"{self.metric} is not computed for the {vertical} vertical; "
+                               f"its metrics: {', '.join(known)}")]
+        found = []
+        registry = (dimensions.ALL, *dimensions.names())
+        if self.dimension not in registry:
+            found.append(("dimension", f"unknown dimension {self.dimension!r}; known: {', '.join(registry)}"))
+        elif self.dimension not in (by := metric_dimensions(self.metric)):
+            found.append(("dimension", f"{self.metric} is not computed by {self.dimension}; "
+                                       f"its dimensions: {', '.join(by)}"))
+        unit = CATALOG[self.metric].unit
+        if self.condition not in ("below", "above"):
+            if not 0 < self.threshold <= 1:
+                found.append(("threshold", f"{self.threshold:g} is not a relative change in (0, 1] "
+                                           f"(0.15 means 15%)"))
+        elif unit == "ratio" and not 0 <= self.threshold <= 1:
+            found.append(("threshold", f"{self.threshold:g} is not a rate in [0, 1] (0.95 means 95%)"))
+        elif self.threshold < 0:
+            found.append(("threshold", f"{self.threshold:g} is below 0; a {unit} is at least 0"))
+        return found
+
+
+def default_thresholds(vertical: str | None = None) -> list[ThresholdRule]:
+    """The built-in rules; of ``vertical``'s metrics only, when given."""
+    rules = [
         ThresholdRule(metric="dau", condition="drop_vs_last_week", threshold=0.15, severity="P2"),
         ThresholdRule(metric="payment_success_rate", condition="below", threshold=0.95, severity="P1"),
         ThresholdRule(metric="ad_ctr", condition="below", threshold=0.01, dimension="channel", severity="P3"),
         # the social pack's (an e-commerce shop has no share rate: the rule finds nothing there)
         ThresholdRule(metric="share_rate", condition="drop_vs_last_week", threshold=0.15, severity="P2"),
     ]
+    if vertical is None:
+        return rules
+    pack = {m.name for m in metrics_for(vertical)}
+    return [r for r in rules if r.metric in pack]
 
 
 # What a playbook entry may name: the catalogue's KPIs, and the watch's urgent-feedback count (an alert, not a KPI).
@@ -226,7 +275,8 @@ class SourceConfig(_Strict):
 
 class Config(_Strict):
     home: Path = Path(".opscadence")
-    warehouse_url: str | None = None
+    # May carry a password: never in repr (Prefect, logs); masked by `opscadence config`.
+    warehouse_url: str | None = Field(None, repr=False)
     timezone: str = "Asia/Shanghai"
     locale: Literal["zh-CN", "en"] = "zh-CN"
     vertical: Literal["ecommerce", "social"] = "ecommerce"
@@ -277,6 +327,37 @@ class Config(_Strict):
         """The raw tables some configured source provides."""
         return frozenset(t for source in self.source_list for t in source.owned_tables())
 
+    @model_validator(mode="after")
+    def _metrics_exist(self) -> "Config":
+        """Every key that names a metric names one the vertical's KPI mart holds (see
+        :meth:`ThresholdRule.problems`); built-in defaults keep only the vertical's metrics."""
+        pack = [m.name for m in metrics_for(self.vertical)]
+        if "thresholds" not in self.model_fields_set:
+            self.thresholds = default_thresholds(self.vertical)
+        if "metrics" not in self.detection.model_fields_set:
+            self.detection.metrics = {k: v for k, v in self.detection.metrics.items() if k in pack}
+        found = [
+            f"thresholds[{i}].{key} ({rule.describe()}): {what}"
+            for i, rule in enumerate(self.thresholds) for key, what in rule.problems(self.vertical)
+        ]
+
+        def unknown(key: str, metric: str, allowed: list[str]) -> None:
+            if metric not in allowed:
+                found.append(f"{key}: {metric!r} is not a metric of the {self.vertical} vertical; "
+                             f"known: {', '.join(allowed)}")
+
+        for metric in self.detection.metrics:
+            unknown(f"detection.metrics.{metric}", metric, pack)
+        for i, entry in enumerate(self.calendar):
+            for metric in entry.metrics or []:
+                unknown(f"calendar[{i}].metrics ({entry.name})", metric, pack)
+        for i, playbook_entry in enumerate(self.playbook):
+            if playbook_entry.metric != "*":
+                unknown(f"playbook[{i}].metric", playbook_entry.metric, [*pack, "urgent_feedback"])
+        if found:
+            raise PydanticCustomError("unusable_metric", "\n  ".join(found))
+        return self
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -323,8 +404,9 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def _format_error(source: str, err: ValidationError) -> str:
     lines = [f"invalid configuration ({source}):"]
     for item in err.errors():
-        key = ".".join(str(p) for p in item["loc"]) or "(root)"
-        lines.append(f"  {key}: {item['msg']}")
+        key = ".".join(str(p) for p in item["loc"])
+        # A check across keys (Config's own validators) names its keys in the message.
+        lines.append(f"  {key}: {item['msg']}" if key else f"  {item['msg']}")
     return "\n".join(lines)
 
 

@@ -7,7 +7,6 @@ names the file, key, row or column involved. Tracebacks are shown only with ``--
 
 from __future__ import annotations
 
-import re
 
 # Exit codes of the ``opscadence`` command.
 EXIT_OK = 0
@@ -25,12 +24,3 @@ class UserError(Exception):
         super().__init__(message)
         if exit_code is not None:
             self.exit_code = exit_code
-
-
-# ``scheme://user:password@host``: the password part of any URL in a text.
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s]*:)[^\s/]*(?P<at>@)")
-
-
-def mask_url_password(text: str) -> str:
-    """``text`` with the password of every ``scheme://user:password@host`` URL replaced by ``***``."""
-    return _URL_PASSWORD.sub(r"\g<head>***\g<at>", text)

@@ -1,7 +1,9 @@
 """Make data-derived text safe to post: inert in Slack mrkdwn, free of personal data, short.
 
 Pure functions, no dependencies. The order that matters when rendering a piece of
-free text from the data is ``mask_pii`` → ``truncate`` → ``escape_mrkdwn``: masking
+free text from the data is ``mask_pii`` → ``truncate`` → ``escape_mrkdwn`` (:func:`free_text`,
+the one function for text people type: feedback, and every dimension value, since a channel or
+campaign name is whatever someone typed into a UTM tag): masking
 first so a cut cannot leave half an e-mail address behind, escaping last so the
 escaped entities (``&amp;``) are not cut in half and are applied exactly once
 (``escape_mrkdwn`` is deliberately not idempotent: ``&amp;`` becomes ``&amp;amp;``).
@@ -21,9 +23,12 @@ get a full-width ``＠`` for the same reason.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterable, Mapping
 
-__all__ = ["escape_mrkdwn", "mask_pii", "redact_sample", "truncate", "ELLIPSIS"]
+__all__ = ["escape_mrkdwn", "free_text", "mask_pii", "mask_secrets", "redact_sample", "secret_values", "truncate",
+           "ELLIPSIS", "SECRET_MASK"]
 
 ELLIPSIS = "…"
 
@@ -86,7 +91,7 @@ def _phone(match: re.Match[str]) -> str:
     return "[phone]"
 
 
-def mask_pii(text: str, *, long_numbers: bool = True) -> str:
+def mask_pii(text: str, *, long_numbers: bool = True, structured: bool = False) -> str:
     """Redact personal data in free text.
 
     e-mail → ``[email]``; 18-digit Chinese resident ID → ``[id]``; 13–19 digit runs
@@ -94,14 +99,18 @@ def mask_pii(text: str, *, long_numbers: bool = True) -> str:
     and other phone numbers (7–15 digits written with spaces/hyphens) → ``[phone]``.
     ``long_numbers=False`` keeps long digit runs (for record ids such as order numbers).
     Heuristic by nature: it errs towards masking.
+
+    ``structured=True`` is for text that quotes structured values (a data-quality finding:
+    a bad timestamp, an amount, a record id): only the patterns none of those can match are
+    masked (e-mail, resident ID, mainland mobile), so ``2026-12-32 10:00:00`` stays as it is.
     """
     text = _EMAIL.sub("[email]", text)
     text = _CN_ID.sub("[id]", text)
-    if long_numbers:
+    if long_numbers and not structured:
         text = _LONG_DIGITS.sub("[number]", text)
         text = _GROUPED_CARD.sub("[number]", text)
     text = _CN_MOBILE.sub("[phone]", text)
-    return _PHONE.sub(_phone, text)
+    return text if structured else _PHONE.sub(_phone, text)
 
 
 # A sample like ``user_id=123`` names a person: keep the key, drop the value.
@@ -148,3 +157,65 @@ def truncate(text: str, limit: int) -> str:
     head = text[: limit - 1]
     head = _PARTIAL_ENTITY.sub("", head).rstrip()
     return head + ELLIPSIS
+
+
+# ---------------------------------------------------------------------------
+# Free text from the data, for a message
+# ---------------------------------------------------------------------------
+
+
+def free_text(value: object, limit: int, *, empty: str = "") -> str:
+    """Free text from the data (feedback, a channel/campaign/region name) made safe to post:
+    personal data masked, on one line, cut to ``limit``, escaped for Slack (in that order).
+
+    A value that is blank once its whitespace is collapsed gives ``empty``. Structured values
+    (timestamps, amounts, ids: what a data-quality finding quotes) are escaped, never masked:
+    ``2026-12-32 10:00:00`` must reach the operator as it is.
+    """
+    # Cap before masking, so the regex work is bounded whatever the input's size.
+    masked = mask_pii(str(value)[: limit * 10])
+    one_line = " ".join(masked.split())
+    return escape_mrkdwn(truncate(one_line, limit)) if one_line else empty
+
+
+# ---------------------------------------------------------------------------
+# Secrets: credentials in URLs, tokens, keys
+# ---------------------------------------------------------------------------
+
+SECRET_MASK = "***"
+# scheme://user:password@host: the password (the user name stays, it says which account).
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^:/?#@\s]*:)(?P<secret>[^@/?#\s]+)(?=@)")
+# password=…, token: …, api_key=… (URL query strings, libpq conninfo, key/value error texts);
+# the key must end with the word, so token_block (the name of a Prefect block) is left alone.
+_KEY_VALUE = re.compile(
+    r"(?P<head>\b[\w.\-]*(?:password|passwd|pwd|token|secret|api[_\-]?key)[\"']?\s*[=:]\s*[\"']?)"
+    r"(?P<secret>[^\s&'\",;)]+)",
+    re.IGNORECASE,
+)
+# Slack tokens (bot, user, app-level, refresh, config) wherever they appear.
+_SLACK_TOKEN = re.compile(r"\bxox[a-z]-[A-Za-z0-9\-]+|\bxapp-[A-Za-z0-9\-]+")
+# Environment variables whose values are secrets (SLACK_BOT_TOKEN, PGPASSWORD, …).
+_SECRET_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY)$", re.IGNORECASE)
+_MIN_SECRET = 6  # shorter values would mask ordinary words
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of the environment's secret variables (``SLACK_BOT_TOKEN``, ``PGPASSWORD``, …)."""
+    environ = os.environ if environ is None else environ
+    return [v.strip() for k, v in environ.items() if _SECRET_ENV.search(k) and len(v.strip()) >= _MIN_SECRET]
+
+
+def mask_secrets(text: str, secrets: Iterable[str] | None = None, *, mask: str = SECRET_MASK) -> str:
+    """``text`` with every credential replaced by ``mask`` (``***``): the password of a URL
+    (``postgresql://ops:***@db/shop``), ``password=…``/``token=…`` pairs, Slack tokens, and each
+    of ``secrets`` verbatim (default: :func:`secret_values` of the environment).
+
+    The one masking function for anything printed, logged or raised that may hold a URL or a
+    token: ``opscadence config``, warehouse connection errors, Slack delivery errors.
+    """
+    for secret in sorted(secret_values() if secrets is None else secrets, key=len, reverse=True):
+        if secret and len(secret) >= _MIN_SECRET:
+            text = text.replace(secret, mask)
+    text = _URL_PASSWORD.sub(lambda m: m["head"] + mask, text)
+    text = _KEY_VALUE.sub(lambda m: m["head"] + mask, text)
+    return _SLACK_TOKEN.sub(mask, text)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
+from opscadence.core.privacy import mask_secrets, secret_values
 from opscadence.core.model import Message
 
 TOKEN_ENV = "SLACK_BOT_TOKEN"
@@ -43,8 +43,6 @@ API_URL_ENV = "SLACK_API_URL"
 DEFAULT_MAX_RETRIES = 3
 DEFAULT_TIMEOUT_SECONDS = 30
 
-# Anything shaped like a Slack token (bot, user, app, config, refresh ...) is masked in errors.
-_TOKEN_PATTERN = re.compile(r"xox[a-z]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+")
 _MAX_ERROR_CHARS = 300
 
 
@@ -77,10 +75,9 @@ class SlackClient(Protocol):
 
 
 def redact(text: str, token: str | None = None) -> str:
-    """``text`` with ``token`` and anything token-shaped masked."""
-    if token:
-        text = text.replace(token, "[redacted]")
-    return _TOKEN_PATTERN.sub("[redacted]", text)
+    """``text`` with ``token``, anything token-shaped and any other credential masked
+    (:func:`opscadence.core.privacy.mask_secrets`)."""
+    return mask_secrets(text, [*secret_values(), *([token] if token else [])])
 
 
 def slack_api_url(environ: Mapping[str, str] | None = None) -> str:

@@ -11,15 +11,18 @@ catalogue under a prefix:
 * ``step.<step>``: a funnel step's label;
 * ``playbook.<...>``: the built-in suggested actions (:mod:`opscadence.reporting.playbook`).
 
-:func:`data_text` is the one way a value that came from data enters a message: on one
-line, truncated, then escaped for Slack mrkdwn.
+:func:`data_text` is the one way a structured value that came from data (a table, check or
+column name, a data-quality finding) enters a message: on one line, truncated, then escaped
+for Slack mrkdwn. Dimension values are free text (a UTM tag is whatever someone typed) and
+also have personal data masked (:func:`~opscadence.core.privacy.free_text`, through
+:func:`dimension_value_text`).
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from opscadence.core.privacy import escape_mrkdwn, truncate
+from opscadence.core.privacy import escape_mrkdwn, free_text, truncate
 from opscadence.metrics.catalog import CATALOG
 
 __all__ = [
@@ -364,9 +367,10 @@ def dimension_label(dimension: str, locale: str) -> str | None:
 
 
 def dimension_value_text(value: object, locale: str, *, empty: str = "") -> str:
-    """A dimension value for a message: a well-known one localised ("unknown" → "未知"), any other as data."""
+    """A dimension value for a message: a well-known one localised ("unknown" → "未知"), any other
+    as free text: personal data masked ("vip-13812345678" → "vip-[phone]"), then escaped."""
     label = strings(locale).get(f"value.{value}")
-    return label if label is not None else data_text(value, empty=empty)
+    return label if label is not None else free_text(value, DATA_VALUE_CHARS, empty=empty)
 
 
 def step_label(step: str, locale: str) -> str | None:

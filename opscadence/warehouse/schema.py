@@ -10,7 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from opscadence.core.errors import UserError, mask_url_password
+from opscadence.core.errors import UserError
+from opscadence.core.privacy import mask_secrets
 
 metadata = sa.MetaData()
 
@@ -277,11 +278,18 @@ for _table in RAW_TABLES.values():
     )
 
 
+class WarehouseURLError(UserError):
+    """The warehouse URL cannot be used (the message shows it with its password masked)."""
+
+
 def create_engine(url: str) -> Engine:
     """Engine for the warehouse URL; SQLite files get their parent directory created.
 
     A failure to connect (server down, wrong database, unreadable file) raises
-    :class:`~opscadence.core.errors.UserError` naming the warehouse without its password.
+    :class:`~opscadence.core.errors.UserError` naming the warehouse without its password. No
+    error of this engine shows the URL's password: a URL SQLAlchemy cannot use raises
+    :class:`WarehouseURLError` with the URL masked, and a driver error that quotes the password
+    (a malformed connection string) has it masked (:func:`opscadence.core.privacy.mask_secrets`).
     """
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         from pathlib import Path
@@ -291,7 +299,21 @@ def create_engine(url: str) -> Engine:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"cannot create the warehouse folder {folder}: {exc.strerror or exc}") from None
-    engine = sa.create_engine(url, future=True)
+    try:
+        parsed = sa.engine.make_url(url)
+    except Exception:  # not a URL: it cannot be shown, since its password cannot be found in it
+        raise WarehouseURLError("warehouse_url is not a database URL (dialect+driver://user:password@host/db); "
+                                "not shown, as it may hold a password") from None
+    try:
+        engine = sa.create_engine(parsed, future=True)
+    except Exception as exc:  # ArgumentError, NoSuchModuleError, a driver's own: all may quote the URL
+        secrets = [url, *([parsed.password] if parsed.password else [])]
+        raise WarehouseURLError(
+            f"warehouse_url {parsed.render_as_string(hide_password=True)} cannot be used: "
+            f"{mask_secrets(str(exc), secrets)}"
+        ) from None
+    if engine.url.password:
+        _mask_password_in_errors(engine, str(engine.url.password))
     sa.event.listen(engine, "handle_error", _connect_error_names_the_warehouse)
     if engine.dialect.name == "sqlite":
         # Writers hold the database for one short transaction; readers should wait, not fail.
@@ -322,7 +344,19 @@ def _connect_error_names_the_warehouse(context: sa.engine.ExceptionContext) -> N
     reason = (str(context.original_exception).strip().splitlines() or ["unknown error"])[0]
     what = "open" if context.engine is not None and context.engine.dialect.name == "sqlite" else "connect to"
     name = warehouse_name(context.engine) if context.engine is not None else "(unknown)"
-    raise UserError(f"cannot {what} the warehouse {name}: {mask_url_password(reason)}") from context.original_exception
+    raise UserError(f"cannot {what} the warehouse {name}: {mask_secrets(reason)}") from context.original_exception
+
+
+def _mask_password_in_errors(engine: Engine, password: str) -> None:
+    @sa.event.listens_for(engine, "handle_error")
+    def _mask(context):  # noqa: ANN001 - SQLAlchemy's ExceptionContext
+        # Edited in place, so callers still catch OperationalError, IntegrityError, …
+        for exc in (context.sqlalchemy_exception, context.original_exception):
+            if exc is not None and any(password in str(arg) for arg in exc.args):
+                exc.args = tuple(mask_secrets(str(a), [password]) if isinstance(a, str) else a for a in exc.args)
+        statement = getattr(context.sqlalchemy_exception, "statement", None)
+        if isinstance(statement, str) and password in statement:
+            context.sqlalchemy_exception.statement = mask_secrets(statement, [password])
 
 
 def init_schema(engine: Engine) -> None:

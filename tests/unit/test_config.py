@@ -10,8 +10,8 @@ def test_defaults_without_a_file(tmp_path, monkeypatch):
     assert cfg.resolved_warehouse_url == f"sqlite:///{tmp_path.resolve() / '.opscadence' / 'warehouse.sqlite'}"
     assert cfg.slack.channels.brief_channels() == [DEFAULT_BRIEF_CHANNEL]
     assert cfg.slack.channels.alert_channel() == DEFAULT_ALERT_CHANNEL
-    # share_rate: the social pack's rule (an e-commerce shop has no share rate)
-    assert {r.metric for r in cfg.thresholds} == {"dau", "payment_success_rate", "ad_ctr", "share_rate"}
+    # the e-commerce pack's default rules; share_rate's is the social pack's (an e-commerce shop has no share rate)
+    assert {r.metric for r in cfg.thresholds} == {"dau", "payment_success_rate", "ad_ctr"}
 
 
 def test_yaml_then_environment_overrides(tmp_path):
@@ -53,3 +53,126 @@ def test_secrets_are_refused_in_the_file(tmp_path):
     with pytest.raises(ConfigError) as err:
         load_config(path, environ={})
     assert "slack.bot_token" in str(err.value) and "xoxb-secret" not in str(err.value)
+
+
+# --- Rules that could never fire (or always would) are refused, naming the rule -----------------
+
+
+def _rules_file(tmp_path, *rules: str, extra: str = "") -> str:
+    path = tmp_path / "rules.yaml"
+    path.write_text("thresholds:\n" + "".join(f"  - {r}\n" for r in rules) + extra, encoding="utf-8")
+    return str(path)
+
+
+def _load_error(path: str, environ: dict | None = None) -> str:
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ=environ or {})
+    return str(err.value)
+
+
+def test_unknown_metric_is_refused_naming_the_rule(tmp_path):
+    # Before the fix this loaded, and the rule could never match a mart row.
+    path = _rules_file(tmp_path, "{metric: dau, condition: below, threshold: 100}",
+                       "{metric: gmv, condition: below, threshold: 1}",
+                       "{metric: daux, condition: below, threshold: 100}")
+    message = _load_error(path)
+    assert "thresholds[2].metric (daux below 100): unknown metric 'daux'; known: dau, mau, " in message
+    assert "thresholds[0]" not in message and "thresholds[1]" not in message  # the sound rules are not named
+
+
+def test_unknown_dimension_is_refused(tmp_path):
+    message = _load_error(_rules_file(tmp_path, "{metric: dau, condition: below, threshold: 100, dimension: colour}"))
+    assert ("thresholds[0].dimension (dau below 100 by colour): unknown dimension 'colour'; "
+            "known: all, platform, channel, campaign, region, payment_method") in message
+
+
+def test_a_metric_the_mart_does_not_hold_by_the_dimension_is_refused(tmp_path):
+    # Ad CTR = ad_clicks / ad_impressions, both counted from raw_ad_spend, which the ads family
+    # splits by channel only: there is no ad_ctr row by campaign.
+    message = _load_error(_rules_file(
+        tmp_path, "{metric: ad_ctr, condition: below, threshold: 0.01, dimension: campaign, name: ctr-campaign}"))
+    assert ("thresholds[0].dimension (ad_ctr below 0.01 by campaign, 'ctr-campaign'): "
+            "ad_ctr is not computed by campaign; its dimensions: all, channel") in message
+    # DAU is counted from events, which are split by campaign: that rule loads.
+    cfg = load_config(_rules_file(tmp_path, "{metric: dau, condition: below, threshold: 10, dimension: campaign}"),
+                      environ={})
+    assert [(r.metric, r.dimension) for r in cfg.thresholds] == [("dau", "campaign")]
+
+
+def test_a_drop_written_as_a_percent_is_refused(tmp_path):
+    # drop 15 would need a fall of 1500%: it could never fire.
+    message = _load_error(_rules_file(tmp_path, "{metric: dau, condition: drop_vs_last_week, threshold: 15}"))
+    assert "thresholds[0].threshold (dau drop_vs_last_week 15): 15 is not a relative change in (0, 1]" in message
+    for bad in ("0", "-0.2", "1.5"):
+        message = _load_error(_rules_file(tmp_path, f"{{metric: gmv, condition: rise_vs_yesterday, threshold: {bad}}}"))
+        assert f"thresholds[0].threshold (gmv rise_vs_yesterday {bad}): " in message
+    cfg = load_config(_rules_file(tmp_path, "{metric: gmv, condition: rise_vs_yesterday, threshold: 1}"), environ={})
+    assert cfg.thresholds[0].threshold == 1  # +100%: the top of the range is allowed
+
+
+def test_a_rate_threshold_written_as_a_percent_is_refused(tmp_path):
+    # below 95 for a rate in [0, 1] always fires.
+    message = _load_error(_rules_file(tmp_path, "{metric: payment_success_rate, condition: below, threshold: 95}"))
+    assert ("thresholds[0].threshold (payment_success_rate below 95): 95 is not a rate in [0, 1] "
+            "(0.95 means 95%)") in message
+    # Counts and amounts are not rates: gmv below 95 (yuan) is sound; a negative level is not.
+    assert load_config(_rules_file(tmp_path, "{metric: gmv, condition: below, threshold: 95}"),
+                       environ={}).thresholds[0].threshold == 95
+    message = _load_error(_rules_file(tmp_path, "{metric: orders, condition: above, threshold: -1}"))
+    assert "thresholds[0].threshold (orders above -1): -1 is below 0; a count is at least 0" in message
+
+
+def test_the_vertical_decides_which_metrics_a_rule_may_name(tmp_path, monkeypatch):
+    # share_rate is in the social pack only: the e-commerce mart never holds it.
+    path = _rules_file(tmp_path, "{metric: share_rate, condition: below, threshold: 0.05}")
+    assert "share_rate is not computed for the ecommerce vertical" in _load_error(path)
+    assert load_config(path, environ={"OPSCADENCE_VERTICAL": "social"}).thresholds[0].metric == "share_rate"
+    # The built-in rules keep the vertical's metrics: payment success is e-commerce only.
+    (tmp_path / "empty").mkdir()
+    monkeypatch.chdir(tmp_path / "empty")  # no opscadence.yaml: the built-in rules
+    social = load_config(environ={"OPSCADENCE_VERTICAL": "social"})
+    assert [r.metric for r in social.thresholds] == ["dau", "ad_ctr", "share_rate"]
+    assert "payment_success_rate" not in social.detection.metrics
+
+
+def test_detection_calendar_and_playbook_keys_name_known_metrics(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "detection:\n  metrics:\n    daux: {severity: P1}\n"
+        "calendar:\n  - {date: 2026-11-11, name: double-11, metrics: [gmv, orderz]}\n"
+        "playbook:\n  - {metric: share_rate, zh-CN: 看看, en: look}\n",
+        encoding="utf-8",
+    )
+    message = _load_error(str(path))
+    assert "detection.metrics.daux: 'daux' is not a metric of the ecommerce vertical; known: dau, " in message
+    assert "calendar[0].metrics (double-11): 'orderz' is not a metric of the ecommerce vertical" in message
+    assert "playbook[0].metric: 'share_rate' is not a metric of the ecommerce vertical" in message
+
+
+def test_the_default_rules_load_and_are_sound(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(environ={})
+    assert [r.rule_id for r in cfg.thresholds] == [
+        "dau:drop_vs_last_week:0.15:all", "payment_success_rate:below:0.95:all", "ad_ctr:below:0.01:channel"]
+    assert all(r.problems("ecommerce") == [] for r in cfg.thresholds)
+
+
+# --- Secrets are masked wherever the config is shown ---------------------------------------
+
+
+def test_config_command_masks_the_warehouse_password(tmp_path, monkeypatch, capsys):
+    import json
+
+    from opscadence.cli import main
+
+    url = "postgresql+psycopg://ops:s3cr3t-pw-123@db.internal:5432/shop"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPSCADENCE_WAREHOUSE_URL", url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-known-secret-1")
+    # Before: the JSON dump printed the URL as given.
+    assert "s3cr3t-pw-123" in load_config().model_dump_json()
+    assert main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert json.loads(out)["warehouse_url"] == "postgresql+psycopg://ops:***@db.internal:5432/shop"
+    assert "s3cr3t-pw-123" not in out and "xoxb-known-secret-1" not in out
+    assert "s3cr3t-pw-123" not in repr(load_config())  # nor in the repr Prefect or a log may show

@@ -33,6 +33,9 @@ MEASURE_QUERIES = (
     "kpi/ad_measures",
 )
 
+# The measure MAU (kpi/visitor_days, :func:`mau_by_day`) is stored under.
+MAU_MEASURE = "mau_visitors"
+
 # Funnel steps and the measure that counts each step's users: the e-commerce funnel, and the
 # social app's (visitors, those who liked, commented, followed, posted or shared, posters, sharers).
 FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
@@ -236,7 +239,7 @@ def query_measures_range(conn: Connection, start: date, end: date) -> dict[date,
                 measures[ds][key][measure] = 0.0 if value is None else float(value)
     visits = read_sql_frame(conn, "kpi/visitor_days", **params)
     for (ds, dimension, value), mau in mau_by_day(visits, start, end).items():
-        measures[ds][(dimension, value)]["mau_visitors"] = float(mau)
+        measures[ds][(dimension, value)][MAU_MEASURE] = float(mau)
     return {ds: dict(by_key) for ds, by_key in measures.items()}
 
 

@@ -11,8 +11,11 @@ Safety rules enforced here:
 * every string that came from data (dimension values, step keys, data-quality
   table/check/column/detail/samples, feedback, unknown metric names) goes through
   :func:`~opscadence.core.privacy.escape_mrkdwn`, in the blocks and in the fallback text;
-  feedback is also masked with :func:`~opscadence.core.privacy.mask_pii`, samples with
-  :func:`~opscadence.core.privacy.redact_sample`;
+  free text (feedback, dimension values) is also masked, by the one
+  :func:`~opscadence.core.privacy.free_text`; samples (record ids) go through
+  :func:`~opscadence.core.privacy.redact_sample`; a data-quality detail shows the value it
+  quotes (a bad timestamp, an amount) verbatim, escaped: it is what the operator must fix
+  (only e-mail, resident ID and mobile patterns are masked in it, ``mask_pii(structured=True)``);
 * when data quality failed, no number built on that day's data is shown: no KPI
   section, no funnel, and threshold alerts are withheld (only counted);
 * Slack's documented limits hold: ≤ 50 blocks, section text ≤ 3000 chars, ≤ 10 fields
@@ -26,7 +29,7 @@ import re
 from typing import Any
 
 from opscadence.core.model import Alert, DailyBrief, DataQualityIssue, Funnel, KpiValue, Message, alert_key
-from opscadence.core.privacy import escape_mrkdwn, mask_pii, redact_sample, truncate
+from opscadence.core.privacy import free_text, mask_pii, redact_sample, truncate
 from opscadence.reporting.describe import describe_alert
 from opscadence.reporting.i18n import (
     SEVERITY_EMOJI,
@@ -206,7 +209,10 @@ def _issue_line(issue: DataQualityIssue, s: dict[str, str]) -> str:
         parts.append(s["dq_samples"].format(samples=", ".join(samples)))
     line = ("❌ " if issue.severity == "critical" else "⚠️ ") + " · ".join(p for p in parts if p)
     if issue.detail:
-        line += " — " + escape_mrkdwn(truncate(" ".join(mask_pii(issue.detail[:2000]).split()), DQ_DETAIL_CHARS))
+        # The value to fix, verbatim (escaped): the free-text mask would hide a bad timestamp such as
+        # 2026-12-32 10:00:00 as a phone number. A misaligned CSV row can still put someone's
+        # e-mail or mobile number into a typed column, so those unambiguous patterns stay masked.
+        line += " — " + data_text(mask_pii(issue.detail[:2000], structured=True), DQ_DETAIL_CHARS)
     return line
 
 
@@ -257,9 +263,7 @@ def _funnel_part(funnel: Funnel, locale: str, s: dict[str, str]) -> Part:
 
 
 def _feedback_excerpt(text: str) -> str:
-    # Cap before masking (bounded regex work), mask, cut, then escape, on one line.
-    masked = mask_pii(str(text)[: FEEDBACK_EXCERPT_CHARS * 10])
-    return "> " + escape_mrkdwn(truncate(" ".join(masked.split()), FEEDBACK_EXCERPT_CHARS))
+    return "> " + free_text(text, FEEDBACK_EXCERPT_CHARS)
 
 
 def _feedback_part(brief: DailyBrief, s: dict[str, str]) -> Part:
