@@ -30,6 +30,12 @@ class MetricDef:
     def label(self, locale: str) -> str:
         return self.label_zh if locale == "zh-CN" else self.label_en
 
+    @property
+    def is_rate(self) -> bool:
+        """A share of a whole (unit ``ratio``): its changes are told in percentage points, not
+        relative percent. AOV and seconds per user are ratios of measures but amounts, not rates."""
+        return self.unit == "ratio"
+
     def compute(self, measures: Mapping[str, float | None]) -> tuple[float | None, float | None, float | None]:
         """Return ``(value, numerator, denominator)`` from a row of measures."""
         num = measures.get(self.numerator)
@@ -78,6 +84,12 @@ CATALOG: dict[str, MetricDef] = {
                   headline=True),
     ]
 }
+
+
+def is_rate(metric: str) -> bool:
+    """Whether ``metric`` is a rate of the catalogue (an unknown name is not)."""
+    m = CATALOG.get(metric)
+    return m is not None and m.is_rate
 
 
 def metrics_for(vertical: str) -> list[MetricDef]:
