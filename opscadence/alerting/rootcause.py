@@ -126,7 +126,7 @@ class RootCause:
         """How many of the dimension's segments push with the delta but are not among the first ``shown``."""
         listed = self.segments if shown is None else self.segments[: max(shown, 0)]
         pushing = [s for s in self.dimension_segments if s.share > 0]
-        return len(pushing) - len(listed)
+        return max(len(pushing) - len(listed), 0)
 
 
 # ---------------------------------------------------------------------------
@@ -317,13 +317,14 @@ def root_cause_lines(cause: RootCause, locale: str = "zh-CN", top: int = 3) -> l
     unit = m.unit if m is not None else "count"
     lines = []
     shown = cause.segments[: max(top, 0)]
-    dim = ""
-    if cause.dimension is not None:
-        dim = dimension_label(cause.dimension, locale) or data_text(cause.dimension, empty="-")
+
+    def label(dimension: str) -> str:
+        return dimension_label(dimension, locale) or data_text(dimension, empty="-")
+
     for seg in shown:
         key = "cause_segment_over" if seg.share > 1 else "cause_segment"
         lines.append(s[key].format(
-            dim=dim,
+            dim=label(seg.dimension),
             value=dimension_value_text(seg.dimension_value, locale, empty="-", dimension=seg.dimension),
             before=format_value(seg.baseline, unit, locale),
             after=format_value(seg.value, unit, locale),
@@ -333,6 +334,7 @@ def root_cause_lines(cause: RootCause, locale: str = "zh-CN", top: int = 3) -> l
         ))
     if shown:
         # The rest of the change, so that the lines add up to the total.
+        dim = label(cause.dimension or shown[0].dimension)
         rest = []
         offset = _shown(cause.offset, unit, locale)
         if offset is not None:

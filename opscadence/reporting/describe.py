@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from opscadence.core.model import Alert, relative_change
+from opscadence.metrics.catalog import is_rate
 from opscadence.reporting.i18n import (
+    signed_points,
     data_text,
     dimension_label,
     dimension_value_text,
@@ -26,13 +28,14 @@ def dimension_suffix(alert: Alert, locale: str) -> str:
         return ""
     name = dimension_label(alert.dimension, locale) or alert.dimension
     return strings(locale)["dim"].format(name=data_text(name),
-                                         value=dimension_value_text(alert.dimension_value, locale))
+                                         value=dimension_value_text(alert.dimension_value, locale,
+                                                                    dimension=alert.dimension))
 
 
 def _dq_name(alert: Alert, locale: str) -> str:
     # The data-quality alert names the failing tables in its dimension value.
     if alert.metric == "data_quality":
-        return dimension_value_text(alert.dimension_value, locale)
+        return dimension_value_text(alert.dimension_value, locale, dimension=alert.dimension)
     return data_text(alert.metric)
 
 
@@ -50,7 +53,7 @@ def describe_alert(alert: Alert, locale: str = "zh-CN") -> str:
     dim = dimension_suffix(alert, locale)
     if alert.kind == "data_quality":
         text = s["dq_alert"].format(name=_dq_name(alert, locale), dim="" if alert.metric == "data_quality" else dim)
-        if alert.value is not None:
+        if alert.value:  # the number of critical checks that failed (rules.data_quality_alert)
             text += s["dq_alert_count"].format(count=f"{alert.value:,.0f}")
         return text
     if alert.metric == "urgent_feedback":
@@ -62,8 +65,12 @@ def describe_alert(alert: Alert, locale: str = "zh-CN") -> str:
         return s[condition].format(label=label, dim=dim, value=value,
                                    threshold=format_value(alert.threshold, unit, locale))
     if condition in _CHANGE_CONDITIONS:
-        change = relative_change(alert.value, alert.baseline)
-        pct = f"{abs(change) * 100:.1f}%" if change is not None else f"≥{alert.threshold * 100:.1f}%"
+        if is_rate(alert.metric) and alert.value is not None and alert.baseline is not None:
+            # A rate moves by percentage points: 99.0% → 88.9% is "down 10.1 pp", not "down 10.2%".
+            pct = signed_points(abs(alert.value - alert.baseline), locale).lstrip("+")
+        else:
+            change = relative_change(alert.value, alert.baseline)
+            pct = f"{abs(change) * 100:.1f}%" if change is not None else f"≥{alert.threshold * 100:.1f}%"
         return s[condition].format(label=label, dim=dim, value=value, pct=pct,
                                    baseline=format_value(alert.baseline, unit, locale))
     return s["other_condition"].format(label=label, dim=dim, value=value, condition=data_text(condition),

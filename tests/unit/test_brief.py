@@ -145,17 +145,35 @@ def test_kpi_fields_and_lines_zh():
     fields = [f["text"] for b in msg.blocks for f in b.get("fields", [])]
     assert fields == [
         "*日活 DAU*\n12,345\n较昨日 ▲ +2.9% · 较上周同日 ▼ -5.0%",
-        "*支付成功率*\n93.1%\n较昨日 ▲ +0.1% · 较上周同日 无",
+        "*支付成功率*\n93.1%\n较昨日 ▲ +0.1 个百分点 · 较上周同日 无",  # 0.9312 - 0.93 = +0.12 pp
         "*GMV 成交额*\n¥12,345.60\n较昨日 无 · 较上周同日 ▲ +23.5%",
     ]
     assert "• 日活 DAU：12,345（较昨日 ▲ +2.9%，较上周同日 ▼ -5.0%）" in msg.text
     assert "• GMV 成交额：¥12,345.60（较昨日 无，较上周同日 ▲ +23.5%）" in msg.text
 
 
+def test_rates_change_in_percentage_points_counts_in_percent():
+    # Payment success 98.99% -> 88.90%: the relative change (0.889 - 0.9899) / 0.9899 = -10.19% was shown
+    # as "▼ -10.2%"; in points it is 88.90 - 98.99 = -10.09 -> "-10.1 pp". Stickiness 20% vs 25% last
+    # week: -5.0 pp (relative -20%). AOV is a ratio of measures but an amount: 110 vs 100 = +10.0%.
+    kpis = [KpiValue("payment_success_rate", 0.889, previous_day=0.9899, same_weekday_last_week=0.889),
+            KpiValue("stickiness", 0.2, previous_day=None, same_weekday_last_week=0.25),
+            KpiValue("aov", 110, previous_day=100, same_weekday_last_week=None)]
+    zh = render_daily_brief(make_brief(kpis=kpis)).text
+    assert "• 支付成功率：88.9%（较昨日 ▼ -10.1 个百分点，较上周同日 0.0 个百分点）" in zh
+    assert "-10.2%" not in zh
+    assert "• 粘性 DAU/MAU：20.0%（较昨日 无，较上周同日 ▼ -5.0 个百分点）" in zh
+    assert "• 客单价：¥110.00（较昨日 ▲ +10.0%，较上周同日 无）" in zh
+    en = render_daily_brief(make_brief(kpis=kpis), "en").text
+    assert "• Payment success rate: 88.9% (DoD ▼ -10.1 pp, WoW 0.0 pp)" in en
+    assert "• Stickiness (DAU/MAU): 20.0% (DoD n/a, WoW ▼ -5.0 pp)" in en
+    assert "• AOV: ¥110.00 (DoD ▲ +10.0%, WoW n/a)" in en
+
+
 def test_kpi_lines_en():
     msg = render_daily_brief(make_brief(), "en")
     assert "• DAU: 12,345 (DoD ▲ +2.9%, WoW ▼ -5.0%)" in msg.text
-    assert "• Payment success rate: 93.1% (DoD ▲ +0.1%, WoW n/a)" in msg.text
+    assert "• Payment success rate: 93.1% (DoD ▲ +0.1 pp, WoW n/a)" in msg.text  # 0.9312 - 0.93 = +0.12 pp
     fields = [f["text"] for b in msg.blocks for f in b.get("fields", [])]
     assert fields[2] == "*GMV*\n¥12,345.60\nDoD n/a · WoW ▲ +23.5%"
 
@@ -287,8 +305,10 @@ def test_every_named_metric_has_its_own_suggestion(metric):
 def test_data_quality_alert_phrasing():
     a = alert(metric="fact_orders", condition="expect_column_values_to_not_be_null", threshold=0, value=12,
               severity="P1", kind="data_quality")
-    assert describe_alert(a, "en") == "Data quality: fact_orders failed validation, 12 unexpected rows"
-    assert describe_alert(a, "zh-CN") == "数据质量：fact_orders未通过校验，异常 12 行"
+    # The alert's value counts the critical checks that failed (rules.data_quality_alert), not rows:
+    # it was worded "12 unexpected rows" / "异常 12 行".
+    assert describe_alert(a, "en") == "Data quality: fact_orders failed validation, 12 check(s) failed"
+    assert describe_alert(a, "zh-CN") == "数据质量：fact_orders未通过校验，12 项检查失败"
     msg = render_daily_brief(make_brief(alerts=[a]), "en")
     assert "check the upstream load and tracking for that table, then re-run the day's flow" in msg.text
 
@@ -412,15 +432,17 @@ def test_dq_failed_withholds_numbers_and_lists_issues():
     first = msg.blocks[1]["text"]["text"]
     assert first.startswith("*⛔ Data validation failed: numbers for 2026-11-24 are withheld*\n")
     # critical first; table · check · column · count · samples · detail
-    assert ("❌ fact_orders · expect_column_values_to_not_be_null · column user_id · 1,234 unexpected · "
-            "e.g. order_id=20261124000123, user_id=[redacted], order_id=&lt;!channel&gt; — "
+    # An issue's count is of rows; 4 samples, 3 shown: "…and 1 more".
+    assert ("❌ fact_orders · expect_column_values_to_not_be_null · column user_id · 1,234 rows failed · "
+            "e.g. order_id=20261124000123, user_id=[redacted], order_id=&lt;!channel&gt; …and 1 more — "
             "1,234 of 56,789 rows; contact [email]") in first
-    assert "⚠️ fact_orders · expect_column_values_to_be_between · column amount · 2 unexpected · e.g. order_id=7" in first
+    assert "⚠️ fact_orders · expect_column_values_to_be_between · column amount · 2 rows failed · e.g. order_id=7" in first
     assert "1 metric alert(s) withheld because data validation failed" in msg.text
-    assert "Data quality: fact_orders failed validation, 1,234 unexpected rows" in msg.text
+    assert "Data quality: fact_orders failed validation, 1,234 check(s) failed" in msg.text
     zh = render_daily_brief(brief)
     assert "⛔ 数据校验未通过：2026-11-24 的指标数字暂不发布" in zh.text
     assert "列 user_id · 异常 1,234 行 · 样例：order_id=20261124000123" in zh.text
+    assert "order_id=&lt;!channel&gt; …另有 1 条 — " in zh.text
 
 
 def test_dq_failed_without_alerts_does_not_claim_all_clear():
@@ -453,7 +475,9 @@ def test_dq_warnings_note_when_passed():
 def test_funnel_zh():
     msg = render_daily_brief(make_brief())
     assert ("🔻 转化漏斗\n访问 12,345\n商品浏览 8,000（转化率 64.8%）\n加购 2,000（转化率 25.0%）\n"
-            "结算 900（转化率 45.0%）\n支付成功 850（转化率 94.4%）\n最弱环节：加购→结算，较上周同日 -12.3%") in msg.text
+            "结算 900（转化率 45.0%）\n支付成功 850（转化率 94.4%）\n最弱环节：加购→结算，较上周同日 -6.3 个百分点") in msg.text
+    # A conversion is a rate: 45.0% vs 51.3% last week is 45.0 - 51.3 = -6.3 pp (it was the relative -12.3%).
+    assert "-12.3%" not in msg.text
 
 
 def test_funnel_en_and_previous_day_baseline():
