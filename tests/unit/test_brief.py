@@ -572,13 +572,63 @@ def test_root_cause_lines_appear_under_their_alert_at_most_two():
     a = alert()
     other = alert(metric="ad_ctr", threshold=0.01, value=0.007, severity="P3", dimension="channel",
                   dimension_value="wechat", rule_id="ctr")
-    details = {alert_key(a): ["payment_method=alipay: 100.0% → 72.7%, explains 80% of the change",
-                              "platform=ios: 100.0% → 68.6%, explains 70% of the change",
-                              "platform=android: 99.0% → 98.0%, explains 5% of the change"]}
+    # One dimension's lines (rootcause): -20.0 - 4.5 - 0.5 = -25.0 pp.
+    details = {alert_key(a): ["platform=ios: 100.0% → 68.6%, -20.0 pp of the -25.0 pp change (80%)",
+                              "platform=android: 99.0% → 90.0%, -4.5 pp of the -25.0 pp change (18%)",
+                              "remainder -0.5 pp"]}
     msg = render_daily_brief(make_brief(alerts=[a, other], alert_details=details), "en")
     lines = msg.text.splitlines()
     payment = next(i for i, line in enumerate(lines) if "Payment success rate" in line and "P1" in line)
-    assert lines[payment + 2] == "    · payment_method=alipay: 100.0% → 72.7%, explains 80% of the change"
-    assert lines[payment + 3] == "    · platform=ios: 100.0% → 68.6%, explains 70% of the change"
-    assert "platform=android" not in msg.text  # only the top two
-    assert "payment_method=alipay" in json.dumps(msg.blocks, ensure_ascii=False)
+    assert lines[payment + 2] == "    · platform=ios: 100.0% → 68.6%, -20.0 pp of the -25.0 pp change (80%)"
+    assert lines[payment + 3] == "    · platform=android: 99.0% → 90.0%, -4.5 pp of the -25.0 pp change (18%)"
+    assert lines[payment + 4] == "    · …and 1 more"  # only the top two, the third counted
+    assert "remainder" not in msg.text
+    assert "platform=ios" in json.dumps(msg.blocks, ensure_ascii=False)
+
+
+# --- numbers that mislead --------------------------------------------------------------
+
+
+def test_urgent_feedback_says_how_many_quotes_are_left_out():
+    # 10 urgent messages, 3 excerpts carried by the brief: 10 - 3 = 7 more. Before: no such line.
+    brief = make_brief(urgent_feedback_count=10, urgent_feedback=["付款失败", "账号被封", "退款没到"])
+    zh = render_daily_brief(brief).text
+    assert "📣 紧急反馈 10 条\n> 付款失败\n> 账号被封\n> 退款没到\n…另有 7 条" in zh
+    en = render_daily_brief(brief, "en").text
+    assert "📣 Urgent feedback: 10\n> 付款失败\n> 账号被封\n> 退款没到\n…and 7 more" in en
+    # All shown: no "more" line.
+    assert "另有" not in render_daily_brief(make_brief(urgent_feedback_count=1, urgent_feedback=["付款失败"])).text
+
+
+def test_root_cause_lines_under_an_alert_say_how_many_are_left_out():
+    from opscadence.core.model import alert_key
+
+    a = alert()
+    details = {alert_key(a): ["one", "two", "three", "four"]}  # 2 shown: 4 - 2 = 2 more
+    text = render_daily_brief(make_brief(alerts=[a], alert_details=details), "en").text
+    assert "    · one\n    · two\n    · …and 2 more" in text and "three" not in text
+
+
+def test_rate_alerts_describe_the_change_in_percentage_points():
+    # Payment success 99.0% -> 88.9% vs yesterday: 88.9 - 99.0 = -10.1 pp; the relative
+    # (0.889 - 0.99) / 0.99 = -10.2% was shown. DAU 1,234 vs 1,626 stays relative: 392 / 1,626 = 24.1%.
+    psr = alert(condition="drop_vs_yesterday", threshold=0.05, value=0.889, baseline=0.99)
+    assert describe_alert(psr, "zh-CN") == "支付成功率 88.9%，较昨日下降 10.1 个百分点（99.0%）"
+    assert describe_alert(psr, "en") == "Payment success rate 88.9%, down 10.1 pp vs yesterday (99.0%)"
+    ctr = alert(metric="ad_ctr", condition="anomaly_rise", threshold=3.0, value=0.03, baseline=0.02, kind="anomaly")
+    assert describe_alert(ctr, "en") == "Ad CTR 3.0%, 1.0 pp above the expected 2.0% (seasonal anomaly)"
+    dau = alert(metric="dau", condition="drop_vs_last_week", threshold=0.15, value=1234, baseline=1626)
+    assert describe_alert(dau, "en") == "DAU 1,234, down 24.1% vs same weekday last week (1,626)"
+
+
+def test_data_quality_alert_counts_failed_checks_not_rows():
+    from opscadence.alerting.rules import data_quality_alert
+
+    # Critical: not_null on user_id (1,234 rows) and a row-count check (no row count); warning: amount (2 rows).
+    # Before: 1,234 + 1 (the row-count check counted as a row) = 1,235 "rows"; now 2 critical checks.
+    issues = [*dq_issues(), DataQualityIssue("fact_orders", "expect_table_row_count_to_be_between", None,
+                                             "critical", None)]
+    dq = data_quality_alert(issues)
+    assert dq.value == 2
+    assert describe_alert(dq, "zh-CN") == "数据质量：fact_orders未通过校验，2 项检查失败"
+    assert describe_alert(dq, "en") == "Data quality: fact_orders failed validation, 2 check(s) failed"

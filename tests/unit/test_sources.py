@@ -330,3 +330,16 @@ def test_both_sources_say_what_they_can_do(tmp_path, engine):
     assert not csv_source.validates_in_database()
     assert not warehouse_source.has_partition(day)  # an empty warehouse holds no day
     assert warehouse_source.validates_in_database() == (engine.dialect.name == "postgresql")
+
+
+def test_missing_file_fails_validation_as_one_file_missing_check(tmp_path, engine):
+    # The day's report has one critical failure naming the file, not payments' columns one by one.
+    from opscadence.pipelines.daily import extract_day, validate_day
+
+    folder = write_export(tmp_path, {k: v for k, v in CLEAN.items() if k != "payments"})
+    source = CsvExportSource(tmp_path)
+    report = validate_day(engine, source, extract_day(source, DS))
+    [failure] = report.failures
+    assert (failure.table, failure.expectation, failure.severity) == ("payments", "file_missing", "critical")
+    assert failure.unexpected_count is None  # a file, not a count of rows
+    assert failure.detail == f"payments.csv is missing in {folder}"
