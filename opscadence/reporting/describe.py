@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
+
 from opscadence.core.model import Alert, relative_change
 from opscadence.metrics.catalog import is_rate
 from opscadence.reporting.i18n import (
@@ -9,12 +11,13 @@ from opscadence.reporting.i18n import (
     data_text,
     dimension_label,
     dimension_value_text,
+    format_datetime,
     format_value,
     metric_label,
     strings,
 )
 
-__all__ = ["describe_alert", "dimension_suffix", "series_name"]
+__all__ = ["describe_alert", "dimension_suffix", "series_name", "watch_no_events", "watch_payments"]
 
 _CHANGE_CONDITIONS = ("drop_vs_last_week", "rise_vs_last_week", "drop_vs_yesterday", "rise_vs_yesterday",
                       "drop_vs_same_period_last_year", "rise_vs_same_period_last_year", "anomaly_drop", "anomaly_rise")
@@ -45,6 +48,22 @@ def series_name(alert: Alert, locale: str) -> str:
         return strings(locale)["dq_series"].format(name=_dq_name(alert, locale))
     label, _ = metric_label(alert.metric, locale)
     return label + dimension_suffix(alert, locale)
+
+
+def _shop_time(moment: datetime, tz: tzinfo) -> str:
+    # The watch's times are shop-local and naive: say which clock they are on.
+    return format_datetime(moment.replace(tzinfo=tz), tz)
+
+
+def watch_no_events(since: datetime, last_week: int, tz: tzinfo, locale: str = "zh-CN") -> str:
+    """The intraday watch's "data late" detail: "自 2026-11-24 08:00 UTC+08:00 起没有新事件（上周同期 20 条）"."""
+    return strings(locale)["watch_no_events"].format(since=_shop_time(since, tz), n=f"{last_week:,}")
+
+
+def watch_payments(successes: int, attempts: int, since: datetime, tz: tzinfo, locale: str = "zh-CN") -> str:
+    """The intraday watch's payment detail: "812/1,000 payment attempts succeeded since 2026-11-24 00:00 UTC+08:00"."""
+    return strings(locale)["watch_payments"].format(successes=f"{successes:,}", attempts=f"{attempts:,}",
+                                                    since=_shop_time(since, tz))
 
 
 def describe_alert(alert: Alert, locale: str = "zh-CN") -> str:

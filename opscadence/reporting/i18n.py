@@ -122,6 +122,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "escalate_ack": "P1 告警已 {minutes} 分钟未确认：{summary}",
         "escalate_resolve": "P1 告警 {duration}内未恢复：{summary}",
         "reminder": "⏰ 仍在告警（自 {since} 起）：{summary}",
+        "watch_no_events": "自 {since} 起没有新事件（上周同期 {n} 条）",
+        "watch_payments": "自 {since} 起 {attempts} 次支付尝试中 {successes} 次成功",
         # --- root-cause lines
         "cause_segment": "{dim}={value}：{before} → {after}，贡献 {contribution}，占总变化（{delta}）的 {share}",
         "cause_segment_over": "{dim}={value}：{before} → {after}，贡献 {contribution}，超过总变化 {delta}",
@@ -230,6 +232,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "escalate_ack": "P1 unacknowledged for {minutes} min: {summary}",
         "escalate_resolve": "P1 not resolved within {duration}: {summary}",
         "reminder": "⏰ still firing (since {since}): {summary}",
+        "watch_no_events": "no events since {since} (last week {n})",
+        "watch_payments": "{successes}/{attempts} payment attempts succeeded since {since}",
         # --- root-cause lines
         "cause_segment": "{dim}={value}: {before} → {after}, {contribution} of the {delta} change ({share})",
         "cause_segment_over": "{dim}={value}: {before} → {after}, {contribution}, more than the whole {delta} change",

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from opscadence.alerting.rootcause import RootCause, SegmentContribution, root_cause_lines
 from opscadence.core.model import Funnel, KpiValue
 from opscadence.reporting import i18n
-from opscadence.reporting.describe import describe_alert
+from opscadence.reporting.describe import describe_alert, watch_no_events, watch_payments
 from opscadence.reporting.i18n import STRINGS, data_text
 from opscadence.reporting.playbook import BUILTIN_ENTRIES
 from opscadence.reporting.slack.alerts import render_escalation, render_firing, render_reminder, render_resolved
@@ -94,6 +95,9 @@ def render_everything(locale: str) -> None:
     others = [over, SegmentContribution("channel", "a", 5.0, 15.0, -10.0, -1.0),
               SegmentContribution("channel", "b", 2.0, 1.0, 1.0, 0.1)]
     root_cause_lines(RootCause("orders", 10.0, 0.0, 10.0, [over], None, "channel", others), locale, top=1)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    watch_no_events(datetime(2026, 11, 24, 8, 0), 20, shanghai, locale)
+    watch_payments(812, 1000, datetime(2026, 11, 24), shanghai, locale)
     for dim, value in (("channel", "direct"), ("campaign", "none")):
         describe_alert(alert(metric="orders", threshold=10, value=3, dimension=dim, dimension_value=value), locale)
 
@@ -172,8 +176,6 @@ def test_data_text_collapses_truncates_then_escapes():
 
 
 def test_times_are_shown_in_the_shops_timezone_with_the_offset():
-    from zoneinfo import ZoneInfo
-
     # Naive = UTC (the warehouse's bookkeeping times): 01:05 UTC is 09:05 in Shanghai (+8 h),
     # 20:30 on 24 Nov in New York (-5 h in November).
     assert i18n.format_datetime(datetime(2026, 11, 24, 1, 5), ZoneInfo("Asia/Shanghai")) == "2026-11-24 09:05 UTC+08:00"
@@ -191,3 +193,16 @@ def test_plain_text_decodes_the_slack_entities_once():
     # escape_mrkdwn("<!here> & a&lt;b") = "&lt;!here&gt; &amp; a&amp;lt;b"; plain_text inverts it exactly.
     assert i18n.plain_text(data_text("<!here> & a&lt;b")) == "<!here> & a&lt;b"
     assert i18n.plain_text("no entities: 98.0% → 70.0%") == "no entities: 98.0% → 70.0%"
+
+
+def test_watch_details_are_localised_and_say_which_clock():
+    # Before: "no events since 08:00 (last week 20)" in English inside a zh-CN message, on no stated clock.
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert watch_no_events(datetime(2026, 11, 24, 8, 0), 20, shanghai, "zh-CN") == (
+        "自 2026-11-24 08:00 UTC+08:00 起没有新事件（上周同期 20 条）")
+    assert watch_no_events(datetime(2026, 11, 24, 8, 0), 20, shanghai, "en") == (
+        "no events since 2026-11-24 08:00 UTC+08:00 (last week 20)")
+    assert watch_payments(812, 1000, datetime(2026, 11, 24), shanghai, "zh-CN") == (
+        "自 2026-11-24 00:00 UTC+08:00 起 1,000 次支付尝试中 812 次成功")
+    assert watch_payments(812, 1000, datetime(2026, 11, 24), shanghai, "en") == (
+        "812/1,000 payment attempts succeeded since 2026-11-24 00:00 UTC+08:00")
