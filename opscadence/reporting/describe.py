@@ -7,13 +7,13 @@ from datetime import datetime, tzinfo
 from opscadence.core.model import Alert, relative_change
 from opscadence.metrics.catalog import is_rate
 from opscadence.reporting.i18n import (
-    signed_points,
     data_text,
     dimension_label,
     dimension_value_text,
     format_datetime,
     format_value,
     metric_label,
+    signed_points,
     strings,
 )
 

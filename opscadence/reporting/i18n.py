@@ -10,6 +10,8 @@ catalogue under a prefix:
   a missing value of a dimension (:mod:`opscadence.metrics.dimensions`: "unknown" → "未知",
   channel "direct" → "直接访问", campaign "none" → "无活动");
 * ``step.<step>``: a funnel step's label;
+* ``metric.<name>``: the label of a series of ours that is not a KPI of the catalogue
+  (``urgent_feedback``);
 * ``playbook.<...>``: the built-in suggested actions (:mod:`opscadence.reporting.playbook`).
 
 :func:`data_text` is the one way a value that came from data enters a message: on one
@@ -145,6 +147,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "dimension.campaign": "活动",
         "dimension.region": "地区",
         "dimension.table": "数据表",
+        "dimension.day": "日期",
+        "metric.urgent_feedback": "紧急反馈",
         "value.unknown": "未知",
         "value.direct": "直接访问",
         "value.none": "无活动",
@@ -255,6 +259,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "dimension.campaign": "campaign",
         "dimension.region": "region",
         "dimension.table": "table",
+        "dimension.day": "day",
+        "metric.urgent_feedback": "Urgent feedback",
         "value.unknown": "unknown",
         "value.direct": "direct",
         "value.none": "no campaign",
@@ -413,10 +419,12 @@ def format_duration(minutes: int, locale: str) -> str:
 
 
 def metric_label(metric: str, locale: str) -> tuple[str, str]:
-    """(escaped label, unit) of a metric of the catalogue; an unknown name is data (unit "count")."""
+    """(escaped label, unit) of a metric of the catalogue, or of one of our series outside it
+    (``metric.urgent_feedback``: "紧急反馈"); any other name is data (unit "count")."""
     m = CATALOG.get(metric)
     if m is None:
-        return data_text(metric), "count"
+        ours = strings(locale).get(f"metric.{metric}")
+        return (ours if ours is not None else data_text(metric)), "count"
     return escape_mrkdwn(m.label(locale)), m.unit
 
 

@@ -115,7 +115,8 @@ def test_renderers_resolve_every_key_they_read_and_read_every_key(locale, monkey
     monkeypatch.setitem(STRINGS, locale, recording)
     render_everything(locale)  # a key missing from the catalogue raises KeyError here
     # .get lookups of labels that do not exist (dimension.day, step.m1 ...) are allowed misses.
-    misses = {k for k in recording.read - set(recording) if not k.startswith(("dimension.", "value.", "step."))}
+    misses = {k for k in recording.read - set(recording)
+              if not k.startswith(("dimension.", "value.", "step.", "metric."))}
     assert misses == set()
     # The built-in playbook texts are read once, when opscadence.reporting.playbook builds its entries.
     unread = {k for k in set(recording) - recording.read if not k.startswith("playbook.")}
@@ -206,3 +207,11 @@ def test_watch_details_are_localised_and_say_which_clock():
         "自 2026-11-24 00:00 UTC+08:00 起 1,000 次支付尝试中 812 次成功")
     assert watch_payments(812, 1000, datetime(2026, 11, 24), shanghai, "en") == (
         "812/1,000 payment attempts succeeded since 2026-11-24 00:00 UTC+08:00")
+
+
+def test_our_series_outside_the_catalogue_are_labelled():
+    # The urgent-feedback series was named by its key: "✅ 已恢复：urgent_feedback（day：2026-11-24） 回到 0".
+    a = alert(metric="urgent_feedback", condition="above", threshold=0, value=0, dimension="day",
+              dimension_value="2026-11-24")
+    assert render_resolved(a, "zh-CN").text == "✅ 已恢复：紧急反馈（日期：2026-11-24） 回到 0"
+    assert render_resolved(a, "en").text == "✅ resolved: Urgent feedback (day: 2026-11-24) back to 0"
