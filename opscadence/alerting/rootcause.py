@@ -53,9 +53,9 @@ ranks that dimension's segments only. Within it the lines reconcile to the total
 
 Each line gives the segment's own before → after, its contribution in the metric's unit
 (percentage points for a rate) and its share ``c_i / delta`` of the total change. A share
-above 100% happens only when other segments moved the other way; such a line says "more
-than the whole change" instead of a percent over 100, and the closing line states what the
-other segments offset. Of the options (shares of the gross same-direction movement, a
+above 100% happens when other segments moved the other way (or, for a ratio, through the
+segments' interaction); such a line says "more than the whole change" instead of a percent
+over 100, and the closing line states what the other segments offset and the remainder. Of the options (shares of the gross same-direction movement, a
 what-if total per segment) this one keeps the numbers readers check against the total —
 the contribution and the delta, in the same unit — and says plainly why they differ.
 
