@@ -107,6 +107,7 @@ class RootCause:
     funnel_step: str | None = None  # the funnel step that broke (passed in)
     dimension: str | None = None  # the dimension the segments are of
     dimension_segments: list[SegmentContribution] = field(default_factory=list)  # all of its segments
+    ratio: bool = False  # a ratio metric: its contributions interact, the remainder includes that
 
     @property
     def offset(self) -> float:
@@ -268,11 +269,11 @@ def explain(
     ranked = {dim: kept(split) for dim, split in by_dimension.items()}
     ranked = {dim: segs for dim, segs in ranked.items() if segs}
     if not ranked:
-        return RootCause(metric, value, baseline, delta, [], funnel_step)
+        return RootCause(metric, value, baseline, delta, [], funnel_step, ratio=ratio)
     # One dimension: the one whose best segment explains most (overlapping dimensions do not add).
     best = min(ranked, key=lambda dim: (-ranked[dim][0].share, dim))
     return RootCause(metric, value, baseline, delta, ranked[best][: max(top, 0)], funnel_step,
-                     dimension=best, dimension_segments=by_dimension[best])
+                     dimension=best, dimension_segments=by_dimension[best], ratio=ratio)
 
 
 # ---------------------------------------------------------------------------
@@ -344,7 +345,7 @@ def root_cause_lines(cause: RootCause, locale: str = "zh-CN", top: int = 3) -> l
             rest.append(s["cause_omitted"].format(n=not_listed, dim=dim))
         remainder = _shown(cause.remainder(len(shown)), unit, locale)
         if remainder is not None:
-            rest.append(s["cause_remainder"].format(rest=remainder))
+            rest.append(s["cause_interaction" if cause.ratio else "cause_remainder"].format(rest=remainder))
         if rest:
             lines.append(s["cause_join"].join(rest))
     if cause.funnel_step:

@@ -132,6 +132,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "cause_offset": "其他{dim}分组抵消了 {offset}",
         "cause_omitted": "另有 {n} 个{dim}分组未列出",
         "cause_remainder": "其余 {rest}",
+        "cause_interaction": "其余 {rest}（含分组间的相互影响）",
         "cause_join": "；",
         "cause_funnel": "漏斗：{step} 转化下降最多",
         # --- durations
@@ -244,6 +245,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "cause_offset": "other {dim} segments offset {offset}",
         "cause_omitted": "{n} more {dim} segment(s) not listed",
         "cause_remainder": "remainder {rest}",
+        "cause_interaction": "remainder {rest}, including the segments' interaction",
         "cause_join": "; ",
         "cause_funnel": "funnel: {step} conversion fell most",
         # --- durations

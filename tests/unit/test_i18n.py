@@ -95,6 +95,9 @@ def render_everything(locale: str) -> None:
     others = [over, SegmentContribution("channel", "a", 5.0, 15.0, -10.0, -1.0),
               SegmentContribution("channel", "b", 2.0, 1.0, 1.0, 0.1)]
     root_cause_lines(RootCause("orders", 10.0, 0.0, 10.0, [over], None, "channel", others), locale, top=1)
+    root_cause_lines(RootCause("payment_success_rate", 0.8, 0.9, -0.1, [SegmentContribution("platform", "ios", 0.5, 0.9,
+                                                                                           -0.2, 2.0)], ratio=True),
+                     locale)
     shanghai = ZoneInfo("Asia/Shanghai")
     watch_no_events(datetime(2026, 11, 24, 8, 0), 20, shanghai, locale)
     watch_payments(812, 1000, datetime(2026, 11, 24), shanghai, locale)

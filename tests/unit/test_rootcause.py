@@ -205,8 +205,8 @@ def test_ratio_contributions_need_not_add_up():
     assert sum(s.contribution for s in cause.segments) != pytest.approx(cause.delta)
     # The remainder states the interaction: -23/165 - (-9/55) = -23/165 + 27/165 = 4/165 = +0.024242.
     assert cause.remainder() == pytest.approx(4 / 165)
-    assert root_cause_lines(cause, "en")[-1] == "remainder +2.4 pp"  # 4/165 = 2.42 pp
-    assert root_cause_lines(cause, "zh-CN")[-1] == "其余 +2.4 个百分点"
+    assert root_cause_lines(cause, "en")[-1] == "remainder +2.4 pp, including the segments' interaction"  # 4/165
+    assert root_cause_lines(cause, "zh-CN")[-1] == "其余 +2.4 个百分点（含分组间的相互影响）"
 
 
 # ---------------------------------------------------------------------------
@@ -292,18 +292,19 @@ def test_lines_en_and_zh():
     cause = explain(NOW_PAY, BASE_PAY, PSR, funnel_step="payment")
     assert root_cause_lines(cause, "en") == [
         "platform=ios: 98.0% → 70.0%, -14.0 pp of the -14.1 pp change (100%)",
-        "1 more platform segment(s) not listed; remainder -0.1 pp",
+        "1 more platform segment(s) not listed; remainder -0.1 pp, including the segments' interaction",
         "funnel: Checkout → Payment success conversion fell most",
     ]
     assert root_cause_lines(cause, "zh-CN") == [
         "平台=ios：98.0% → 70.0%，贡献 -14.0 个百分点，占总变化（-14.1 个百分点）的 100%",
-        "另有 1 个平台分组未列出；其余 -0.1 个百分点",
+        "另有 1 个平台分组未列出；其余 -0.1 个百分点（含分组间的相互影响）",
         "漏斗：结算→支付成功 转化下降最多",
     ]
     assert root_cause_lines(cause) == root_cause_lines(cause, "zh-CN")
     # top=2 of min_share 0 lists android too: -0.05 pp of -14.1 (0.36% -> "0%"), nothing remains.
     wide = explain(NOW_PAY, BASE_PAY, PSR, min_share=0.0, top=10)
-    assert root_cause_lines(wide, "en", top=1)[1] == "1 more platform segment(s) not listed; remainder -0.1 pp"
+    assert root_cause_lines(wide, "en", top=1)[1] == (
+        "1 more platform segment(s) not listed; remainder -0.1 pp, including the segments' interaction")
     assert len(root_cause_lines(wide, "en", top=2)) == 2
 
 
@@ -356,3 +357,39 @@ def test_lines_escape_data_and_step_fallbacks():
 def test_lines_reject_unknown_locale():
     with pytest.raises(ValueError, match="unsupported locale"):
         root_cause_lines(RootCause(PSR, None, None, None, []), "fr")
+
+
+def test_overlapping_rate_shares_over_100_percent_are_worded_and_reconciled():
+    # The shape of the demo's payment incident, small:
+    #                      baseline (attempts/ok)   today
+    #   all                200 / 200 = 100%          300 / 250 = 83.33%   delta = -1/6 = -16.67 pp
+    #   pay alipay         100 / 100                 100 /  50 = 50%
+    #   pay wechat_pay     100 / 100                 200 / 200 = 100%
+    #   platform ios       100 / 100                 150 / 100 = 66.7%
+    #   platform android   100 / 100                 150 / 150 = 100%
+    # alipay:  (200 - 100 + 50) / (200 - 100 + 100)  = 150/200 = 0.75 -> -0.25, share 1.5
+    # ios:     (200 - 100 + 100) / (200 - 100 + 150) = 200/250 = 0.8  -> -0.20, share 1.2
+    # wechat_pay and android: (250/250 or 300/300) = 1.0 -> 0
+    # Before: "payment_method=alipay … explains 150%" and "platform=ios … explains 120%" (270% of one change).
+    base = [rate("all", "all", 200, 200), rate("payment_method", "alipay", 100, 100),
+            rate("payment_method", "wechat_pay", 100, 100), rate("platform", "ios", 100, 100),
+            rate("platform", "android", 100, 100)]
+    now = [rate("all", "all", 300, 250), rate("payment_method", "alipay", 100, 50),
+           rate("payment_method", "wechat_pay", 200, 200), rate("platform", "ios", 150, 100),
+           rate("platform", "android", 150, 150)]
+    cause = explain(now, base, PSR)
+    assert cause.delta == pytest.approx(-1 / 6)
+    assert names(cause) == [("payment_method", "alipay")]  # 1.5 > 1.2: one dimension
+    assert cause.segments[0].share == pytest.approx(1.5)
+    # Nothing moved up (offset 0); remainder -1/6 - (-1/4) - 0 = +1/12 = +8.33 pp: the mix (wechat_pay's
+    # volume doubled at 100%) that the one-segment what-if leaves out.
+    assert cause.offset == 0
+    assert cause.remainder() == pytest.approx(1 / 12)
+    assert root_cause_lines(cause, "en") == [
+        "payment method=alipay: 100.0% → 50.0%, -25.0 pp, more than the whole -16.7 pp change",
+        "remainder +8.3 pp, including the segments' interaction",
+    ]
+    assert root_cause_lines(cause, "zh-CN") == [
+        "支付方式=alipay：100.0% → 50.0%，贡献 -25.0 个百分点，超过总变化 -16.7 个百分点",
+        "其余 +8.3 个百分点（含分组间的相互影响）",
+    ]
