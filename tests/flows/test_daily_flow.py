@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from flows.daily import daily_brief
 from opscadence import warehouse
+from opscadence.reporting.i18n import plain_text
 
 
 def _posts(server, channel):
@@ -108,7 +109,8 @@ def test_without_a_token_the_brief_goes_to_the_outbox(shop_env, slack_server, mo
 
     assert slack_server.calls("chat.postMessage") == []
     payload = json.loads((home / "outbox" / f"daily-brief-{ds}.json").read_text(encoding="utf-8"))
-    assert payload["text"] == result["text"]
+    # The payload is Slack's (escaped); the terminal text and the .md file are its plain text.
+    assert plain_text(payload["text"]) == result["text"]
     assert (home / "outbox" / f"daily-brief-{ds}.md").read_text(encoding="utf-8").strip() == result["text"].strip()
     assert {d["status"] for d in result["deliveries"]} == {"outbox"}
 
