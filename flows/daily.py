@@ -9,6 +9,7 @@ from prefect import flow, get_run_logger
 
 from opscadence.core.locks import period_lock
 from opscadence.core.periods import get_cadence
+from opscadence.reporting.i18n import plain_text
 from opscadence.reporting.playbook import Playbook
 
 from flows.common import build_context, inject_fault, logical_period
@@ -73,7 +74,7 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
         "validation_passed": report.passed,
         "recomputed": recomputed,  # comparison days whose inputs changed since their marts
         "alerts": [f"{a.severity} {a.metric} {a.dimension}={a.dimension_value}" for a in alerts],
-        "text": message.text,
+        "text": plain_text(message.text),  # for the terminal: the Slack escaping undone
         "deliveries": [
             {"kind": d.kind, "channel": d.channel, "status": d.status, "path": str(d.path) if d.path else None}
             for d in deliveries

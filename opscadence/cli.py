@@ -132,7 +132,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     flow = get_cadence(args.cadence).flow_function()
     result = flow(as_of=args.date, notify=not args.no_notify)
     period = result["period"]
-    if result.get("text"):
+    if result.get("text"):  # the brief's plain text (entities decoded), as the .md outbox file has it
         print()
         print(result["text"])
         print()
@@ -208,24 +208,32 @@ def _when(value: str) -> datetime:
 
 def _cmd_alerts(args: argparse.Namespace) -> int:
     from opscadence.alerting import lifecycle
+    from opscadence.reporting.i18n import format_datetime
 
     engine = _engine()
+    tz = load_config().tz
     now = datetime.now(timezone.utc)
+
+    def local(moment: datetime | None) -> str:
+        # Stored as naive UTC; shown in the shop's timezone with its offset.
+        return "-" if moment is None else format_datetime(moment, tz)
+
     try:
         if args.alerts_command == "list":
             rows = lifecycle.list_alerts(engine, state=args.state)
             if not rows:
                 print("no alerts")
             for r in rows:
-                flags = (" acked" if r["acked"] else "") + (f" silenced until {r['silenced_until']}" if r["silenced_until"] else "")
+                flags = (" acked" if r["acked"] else "") + (
+                    f" silenced until {local(r['silenced_until'])}" if r["silenced_until"] else "")
                 print(f"{r['fingerprint']}  {r['state']:<8} {r['severity']}  {r['metric']} {r['dimension']}  "
-                      f"since {r['since']}{flags}")
+                      f"since {local(r['since'])}{flags}")
         elif args.alerts_command == "ack":
             row = lifecycle.ack(engine, args.fingerprint, by=args.by, now=now)
-            print(f"acknowledged {row['fingerprint']} ({row['metric']} {row['dimension']})")
+            print(f"acknowledged {row['fingerprint']} ({row['metric']} {row['dimension']}) at {local(row['acked_at'])}")
         elif args.alerts_command == "silence":
             row = lifecycle.silence(engine, args.fingerprint, until=args.until, now=now)
-            print(f"silenced {row['fingerprint']} until {row['silenced_until']} UTC")
+            print(f"silenced {row['fingerprint']} until {local(row['silenced_until'])}")
     except ValueError as exc:
         print(f"opscadence: {exc}", file=sys.stderr)
         return 2

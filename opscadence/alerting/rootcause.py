@@ -3,7 +3,8 @@
 When an alert fires (payment success rate 98.6% → 88.9%), :func:`explain` compares one
 day's ``mart_daily_kpis`` rows with a baseline day's and names the (dimension, value)
 segments that account for most of the change, over every dimension the rows have.
-:func:`root_cause_lines` turns the answer into short, escaped lines for a brief.
+:func:`root_cause_lines` turns the answer into short, escaped lines for a brief (the
+segments of one dimension, then what the other segments offset and what remains).
 
 Method
 ------
@@ -39,13 +40,30 @@ Write ``T`` for the total (the ``all`` row), ``i`` for a segment of one dimensio
 * A segment present only today or only at baseline counts with zeros on the other side
   (its ``baseline``/``value`` is 0 for additive metrics, None for a ratio with no volume).
 
-Ranking: within one dimension the segments partition the total, so across dimensions
-they are compared by ``share``. Every (dimension, value) pair whose contribution pushes
-in the delta's direction (for a drop: most negative first) and whose share is at least
-``min_share`` is ranked by share; the top N are kept. The ``all`` dimension itself is
-skipped, as is a dimension with a single value (it explains nothing), and a dimension
-whose rows lack the numbers the method needs (a ratio row without numerator or
-denominator). A zero delta or a missing today/baseline total gives no segments.
+Presenting: one dimension at a time. Segments of different dimensions overlap (the ios
+users also pay with alipay), so their shares of one change cannot be added: "ios explains
+100%" next to "alipay explains 98%" reads as 198%. :func:`explain` therefore picks the one
+dimension whose best segment pushes furthest in the delta's direction (ties by name) and
+ranks that dimension's segments only. Within it the lines reconcile to the total:
+
+    delta = Σ shown c_i + offset + remainder
+    offset    = Σ c_j over the segments pushing the other way (they "offset" the change)
+    remainder = the rest: segments not listed (below ``min_share`` or beyond ``top``) and, for a
+                ratio, the segments' interaction through the shared denominator
+
+Each line gives the segment's own before → after, its contribution in the metric's unit
+(percentage points for a rate) and its share ``c_i / delta`` of the total change. A share
+above 100% happens when other segments moved the other way (or, for a ratio, through the
+segments' interaction); such a line says "more than the whole change" instead of a percent
+over 100, and the closing line states what the other segments offset and the remainder. Of the options (shares of the gross same-direction movement, a
+what-if total per segment) this one keeps the numbers readers check against the total —
+the contribution and the delta, in the same unit — and says plainly why they differ.
+
+Every (dimension, value) pair whose contribution pushes in the delta's direction (for a
+drop: most negative first) and whose share is at least ``min_share`` may be shown. The
+``all`` dimension itself is skipped, as is a dimension with a single value (it explains
+nothing), and a dimension whose rows lack the numbers the method needs (a ratio row without
+numerator or denominator). A zero delta or a missing today/baseline total gives no segments.
 """
 
 from __future__ import annotations
@@ -60,6 +78,7 @@ from opscadence.reporting.i18n import (
     data_text,
     dimension_label,
     dimension_value_text,
+    format_delta,
     format_value,
     step_label,
     strings,
@@ -84,8 +103,31 @@ class RootCause:
     value: float | None
     baseline: float | None
     delta: float | None
-    segments: list[SegmentContribution] = field(default_factory=list)  # ranked, top first
+    segments: list[SegmentContribution] = field(default_factory=list)  # ranked, top first, one dimension
     funnel_step: str | None = None  # the funnel step that broke (passed in)
+    dimension: str | None = None  # the dimension the segments are of
+    dimension_segments: list[SegmentContribution] = field(default_factory=list)  # all of its segments
+    ratio: bool = False  # a ratio metric: its contributions interact, the remainder includes that
+
+    @property
+    def offset(self) -> float:
+        """What the dimension's segments that moved against the delta add up to (opposite sign)."""
+        if not self.delta:
+            return 0.0
+        return sum(s.contribution for s in self.dimension_segments if s.contribution * self.delta < 0)
+
+    def remainder(self, shown: int | None = None) -> float:
+        """delta − the first ``shown`` segments (all by default) − :attr:`offset`."""
+        if not self.delta:
+            return 0.0
+        listed = self.segments if shown is None else self.segments[: max(shown, 0)]
+        return self.delta - sum(s.contribution for s in listed) - self.offset
+
+    def not_listed(self, shown: int | None = None) -> int:
+        """How many of the dimension's segments push with the delta but are not among the first ``shown``."""
+        listed = self.segments if shown is None else self.segments[: max(shown, 0)]
+        pushing = [s for s in self.dimension_segments if s.share > 0]
+        return max(len(pushing) - len(listed), 0)
 
 
 # ---------------------------------------------------------------------------
@@ -196,9 +238,9 @@ def explain(
     ``rows_*`` are one day each of ``mart_daily_kpis`` rows (mappings with ``metric``,
     ``dimension``, ``dimension_value``, ``value``, ``numerator``, ``denominator``);
     rows of other metrics are ignored; the ``all`` dimension gives the totals. See the
-    module docstring for the method. Returns at most ``top`` segments that push in the
-    delta's direction with ``share >= min_share``; none when the delta is 0 or either
-    day's total is missing.
+    module docstring for the method. Returns at most ``top`` segments of one dimension that
+    push in the delta's direction with ``share >= min_share``; none when the delta is 0 or
+    either day's total is missing.
     """
     now, base = _index(rows_now, metric), _index(rows_base, metric)
     ratio = _is_ratio(metric, now, base)
@@ -207,7 +249,7 @@ def explain(
     if not delta:  # None (a total is missing) or exactly 0: nothing to explain
         return RootCause(metric, value, baseline, delta, [], funnel_step)
 
-    candidates: list[SegmentContribution] = []
+    by_dimension: dict[str, list[SegmentContribution]] = {}
     for dim in sorted(set(now) | set(base)):
         if dim == dimensions.ALL:
             continue
@@ -216,13 +258,22 @@ def explain(
             continue  # a single value is the total again: it explains nothing
         split = (_ratio if ratio else _additive)(dim, seg_now, seg_base, delta)
         if split:
-            candidates.extend(split)
+            by_dimension[dim] = split
 
     # Same direction as the delta <=> share > 0; rank by share (== by contribution in the
     # delta's direction, the delta being common), ties by name for a stable order.
-    kept = [s for s in candidates if s.share > 0 and s.share >= min_share]
-    kept.sort(key=lambda s: (-s.share, s.dimension, s.dimension_value))
-    return RootCause(metric, value, baseline, delta, kept[: max(top, 0)], funnel_step)
+    def kept(split: list[SegmentContribution]) -> list[SegmentContribution]:
+        found = [s for s in split if s.share > 0 and s.share >= min_share]
+        return sorted(found, key=lambda s: (-s.share, s.dimension_value))
+
+    ranked = {dim: kept(split) for dim, split in by_dimension.items()}
+    ranked = {dim: segs for dim, segs in ranked.items() if segs}
+    if not ranked:
+        return RootCause(metric, value, baseline, delta, [], funnel_step, ratio=ratio)
+    # One dimension: the one whose best segment explains most (overlapping dimensions do not add).
+    best = min(ranked, key=lambda dim: (-ranked[dim][0].share, dim))
+    return RootCause(metric, value, baseline, delta, ranked[best][: max(top, 0)], funnel_step,
+                     dimension=best, dimension_segments=by_dimension[best], ratio=ratio)
 
 
 # ---------------------------------------------------------------------------
@@ -232,9 +283,7 @@ def explain(
 
 def _funnel_line(step: str, locale: str, s: dict[str, str]) -> str:
     def label(key: str) -> str:
-        if locale == "zh-CN":
-            return step_label(key, locale) or data_text(key, empty="-")
-        return data_text(key, empty="-")
+        return step_label(key, locale) or data_text(key, empty="-")
 
     # the funnel the step belongs to (step names are distinct across the verticals' funnels)
     keys = next(([key for key, _ in steps] for steps in FUNNELS.values() if step in dict(steps)), [])
@@ -244,32 +293,62 @@ def _funnel_line(step: str, locale: str, s: dict[str, str]) -> str:
     return s["cause_funnel"].format(step=name)
 
 
-def root_cause_lines(cause: RootCause, locale: str = "zh-CN", top: int = 3) -> list[str]:
-    """Human lines for a root cause, one per segment (top N) then the funnel step if any.
+def _shown(amount: float, unit: str, locale: str) -> str | None:
+    """``amount`` signed in the metric's unit, None when it rounds to nothing."""
+    # The precision each unit is shown with: 0.1 pp, a cent, a whole count or second.
+    shown = {"ratio": round(amount * 100, 1), "currency": round(amount, 2)}.get(unit, round(amount))
+    return format_delta(amount, unit, locale) if shown else None
 
-    en: ``payment_method=alipay: 92.0% → 61.3%, explains 78% of the change``;
-    zh-CN: ``支付方式=alipay：92.0% → 61.3%，解释了 78% 的变化``; funnel:
-    ``funnel: checkout → payment conversion fell most`` / ``漏斗：结算→支付成功 转化下降最多``.
-    Values are formatted by the metric's unit; dimension values are escaped data, the
-    well-known ones localised (``unknown`` → ``未知``). Dimension and step names are
-    translated in zh-CN only: the English lines keep the keys.
+
+def root_cause_lines(cause: RootCause, locale: str = "zh-CN", top: int = 3) -> list[str]:
+    """Human lines for a root cause: one per segment (top N) of its one dimension, then what
+    the other segments offset and what remains, then the funnel step if any.
+
+    en: ``platform=ios: 98.0% → 70.0%, -14.0 pp of the -14.1 pp change (100%)``, or for a
+    segment that moved more than the total ``channel=douyin: ¥20,000.00 → ¥15,000.00,
+    -¥5,000.00, more than the whole -¥4,500.00 change``, then ``other channel segments
+    offset +¥1,000.00``; zh-CN: ``平台=ios：98.0% → 70.0%，贡献 -14.0 个百分点，占总变化
+    （-14.1 个百分点）的 100%`` … ``其他渠道分组抵消了 +¥1,000.00``; funnel: ``funnel:
+    Checkout → Payment success conversion fell most`` / ``漏斗：结算→支付成功 转化下降最多``.
+    Amounts are formatted by the metric's unit (a rate's in percentage points); dimension
+    and step names are labelled from the catalogue, dimension values are escaped data, the
+    ones we generate localised (``unknown`` → ``未知``).
     """
     s = strings(locale)
     m = CATALOG.get(cause.metric)
     unit = m.unit if m is not None else "count"
     lines = []
-    for seg in cause.segments[: max(top, 0)]:
-        if locale == "zh-CN":
-            dim = dimension_label(seg.dimension, locale) or data_text(seg.dimension, empty="-")
-        else:
-            dim = data_text(seg.dimension, empty="-")
-        lines.append(s["cause_segment"].format(
-            dim=dim,
-            value=dimension_value_text(seg.dimension_value, locale, empty="-"),
+    shown = cause.segments[: max(top, 0)]
+
+    def label(dimension: str) -> str:
+        return dimension_label(dimension, locale) or data_text(dimension, empty="-")
+
+    for seg in shown:
+        key = "cause_segment_over" if seg.share > 1 else "cause_segment"
+        lines.append(s[key].format(
+            dim=label(seg.dimension),
+            value=dimension_value_text(seg.dimension_value, locale, empty="-", dimension=seg.dimension),
             before=format_value(seg.baseline, unit, locale),
             after=format_value(seg.value, unit, locale),
+            contribution=format_delta(seg.contribution, unit, locale),
+            delta=format_delta(cause.delta or 0.0, unit, locale),
             share=f"{seg.share * 100:.0f}%",
         ))
+    if shown:
+        # The rest of the change, so that the lines add up to the total.
+        dim = label(cause.dimension or shown[0].dimension)
+        rest = []
+        offset = _shown(cause.offset, unit, locale)
+        if offset is not None:
+            rest.append(s["cause_offset"].format(dim=dim, offset=offset))
+        not_listed = cause.not_listed(len(shown))
+        if not_listed > 0:
+            rest.append(s["cause_omitted"].format(n=not_listed, dim=dim))
+        remainder = _shown(cause.remainder(len(shown)), unit, locale)
+        if remainder is not None:
+            rest.append(s["cause_interaction" if cause.ratio else "cause_remainder"].format(rest=remainder))
+        if rest:
+            lines.append(s["cause_join"].join(rest))
     if cause.funnel_step:
         lines.append(_funnel_line(cause.funnel_step, locale, s))
     return lines

@@ -110,7 +110,9 @@ def data_quality_alert(issues: list[DataQualityIssue]) -> Alert:
         dimension_value=",".join(tables) or "unknown",
         condition="validation_failed",
         threshold=0.0,
-        value=float(sum(issue.unexpected_count or 1 for issue in issues if issue.severity == "critical")),
+        # The number of critical checks that failed, not rows: a row count and a missing column
+        # are one check each and cannot be added to rows.
+        value=float(sum(1 for issue in issues if issue.severity == "critical")),
         baseline=None,
         severity="P2",
         kind="data_quality",

@@ -23,6 +23,7 @@ from opscadence.alerting.lifecycle import Observation
 from opscadence.core.model import Alert
 from opscadence.core.privacy import mask_pii
 from opscadence.core.sqlfiles import run_sql
+from opscadence.reporting.describe import watch_no_events, watch_payments
 
 SCOPE = "watch"
 KPI_RULES = ("watch:payment_success_rate", "watch:orders_so_far")
@@ -76,7 +77,7 @@ def evaluate(engine: Engine, cfg: Config, now_local: datetime) -> WatchResult:
         _alert("watch:data_late", "data_quality", "validation_failed", 0.0, 0.0, float(recent["events_recent_last_week"]),
                dimension="table", dimension_value="events", kind="data_quality", severity="P2"),
         breached=result.data_late,
-        details=(f"no events since {window_start:%H:%M} (last week {int(recent['events_recent_last_week'])})",)
+        details=(watch_no_events(window_start, int(recent["events_recent_last_week"]), cfg.tz, cfg.locale),)
         if result.data_late else (),
     ))
 
@@ -92,7 +93,8 @@ def evaluate(engine: Engine, cfg: Config, now_local: datetime) -> WatchResult:
             _alert("watch:payment_success_rate", "payment_success_rate", "below", settings.payment_success_below,
                    rate, settings.payment_success_below),
             breached=confidently_low,
-            details=(f"{successes}/{attempts} payment attempts succeeded since 00:00",) if confidently_low else (),
+            details=(watch_payments(successes, attempts, datetime.combine(ds, datetime.min.time()), cfg.tz, cfg.locale),)
+            if confidently_low else (),
         ))
         so_far, before = int(orders["orders_so_far"]), int(orders["orders_last_week"])
         result.numbers.update(orders_so_far=so_far, orders_last_week=before)

@@ -16,7 +16,8 @@ written atomically:
 
 * ``<outbox_dir>/<kind>-<ds>.json``: the Block Kit payload ``{"channel", "text", "blocks"}``
   (plus ``thread_ts`` when threaded);
-* ``<outbox_dir>/<kind>-<ds>.md``: the plain-text fallback.
+* ``<outbox_dir>/<kind>-<ds>.md``: the fallback text made plain (Slack's ``&lt;`` entities
+  decoded, :func:`~opscadence.reporting.i18n.plain_text`), for people to read.
 
 Files are per kind × ds, rows per channel. The files mirror the pending rows of their
 kind × ds: they are rewritten while any is pending and removed once none is. When several
@@ -49,6 +50,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from opscadence.core.model import Message
 from opscadence.delivery.slack import PostedMessage, SlackClient, SlackDeliveryError
+from opscadence.reporting.i18n import plain_text
 from opscadence.warehouse import briefs
 
 POSTED = "posted"
@@ -175,7 +177,7 @@ def _sync_outbox_files(
         channels = [r.channel for r in rows]
         payload = {"channel": channels[0], "channels": channels, **{k: v for k, v in payload.items() if k != "channel"}}
     _write_atomic(json_path, _dumps(payload))
-    _write_atomic(md_path, payload.get("text", "").rstrip("\n") + "\n")
+    _write_atomic(md_path, plain_text(payload.get("text", "")).rstrip("\n") + "\n")
     return json_path
 
 

@@ -35,6 +35,12 @@ class MetricDef:
         measures = [self.numerator] + ([self.denominator] if self.denominator else [])
         return frozenset(MEASURE_TABLE[m] for m in measures)
 
+    @property
+    def is_rate(self) -> bool:
+        """A share of a whole (unit ``ratio``): its changes are told in percentage points, not
+        relative percent. AOV and seconds per user are ratios of measures but amounts, not rates."""
+        return self.unit == "ratio"
+
     def compute(self, measures: Mapping[str, float | None]) -> tuple[float | None, float | None, float | None]:
         """Return ``(value, numerator, denominator)`` from a row of measures."""
         num = measures.get(self.numerator)
@@ -108,6 +114,12 @@ def required_tables(vertical: str) -> tuple[str, ...]:
     vertical's demo writes only these, the others stay empty."""
     tables = {t for m in metrics_for(vertical) for t in m.tables()} | set(BRIEF_TABLES)
     return tuple(t for t in ("users", "events", "orders", "payments", "ad_spend", "feedback") if t in tables)
+
+
+def is_rate(metric: str) -> bool:
+    """Whether ``metric`` is a rate of the catalogue (an unknown name is not)."""
+    m = CATALOG.get(metric)
+    return m is not None and m.is_rate
 
 
 def metrics_for(vertical: str) -> list[MetricDef]:

@@ -29,6 +29,7 @@ from opscadence.core.locks import period_lock
 from opscadence.core.model import Alert, DailyBrief, alert_key
 from opscadence.core.periods import BackfillPass, PassOutcome, Period, get_cadence
 from opscadence.core.privacy import mask_pii
+from opscadence.reporting.i18n import plain_text
 from opscadence.sources import PartitionSource, SourceError
 from opscadence.quality.day import validate_partition
 from opscadence.quality.range import range_read_plan, validate_range
@@ -43,6 +44,7 @@ class Extracted:
     ds: date
     frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     error: str | None = None  # names the file, row and column
+    error_check: str = "parse"  # the check the error is reported as ("file_missing": an export is absent)
     in_database: bool = False  # the partitions stay in the warehouse and are validated there
 
 
@@ -57,7 +59,7 @@ def extract_day(source: PartitionSource, ds: date) -> Extracted:
     try:
         return Extracted(ds=ds, frames=source.read_partition(ds))
     except SourceError as exc:
-        return Extracted(ds=ds, error=str(exc))
+        return Extracted(ds=ds, error=str(exc), error_check=exc.check)
 
 
 def validate_day(engine: Engine, source: PartitionSource, extracted: Extracted) -> ValidationReport:
@@ -68,7 +70,7 @@ def validate_day(engine: Engine, source: PartitionSource, extracted: Extracted) 
     """
     ds = extracted.ds
     if extracted.error is not None:
-        report = ValidationReport(ds=ds, results=[_parse_failure(extracted.error)])
+        report = ValidationReport(ds=ds, results=[_parse_failure(extracted.error, extracted.error_check)])
     elif extracted.in_database:
         report = validate_partition_sql(
             engine, ds, trailing_counts=trailing_row_counts(engine, ds), describe=lambda t: source.describe(t, ds),
@@ -122,11 +124,12 @@ def validate_days(engine: Engine, source: PartitionSource, days: list[date],
     return reports
 
 
-def _parse_failure(message: str) -> CheckResult:
+def _parse_failure(message: str, check: str = "parse") -> CheckResult:
+    # One failed check, not a count of rows: the file could not be read (or is not there).
     table = next((t for t in warehouse.RAW_TABLES if re.search(rf"\b{t}\.csv\b", message)), "source")
     return CheckResult(
-        table=table, expectation="parse", column=None, severity="critical", success=False,
-        unexpected_count=1, sample=[], detail=message,
+        table=table, expectation=check, column=None, severity="critical", success=False,
+        unexpected_count=None, sample=[], detail=message,
     )
 
 
@@ -305,7 +308,10 @@ def update_lifecycle(
     On a day whose data failed validation only the data-quality alert is judged: KPI alerts
     keep their state, since bad data can neither confirm nor clear them.
     """
-    observations = [lifecycle.Observation(a, True, tuple(details.get(alert_key(a), ()))) for a in found]
+    # Root-cause lines are rendered escaped for the brief; the alert messages escape their details
+    # themselves, so they get the plain lines (escaped once, not twice).
+    observations = [lifecycle.Observation(a, True, tuple(plain_text(d) for d in details.get(alert_key(a), ())))
+                    for a in found]
     covered = None if report.passed else (lambda row: row.kind == "data_quality")
     return lifecycle.apply_observations(
         engine, observations, scope="daily", period=ds.isoformat(), now=now,

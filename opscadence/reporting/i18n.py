@@ -6,24 +6,35 @@ in :data:`STRINGS`, keyed, once per locale. Metric labels stay in the metric cat
 catalogue under a prefix:
 
 * ``dimension.<name>``: a dimension's label ("渠道" / "channel");
-* ``value.<value>``: a well-known dimension value the SQL writes for a missing one
-  ("unknown" → "未知");
+* ``value.<value>``: a dimension value we generate, not the shop: the one the SQL writes for
+  a missing value of a dimension (:mod:`opscadence.metrics.dimensions`: "unknown" → "未知",
+  channel "direct" → "直接访问", campaign "none" → "无活动");
 * ``step.<step>``: a funnel step's label;
+* ``metric.<name>``: the label of a series of ours that is not a KPI of the catalogue
+  (``urgent_feedback``);
 * ``playbook.<...>``: the built-in suggested actions (:mod:`opscadence.reporting.playbook`).
 
 :func:`data_text` is the one way a structured value that came from data (a table, check or
 column name, a data-quality finding) enters a message: on one line, truncated, then escaped
 for Slack mrkdwn. Dimension values are free text (a UTM tag is whatever someone typed) and
 also have personal data masked (:func:`~opscadence.core.privacy.free_text`, through
-:func:`dimension_value_text`).
+:func:`dimension_value_text`). Messages are rendered once, for Slack;
+:func:`plain_text` turns such a text into the plain one the terminal and the ``.md`` outbox
+files show (the entities decoded), so the Slack escaping is never weakened.
+
+Changes: a rate of the catalogue (:attr:`~opscadence.metrics.catalog.MetricDef.is_rate`)
+changes by percentage points (88.9% vs 99.0%: "-10.1 pp"), a count or an amount by a
+relative percent (:func:`format_kpi_change`); relative percents of a percent mislead.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import UTC, date, datetime, tzinfo
 
 from opscadence.core.privacy import escape_mrkdwn, free_text, truncate
-from opscadence.metrics.catalog import CATALOG
+from opscadence.metrics import dimensions
+from opscadence.metrics.catalog import CATALOG, is_rate
 
 __all__ = [
     "LOCALES",
@@ -34,7 +45,12 @@ __all__ = [
     "data_text",
     "format_value",
     "format_change",
+    "format_point_change",
+    "format_kpi_change",
+    "format_delta",
     "signed_pct",
+    "signed_points",
+    "plain_text",
     "format_date",
     "format_datetime",
     "format_duration",
@@ -79,6 +95,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "feedback": "📣 紧急反馈 {n} 条",
         "unavailable": "⚪ 无法计算：{metrics}（没有数据源提供 {tables}）",
         "funnel_name": "转化漏斗",
+        "pp": "{n} 个百分点",
         "run_link": "查看运行",
         "truncated": "…内容过长，其余部分已省略",
         # --- the backfill summary
@@ -101,7 +118,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "other_condition": "{label}{dim} {value}，触发规则 {condition}（阈值 {threshold}）",
         "dim": "（{name}：{value}）",
         "dq_alert": "数据质量：{name}{dim}未通过校验",
-        "dq_alert_count": "，异常 {count} 行",
+        "dq_alert_count": "，{count} 项检查失败",
         # --- alert lifecycle messages
         "firing": "{emoji} {severity} 告警触发：{summary}",
         "fingerprint": "告警指纹 {fp}",
@@ -111,9 +128,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "dq_resolved": "✅ 已恢复：{series} 校验通过",
         "escalate_ack": "P1 告警已 {minutes} 分钟未确认：{summary}",
         "escalate_resolve": "P1 告警 {duration}内未恢复：{summary}",
-        "reminder": "⏰ 仍在告警（自 {since} UTC 起）：{summary}",
+        "reminder": "⏰ 仍在告警（自 {since} 起）：{summary}",
+        "watch_no_events": "自 {since} 起没有新事件（上周同期 {n} 条）",
+        "watch_payments": "自 {since} 起 {attempts} 次支付尝试中 {successes} 次成功",
         # --- root-cause lines
-        "cause_segment": "{dim}={value}：{before} → {after}，解释了 {share} 的变化",
+        "cause_segment": "{dim}={value}：{before} → {after}，贡献 {contribution}，占总变化（{delta}）的 {share}",
+        "cause_segment_over": "{dim}={value}：{before} → {after}，贡献 {contribution}，超过总变化 {delta}",
+        "cause_offset": "其他{dim}分组抵消了 {offset}",
+        "cause_omitted": "另有 {n} 个{dim}分组未列出",
+        "cause_remainder": "其余 {rest}",
+        "cause_interaction": "其余 {rest}（含分组间的相互影响）",
+        "cause_join": "；",
         "cause_funnel": "漏斗：{step} 转化下降最多",
         # --- durations
         "sec": "{s}秒",
@@ -128,7 +153,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "dimension.campaign": "活动",
         "dimension.region": "地区",
         "dimension.table": "数据表",
+        "dimension.day": "日期",
+        "metric.urgent_feedback": "紧急反馈",
         "value.unknown": "未知",
+        "value.direct": "直接访问",
+        "value.none": "无活动",
         "step.page_view": "访问",
         "step.product_view": "商品浏览",
         "step.add_to_cart": "加购",
@@ -174,7 +203,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "dq_failed_hint": "Fix the data and re-run the flow to get the full brief.",
         "dq_no_details": "(no details)",
         "dq_column": "column {column}",
-        "dq_count": "{count} unexpected",
+        "dq_count": "{count} rows failed",
         "dq_samples": "e.g. {samples}",
         "dq_warnings": "⚠️ {n} data-quality warning(s) (non-blocking): {names}",
         "funnel": "🔻 Funnel",
@@ -187,6 +216,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "feedback": "📣 Urgent feedback: {n}",
         "unavailable": "⚪ Not available: {metrics} (no source provides {tables})",
         "funnel_name": "the funnel",
+        "pp": "{n} pp",
         "run_link": "View run",
         "truncated": "…message too long, the rest is omitted",
         # --- the backfill summary
@@ -209,7 +239,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "other_condition": "{label}{dim} {value}, rule {condition} (threshold {threshold})",
         "dim": " ({name}: {value})",
         "dq_alert": "Data quality: {name}{dim} failed validation",
-        "dq_alert_count": ", {count} unexpected rows",
+        "dq_alert_count": ", {count} check(s) failed",
         # --- alert lifecycle messages
         "firing": "{emoji} {severity} firing: {summary}",
         "fingerprint": "fingerprint {fp}",
@@ -219,9 +249,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "dq_resolved": "✅ resolved: {series} passes validation again",
         "escalate_ack": "P1 unacknowledged for {minutes} min: {summary}",
         "escalate_resolve": "P1 not resolved within {duration}: {summary}",
-        "reminder": "⏰ still firing (since {since} UTC): {summary}",
+        "reminder": "⏰ still firing (since {since}): {summary}",
+        "watch_no_events": "no events since {since} (last week {n})",
+        "watch_payments": "{successes}/{attempts} payment attempts succeeded since {since}",
         # --- root-cause lines
-        "cause_segment": "{dim}={value}: {before} → {after}, explains {share} of the change",
+        "cause_segment": "{dim}={value}: {before} → {after}, {contribution} of the {delta} change ({share})",
+        "cause_segment_over": "{dim}={value}: {before} → {after}, {contribution}, more than the whole {delta} change",
+        "cause_offset": "other {dim} segments offset {offset}",
+        "cause_omitted": "{n} more {dim} segment(s) not listed",
+        "cause_remainder": "remainder {rest}",
+        "cause_interaction": "remainder {rest}, including the segments' interaction",
+        "cause_join": "; ",
         "cause_funnel": "funnel: {step} conversion fell most",
         # --- durations
         "sec": "{s}s",
@@ -236,7 +274,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "dimension.campaign": "campaign",
         "dimension.region": "region",
         "dimension.table": "table",
+        "dimension.day": "day",
+        "metric.urgent_feedback": "Urgent feedback",
         "value.unknown": "unknown",
+        "value.direct": "direct",
+        "value.none": "no campaign",
         "step.page_view": "Visit",
         "step.product_view": "Product view",
         "step.add_to_cart": "Add to cart",
@@ -330,14 +372,58 @@ def format_change(change: float | None, locale: str = "zh-CN") -> str:
     return ("▲ " if change > 0 else "▼ ") + text
 
 
+def signed_points(delta: float, locale: str) -> str:
+    """A change of a rate in signed percentage points: "-10.1 个百分点" / "+1.2 pp", "0.0 pp"."""
+    points = round(delta * 100, 1)
+    return strings(locale)["pp"].format(n="0.0" if points == 0 else f"{points:+.1f}")
+
+
+def format_point_change(delta: float | None, locale: str = "zh-CN") -> str:
+    """A change of a rate in percentage points: "▼ -10.1 个百分点" / "▲ +1.2 pp", "0.0 pp", "n/a"."""
+    if delta is None:
+        return strings(locale)["na"]
+    text = signed_points(delta, locale)
+    if round(delta * 100, 1) == 0:
+        return text
+    return ("▲ " if delta > 0 else "▼ ") + text
+
+
+def format_kpi_change(metric: str, value: float | None, baseline: float | None, locale: str = "zh-CN") -> str:
+    """``value`` against ``baseline``: percentage points for a rate of the catalogue, else a relative percent."""
+    if is_rate(metric):
+        return format_point_change(None if value is None or baseline is None else value - baseline, locale)
+    if value is None or baseline is None or baseline == 0:
+        return strings(locale)["na"]
+    return format_change((value - baseline) / abs(baseline), locale)
+
+
+def format_delta(delta: float, unit: str, locale: str = "zh-CN") -> str:
+    """A difference in the metric's unit, signed: "-14.0 pp", "+¥1,000.00", "-2,500", "+1分5秒"."""
+    if unit == "ratio":
+        return signed_points(delta, locale)
+    text = format_value(abs(delta), unit, locale)
+    if text in ("0", "¥0.00", strings(locale)["sec"].format(s=0)):
+        return text
+    return ("+" if delta > 0 else "-") + text
+
+
 def format_date(day: date) -> str:
     """A day as ISO 8601: "2026-11-24"."""
     return day.isoformat()
 
 
-def format_datetime(moment: datetime) -> str:
-    """A time to the minute: "2026-11-24 09:05"."""
-    return moment.strftime("%Y-%m-%d %H:%M")
+def format_datetime(moment: datetime, tz: tzinfo | None = None) -> str:
+    """A time to the minute: "2026-11-24 09:05"; with ``tz`` shown there with its offset.
+
+    A naive ``moment`` is UTC (how the warehouse stores bookkeeping times):
+    ``format_datetime(datetime(2026, 11, 24, 1, 5), ZoneInfo("Asia/Shanghai"))`` is
+    "2026-11-24 09:05 UTC+08:00".
+    """
+    if tz is None:
+        return moment.strftime("%Y-%m-%d %H:%M")
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(tz)
+    offset = local.strftime("%z")  # +0800
+    return f"{local:%Y-%m-%d %H:%M} UTC{offset[:3]}:{offset[3:]}"
 
 
 def format_duration(minutes: int, locale: str) -> str:
@@ -354,10 +440,12 @@ def format_duration(minutes: int, locale: str) -> str:
 
 
 def metric_label(metric: str, locale: str) -> tuple[str, str]:
-    """(escaped label, unit) of a metric of the catalogue; an unknown name is data (unit "count")."""
+    """(escaped label, unit) of a metric of the catalogue, or of one of our series outside it
+    (``metric.urgent_feedback``: "紧急反馈"); any other name is data (unit "count")."""
     m = CATALOG.get(metric)
     if m is None:
-        return data_text(metric), "count"
+        ours = strings(locale).get(f"metric.{metric}")
+        return (ours if ours is not None else data_text(metric)), "count"
     return escape_mrkdwn(m.label(locale)), m.unit
 
 
@@ -366,11 +454,41 @@ def dimension_label(dimension: str, locale: str) -> str | None:
     return strings(locale).get(f"dimension.{dimension}")
 
 
-def dimension_value_text(value: object, locale: str, *, empty: str = "") -> str:
-    """A dimension value for a message: a well-known one localised ("unknown" → "未知"), any other
-    as free text: personal data masked ("vip-13812345678" → "vip-[phone]"), then escaped."""
-    label = strings(locale).get(f"value.{value}")
-    return label if label is not None else free_text(value, DATA_VALUE_CHARS, empty=empty)
+def _generated(value: object, dimension: str | None) -> bool:
+    """Whether we wrote ``value`` (a dimension's value for a missing one), not the shop."""
+    known = dimensions.BY_NAME.get(dimension or "")
+    if known is not None:
+        return value == known.missing
+    return value == "unknown"  # any other dimension ("table" of a data-quality alert): only our "unknown"
+
+
+def dimension_value_text(value: object, locale: str, *, empty: str = "", dimension: str | None = None) -> str:
+    """A dimension value for a message: one we generate localised, any other as free text:
+    personal data masked ("vip-13812345678" → "vip-[phone]"), then escaped.
+
+    With ``dimension`` only that dimension's value for a missing one is ours (channel
+    "direct" → "直接访问", campaign "none" → "无活动", platform "unknown" → "未知"); a shop's
+    own platform named "none" stays as it is. Without it only "unknown" is ours.
+    """
+    if _generated(value, dimension):
+        label = strings(locale).get(f"value.{value}")
+        if label is not None:
+            return label
+    return free_text(value, DATA_VALUE_CHARS, empty=empty)
+
+
+_ENTITY = re.compile(r"&(amp|lt|gt);")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def plain_text(text: str) -> str:
+    """A Slack-escaped message as plain text (terminal, ``.md``): ``&lt;`` ``&gt;`` ``&amp;`` decoded.
+
+    One pass over the text, so it inverts :func:`~opscadence.core.privacy.escape_mrkdwn`'s
+    entities exactly ("&amp;lt;" is the data "&lt;"); the full-width look-alikes stay (they
+    read the same and keep Markdown inert).
+    """
+    return _ENTITY.sub(lambda m: _ENTITIES[m.group(1)], text)
 
 
 def step_label(step: str, locale: str) -> str | None:

@@ -30,7 +30,9 @@ class CsvExportSource:
     converted raises :class:`SourceError` naming the file, line and column. Each frame's
     index is the line number in the file (the header is line 1). Unknown columns are
     dropped and noted in :attr:`warnings`; missing columns stay missing so validation
-    reports them; a missing file becomes an empty frame with no columns.
+    reports them. A missing file is not a file of missing columns: :meth:`read_partition`
+    raises one :class:`SourceError` (check ``file_missing``) naming every absent file and the
+    folder ("payments.csv is missing in exports/2026-11-24").
 
     Timestamps carrying a UTC offset are converted to ``timezone`` (the shop's) and made
     naive; without a ``timezone`` they are an error.
@@ -71,7 +73,14 @@ class CsvExportSource:
     def read_partition(self, ds: date) -> dict[str, pd.DataFrame]:
         self.warnings = []
         self.encodings_used = {}
-        return {table: self.read_table(table, ds) for table in self._ordered}
+        present = [table for table in self._ordered if self.path(table, ds).is_file()]
+        frames = {table: self.read_table(table, ds) for table in present}  # a bad row is named first
+        absent = [f"{table}.csv" for table in self._ordered if table not in frames]
+        if absent:
+            folder = self.root / ds.isoformat()
+            verb = "is" if len(absent) == 1 else "are"
+            raise SourceError(f"{', '.join(absent)} {verb} missing in {folder}", path=str(folder), check="file_missing")
+        return frames
 
     # -- one file --------------------------------------------------------------------------
 
@@ -102,8 +111,7 @@ class CsvExportSource:
             raise KeyError(f"unknown raw table {table!r}")
         path = self.path(table, ds)
         if not path.is_file():
-            self.warnings.append(f"{path}: file not found; every column of {table} is reported missing")
-            return pd.DataFrame()
+            raise SourceError(f"{path.name} is missing in {path.parent}", path=str(path), check="file_missing")
         text, used = self._decode(path)
         self.encodings_used[table] = used
         header, lines, records = self._parse(path, text)

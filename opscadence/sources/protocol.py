@@ -17,11 +17,12 @@ class SourceError(ValueError):
     """A raw file or table cannot be read; the message names the file, row and column."""
 
     def __init__(self, message: str, *, path: str | None = None, row: int | None = None,
-                 column: str | None = None) -> None:
+                 column: str | None = None, check: str = "parse") -> None:
         super().__init__(message)
         self.path = path
         self.row = row
         self.column = column
+        self.check = check  # the data-quality check it is reported as: "parse", or "file_missing"
 
 
 @runtime_checkable

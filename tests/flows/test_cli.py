@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import json
 import os
 import subprocess
@@ -75,13 +77,18 @@ def test_alerts_list_ack_and_silence(shop_env, slack_server, capsys):
     listing = capsys.readouterr().out.splitlines()
     payment = next(line for line in listing if "payment_success_rate" in line)
     assert " firing " in payment and " P1 " in payment
+    # Times in the shop's timezone (Asia/Shanghai) with the offset; they were naive UTC.
+    assert re.search(r" since \d{4}-\d\d-\d\d \d\d:\d\d UTC\+08:00$", payment), payment
     fingerprint = payment.split()[0]
 
     assert main(["alerts", "ack", fingerprint[:8], "--by", "oncall-amy"]) == 0
     assert main(["alerts", "silence", fingerprint, "--until", "2h"]) == 0
+    confirmations = capsys.readouterr().out.splitlines()
+    assert re.search(r" at \d{4}-\d\d-\d\d \d\d:\d\d UTC\+08:00$", confirmations[0]), confirmations
+    assert re.search(r"^silenced \w+ until \d{4}-\d\d-\d\d \d\d:\d\d UTC\+08:00$", confirmations[1]), confirmations
     assert main(["alerts", "list"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(fingerprint))
-    assert "acked" in line and "silenced until" in line
+    assert "acked" in line and re.search(r"silenced until \d{4}-\d\d-\d\d \d\d:\d\d UTC\+08:00", line)
     with engine.connect() as conn:
         row = conn.execute(sa.select(warehouse.alert_states)
                            .where(warehouse.alert_states.c.fingerprint == fingerprint)).one()

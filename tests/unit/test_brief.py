@@ -145,17 +145,35 @@ def test_kpi_fields_and_lines_zh():
     fields = [f["text"] for b in msg.blocks for f in b.get("fields", [])]
     assert fields == [
         "*日活 DAU*\n12,345\n较昨日 ▲ +2.9% · 较上周同日 ▼ -5.0%",
-        "*支付成功率*\n93.1%\n较昨日 ▲ +0.1% · 较上周同日 无",
+        "*支付成功率*\n93.1%\n较昨日 ▲ +0.1 个百分点 · 较上周同日 无",  # 0.9312 - 0.93 = +0.12 pp
         "*GMV 成交额*\n¥12,345.60\n较昨日 无 · 较上周同日 ▲ +23.5%",
     ]
     assert "• 日活 DAU：12,345（较昨日 ▲ +2.9%，较上周同日 ▼ -5.0%）" in msg.text
     assert "• GMV 成交额：¥12,345.60（较昨日 无，较上周同日 ▲ +23.5%）" in msg.text
 
 
+def test_rates_change_in_percentage_points_counts_in_percent():
+    # Payment success 98.99% -> 88.90%: the relative change (0.889 - 0.9899) / 0.9899 = -10.19% was shown
+    # as "▼ -10.2%"; in points it is 88.90 - 98.99 = -10.09 -> "-10.1 pp". Stickiness 20% vs 25% last
+    # week: -5.0 pp (relative -20%). AOV is a ratio of measures but an amount: 110 vs 100 = +10.0%.
+    kpis = [KpiValue("payment_success_rate", 0.889, previous_day=0.9899, same_weekday_last_week=0.889),
+            KpiValue("stickiness", 0.2, previous_day=None, same_weekday_last_week=0.25),
+            KpiValue("aov", 110, previous_day=100, same_weekday_last_week=None)]
+    zh = render_daily_brief(make_brief(kpis=kpis)).text
+    assert "• 支付成功率：88.9%（较昨日 ▼ -10.1 个百分点，较上周同日 0.0 个百分点）" in zh
+    assert "-10.2%" not in zh
+    assert "• 粘性 DAU/MAU：20.0%（较昨日 无，较上周同日 ▼ -5.0 个百分点）" in zh
+    assert "• 客单价：¥110.00（较昨日 ▲ +10.0%，较上周同日 无）" in zh
+    en = render_daily_brief(make_brief(kpis=kpis), "en").text
+    assert "• Payment success rate: 88.9% (DoD ▼ -10.1 pp, WoW 0.0 pp)" in en
+    assert "• Stickiness (DAU/MAU): 20.0% (DoD n/a, WoW ▼ -5.0 pp)" in en
+    assert "• AOV: ¥110.00 (DoD ▲ +10.0%, WoW n/a)" in en
+
+
 def test_kpi_lines_en():
     msg = render_daily_brief(make_brief(), "en")
     assert "• DAU: 12,345 (DoD ▲ +2.9%, WoW ▼ -5.0%)" in msg.text
-    assert "• Payment success rate: 93.1% (DoD ▲ +0.1%, WoW n/a)" in msg.text
+    assert "• Payment success rate: 93.1% (DoD ▲ +0.1 pp, WoW n/a)" in msg.text  # 0.9312 - 0.93 = +0.12 pp
     fields = [f["text"] for b in msg.blocks for f in b.get("fields", [])]
     assert fields[2] == "*GMV*\n¥12,345.60\nDoD n/a · WoW ▲ +23.5%"
 
@@ -287,8 +305,10 @@ def test_every_named_metric_has_its_own_suggestion(metric):
 def test_data_quality_alert_phrasing():
     a = alert(metric="fact_orders", condition="expect_column_values_to_not_be_null", threshold=0, value=12,
               severity="P1", kind="data_quality")
-    assert describe_alert(a, "en") == "Data quality: fact_orders failed validation, 12 unexpected rows"
-    assert describe_alert(a, "zh-CN") == "数据质量：fact_orders未通过校验，异常 12 行"
+    # The alert's value counts the critical checks that failed (rules.data_quality_alert), not rows:
+    # it was worded "12 unexpected rows" / "异常 12 行".
+    assert describe_alert(a, "en") == "Data quality: fact_orders failed validation, 12 check(s) failed"
+    assert describe_alert(a, "zh-CN") == "数据质量：fact_orders未通过校验，12 项检查失败"
     msg = render_daily_brief(make_brief(alerts=[a]), "en")
     assert "check the upstream load and tracking for that table, then re-run the day's flow" in msg.text
 
@@ -412,15 +432,17 @@ def test_dq_failed_withholds_numbers_and_lists_issues():
     first = msg.blocks[1]["text"]["text"]
     assert first.startswith("*⛔ Data validation failed: numbers for 2026-11-24 are withheld*\n")
     # critical first; table · check · column · count · samples · detail
-    assert ("❌ fact_orders · expect_column_values_to_not_be_null · column user_id · 1,234 unexpected · "
-            "e.g. order_id=20261124000123, user_id=[redacted], order_id=&lt;!channel&gt; — "
+    # An issue's count is of rows; 4 samples, 3 shown: "…and 1 more".
+    assert ("❌ fact_orders · expect_column_values_to_not_be_null · column user_id · 1,234 rows failed · "
+            "e.g. order_id=20261124000123, user_id=[redacted], order_id=&lt;!channel&gt; …and 1 more — "
             "1,234 of 56,789 rows; contact [email]") in first
-    assert "⚠️ fact_orders · expect_column_values_to_be_between · column amount · 2 unexpected · e.g. order_id=7" in first
+    assert "⚠️ fact_orders · expect_column_values_to_be_between · column amount · 2 rows failed · e.g. order_id=7" in first
     assert "1 metric alert(s) withheld because data validation failed" in msg.text
-    assert "Data quality: fact_orders failed validation, 1,234 unexpected rows" in msg.text
+    assert "Data quality: fact_orders failed validation, 1,234 check(s) failed" in msg.text
     zh = render_daily_brief(brief)
     assert "⛔ 数据校验未通过：2026-11-24 的指标数字暂不发布" in zh.text
     assert "列 user_id · 异常 1,234 行 · 样例：order_id=20261124000123" in zh.text
+    assert "order_id=&lt;!channel&gt; …另有 1 条 — " in zh.text
 
 
 def test_dq_failed_without_alerts_does_not_claim_all_clear():
@@ -453,7 +475,9 @@ def test_dq_warnings_note_when_passed():
 def test_funnel_zh():
     msg = render_daily_brief(make_brief())
     assert ("🔻 转化漏斗\n访问 12,345\n商品浏览 8,000（转化率 64.8%）\n加购 2,000（转化率 25.0%）\n"
-            "结算 900（转化率 45.0%）\n支付成功 850（转化率 94.4%）\n最弱环节：加购→结算，较上周同日 -12.3%") in msg.text
+            "结算 900（转化率 45.0%）\n支付成功 850（转化率 94.4%）\n最弱环节：加购→结算，较上周同日 -6.3 个百分点") in msg.text
+    # A conversion is a rate: 45.0% vs 51.3% last week is 45.0 - 51.3 = -6.3 pp (it was the relative -12.3%).
+    assert "-12.3%" not in msg.text
 
 
 def test_funnel_en_and_previous_day_baseline():
@@ -548,13 +572,63 @@ def test_root_cause_lines_appear_under_their_alert_at_most_two():
     a = alert()
     other = alert(metric="ad_ctr", threshold=0.01, value=0.007, severity="P3", dimension="channel",
                   dimension_value="wechat", rule_id="ctr")
-    details = {alert_key(a): ["payment_method=alipay: 100.0% → 72.7%, explains 80% of the change",
-                              "platform=ios: 100.0% → 68.6%, explains 70% of the change",
-                              "platform=android: 99.0% → 98.0%, explains 5% of the change"]}
+    # One dimension's lines (rootcause): -20.0 - 4.5 - 0.5 = -25.0 pp.
+    details = {alert_key(a): ["platform=ios: 100.0% → 68.6%, -20.0 pp of the -25.0 pp change (80%)",
+                              "platform=android: 99.0% → 90.0%, -4.5 pp of the -25.0 pp change (18%)",
+                              "remainder -0.5 pp"]}
     msg = render_daily_brief(make_brief(alerts=[a, other], alert_details=details), "en")
     lines = msg.text.splitlines()
     payment = next(i for i, line in enumerate(lines) if "Payment success rate" in line and "P1" in line)
-    assert lines[payment + 2] == "    · payment_method=alipay: 100.0% → 72.7%, explains 80% of the change"
-    assert lines[payment + 3] == "    · platform=ios: 100.0% → 68.6%, explains 70% of the change"
-    assert "platform=android" not in msg.text  # only the top two
-    assert "payment_method=alipay" in json.dumps(msg.blocks, ensure_ascii=False)
+    assert lines[payment + 2] == "    · platform=ios: 100.0% → 68.6%, -20.0 pp of the -25.0 pp change (80%)"
+    assert lines[payment + 3] == "    · platform=android: 99.0% → 90.0%, -4.5 pp of the -25.0 pp change (18%)"
+    assert lines[payment + 4] == "    · …and 1 more"  # only the top two, the third counted
+    assert "remainder" not in msg.text
+    assert "platform=ios" in json.dumps(msg.blocks, ensure_ascii=False)
+
+
+# --- numbers that mislead --------------------------------------------------------------
+
+
+def test_urgent_feedback_says_how_many_quotes_are_left_out():
+    # 10 urgent messages, 3 excerpts carried by the brief: 10 - 3 = 7 more. Before: no such line.
+    brief = make_brief(urgent_feedback_count=10, urgent_feedback=["付款失败", "账号被封", "退款没到"])
+    zh = render_daily_brief(brief).text
+    assert "📣 紧急反馈 10 条\n> 付款失败\n> 账号被封\n> 退款没到\n…另有 7 条" in zh
+    en = render_daily_brief(brief, "en").text
+    assert "📣 Urgent feedback: 10\n> 付款失败\n> 账号被封\n> 退款没到\n…and 7 more" in en
+    # All shown: no "more" line.
+    assert "另有" not in render_daily_brief(make_brief(urgent_feedback_count=1, urgent_feedback=["付款失败"])).text
+
+
+def test_root_cause_lines_under_an_alert_say_how_many_are_left_out():
+    from opscadence.core.model import alert_key
+
+    a = alert()
+    details = {alert_key(a): ["one", "two", "three", "four"]}  # 2 shown: 4 - 2 = 2 more
+    text = render_daily_brief(make_brief(alerts=[a], alert_details=details), "en").text
+    assert "    · one\n    · two\n    · …and 2 more" in text and "three" not in text
+
+
+def test_rate_alerts_describe_the_change_in_percentage_points():
+    # Payment success 99.0% -> 88.9% vs yesterday: 88.9 - 99.0 = -10.1 pp; the relative
+    # (0.889 - 0.99) / 0.99 = -10.2% was shown. DAU 1,234 vs 1,626 stays relative: 392 / 1,626 = 24.1%.
+    psr = alert(condition="drop_vs_yesterday", threshold=0.05, value=0.889, baseline=0.99)
+    assert describe_alert(psr, "zh-CN") == "支付成功率 88.9%，较昨日下降 10.1 个百分点（99.0%）"
+    assert describe_alert(psr, "en") == "Payment success rate 88.9%, down 10.1 pp vs yesterday (99.0%)"
+    ctr = alert(metric="ad_ctr", condition="anomaly_rise", threshold=3.0, value=0.03, baseline=0.02, kind="anomaly")
+    assert describe_alert(ctr, "en") == "Ad CTR 3.0%, 1.0 pp above the expected 2.0% (seasonal anomaly)"
+    dau = alert(metric="dau", condition="drop_vs_last_week", threshold=0.15, value=1234, baseline=1626)
+    assert describe_alert(dau, "en") == "DAU 1,234, down 24.1% vs same weekday last week (1,626)"
+
+
+def test_data_quality_alert_counts_failed_checks_not_rows():
+    from opscadence.alerting.rules import data_quality_alert
+
+    # Critical: not_null on user_id (1,234 rows) and a row-count check (no row count); warning: amount (2 rows).
+    # Before: 1,234 + 1 (the row-count check counted as a row) = 1,235 "rows"; now 2 critical checks.
+    issues = [*dq_issues(), DataQualityIssue("fact_orders", "expect_table_row_count_to_be_between", None,
+                                             "critical", None)]
+    dq = data_quality_alert(issues)
+    assert dq.value == 2
+    assert describe_alert(dq, "zh-CN") == "数据质量：fact_orders未通过校验，2 项检查失败"
+    assert describe_alert(dq, "en") == "Data quality: fact_orders failed validation, 2 check(s) failed"

@@ -6,6 +6,8 @@ The real ``SlackWebClient`` (slack_sdk.WebClient) talks HTTP to
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import json
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -465,14 +467,16 @@ def test_daily_reminder_once_per_day_in_the_thread(engine, server, client, outbo
 
     def remind(day: date, enabled: bool = True):
         return send_reminders(engine, client, today=day, channels=CHANNELS, locale="en", outbox_dir=outbox,
-                              now=datetime.combine(day, datetime.min.time()) + timedelta(hours=9), enabled=enabled)
+                              now=datetime.combine(day, datetime.min.time()) + timedelta(hours=9), enabled=enabled,
+                              timezone=ZoneInfo("Asia/Shanghai"))
 
     assert remind(date(2026, 11, 24)) == []  # fired today: the firing message is the reminder
     assert remind(date(2026, 11, 25), enabled=False) == []
     [outcome] = remind(date(2026, 11, 25))
     reminder = _posts(server)[-1]
     assert reminder.body["thread_ts"] == firing_ts and reminder.body["channel"] == "#ops-alerts"
-    assert reminder.body["text"].startswith("⏰ still firing (since 2026-11-24 09:00 UTC): DAU")
+    # Fired 09:00 UTC (stored naive UTC), shown in the shop's time: 09:00 + 8 h = 17:00 UTC+08:00.
+    assert reminder.body["text"].startswith("⏰ still firing (since 2026-11-24 17:00 UTC+08:00): DAU")
     assert remind(date(2026, 11, 25)) == []
     assert _row(engine, "dau").last_reminder_on == date(2026, 11, 25)
     assert len(remind(date(2026, 11, 26))) == 1

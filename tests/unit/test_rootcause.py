@@ -49,7 +49,11 @@ def names(cause: RootCause) -> list[tuple[str, str]]:
 #              share 0.1382143 / 0.1405 = 0.983732
 #   wechat_pay (1965 - 885 + 790) / (2000 - 900 + 800) = 1870/1900 = 0.9842105 -> +0.0017105 (wrong way)
 #   card       (1965 - 288 + 294) / 2000              = 1971/2000 = 0.9855    -> +0.003    (wrong way)
-# ios's counterfactual is the larger drop (-0.14 < -0.1382), so ios ranks first, alipay second.
+# ios's counterfactual is the larger drop (-0.14 < -0.1382), so platform is the dimension shown;
+# alipay (payment_method) overlaps ios (the same attempts), so it is not added next to it:
+# "ios 100%" and "alipay 98%" side by side read as 198% of one change.
+# Within platform: ios shown; android pushes the same way but under min_share (not listed);
+# nothing moved the other way (offset 0); remainder = -0.1405 - (-0.14) - 0 = -0.0005 (android).
 
 BASE_PAY = [
     rate("all", "all", 2000, 1965),
@@ -73,33 +77,39 @@ NOW_PAY = [
 ]
 
 
-def test_payment_rate_ranks_ios_then_alipay_and_drops_android():
+def test_payment_rate_shows_one_dimension_ios_not_ios_and_alipay():
     cause = explain(NOW_PAY, BASE_PAY, PSR)
     assert cause.metric == PSR
     assert cause.value == pytest.approx(0.842)
     assert cause.baseline == pytest.approx(0.9825)
     assert cause.delta == pytest.approx(-0.1405)
-    assert names(cause) == [("platform", "ios"), ("payment_method", "alipay")]
+    assert cause.dimension == "platform"
+    assert names(cause) == [("platform", "ios")]  # before: ios then alipay, 100% + 98% of one change
 
-    ios, alipay = cause.segments
+    (ios,) = cause.segments
     assert ios.contribution == pytest.approx(-0.14)
     assert ios.share == pytest.approx(0.14 / 0.1405)  # 0.996441
     assert (ios.baseline, ios.value) == (pytest.approx(0.98), pytest.approx(0.70))
-    assert alipay.contribution == pytest.approx(1773 / 2100 - 0.9825)  # -0.1382143
-    assert alipay.share == pytest.approx(0.983732, abs=1e-6)
-    assert (alipay.baseline, alipay.value) == (pytest.approx(0.99), pytest.approx(600 / 900))
+    assert {s.dimension_value for s in cause.dimension_segments} == {"ios", "android"}
+    assert cause.offset == 0  # nothing moved up
+    assert cause.remainder() == pytest.approx(-0.0005)  # -0.1405 - (-0.14) - 0: android
+    assert cause.not_listed() == 1  # android, share 0.003559 < min_share
     assert cause.funnel_step is None
 
 
 def test_min_share_and_top():
-    # With no share floor android's -0.0005 (share 0.003559) comes in last.
+    # With no share floor android's -0.0005 (share 0.003559) comes in after ios; the lines then
+    # reconcile exactly: -0.14 + -0.0005 = -0.1405, remainder 0.
     cause = explain(NOW_PAY, BASE_PAY, PSR, min_share=0.0, top=10)
-    assert names(cause) == [("platform", "ios"), ("payment_method", "alipay"), ("platform", "android")]
+    assert names(cause) == [("platform", "ios"), ("platform", "android")]
     assert cause.segments[-1].contribution == pytest.approx(-0.0005)
     assert cause.segments[-1].share == pytest.approx(0.0005 / 0.1405)
-    # top=1 keeps only ios; a floor above alipay's 0.9837 share keeps only ios too.
+    assert cause.remainder() == pytest.approx(0.0) and cause.not_listed() == 0
+    # top=1 keeps only ios (android not listed either way); a floor of 0.99 keeps ios (0.9964);
+    # a floor of 0.997 is above ios and above alipay's 0.9837: nothing is shown.
     assert names(explain(NOW_PAY, BASE_PAY, PSR, top=1)) == [("platform", "ios")]
     assert names(explain(NOW_PAY, BASE_PAY, PSR, min_share=0.99)) == [("platform", "ios")]
+    assert names(explain(NOW_PAY, BASE_PAY, PSR, min_share=0.997)) == []
     # The funnel step is passed through.
     assert explain(NOW_PAY, BASE_PAY, PSR, funnel_step="payment").funnel_step == "payment"
 
@@ -130,21 +140,29 @@ def test_additive_gmv_by_channel():
     assert (douyin.baseline, douyin.value) == (20000, 15000)
     assert wechat.contribution == pytest.approx(-500)
     assert wechat.share == pytest.approx(1 / 9)  # 0.111…
+    # baidu moved the other way: it offsets +1,000; -5,000 - 500 + 1,000 = -4,500, remainder 0.
+    assert cause.offset == pytest.approx(1000)
+    assert cause.remainder() == pytest.approx(0)
 
 
-def test_additive_falls_back_to_value_and_ranks_across_dimensions():
+def test_additive_falls_back_to_value_and_picks_one_dimension():
     # Same GMV with numerator missing (value used), plus a platform split of the same total:
     #   ios 20,000 -> 15,800 (-4,200, share 0.9333), android 14,000 -> 13,700 (-300, share 0.0667).
-    # Ranked by share: douyin 1.111 > ios 0.933 > wechat 0.111 > android 0.067.
+    # Best segment per dimension: channel douyin 1.111 > platform ios 0.933, so channel is shown
+    # (before: douyin, ios, wechat, android across both, 1.111 + 0.933 + … of one change).
     base = [dict(r, numerator=None) for r in BASE_GMV] + [amount("platform", "ios", 20000),
                                                           amount("platform", "android", 14000)]
     now = [dict(r, numerator=None) for r in NOW_GMV] + [amount("platform", "ios", 15800),
                                                         amount("platform", "android", 13700)]
     cause = explain(now, base, "gmv", top=10)
-    assert names(cause) == [("channel", "douyin"), ("platform", "ios"), ("channel", "wechat"),
-                            ("platform", "android")]
-    assert [round(s.share, 4) for s in cause.segments] == [1.1111, 0.9333, 0.1111, 0.0667]
-    assert names(explain(now, base, "gmv")) == [("channel", "douyin"), ("platform", "ios"), ("channel", "wechat")]
+    assert cause.dimension == "channel"
+    assert names(cause) == [("channel", "douyin"), ("channel", "wechat")]
+    assert [round(s.share, 4) for s in cause.segments] == [1.1111, 0.1111]
+    # Without the channel rows platform is the one: ios -4,200 then android -300 (sum -4,500).
+    no_channel = explain([r for r in now if r["dimension"] != "channel"],
+                         [r for r in base if r["dimension"] != "channel"], "gmv")
+    assert names(no_channel) == [("platform", "ios"), ("platform", "android")]
+    assert no_channel.offset == 0 and no_channel.remainder() == pytest.approx(0)
 
 
 # ---------------------------------------------------------------------------
@@ -185,6 +203,10 @@ def test_ratio_contributions_need_not_add_up():
     assert [s.share for s in cause.segments] == [pytest.approx(15 / 23), pytest.approx(12 / 23)]
     assert sum(s.contribution for s in cause.segments) == pytest.approx(-9 / 55)
     assert sum(s.contribution for s in cause.segments) != pytest.approx(cause.delta)
+    # The remainder states the interaction: -23/165 - (-9/55) = -23/165 + 27/165 = 4/165 = +0.024242.
+    assert cause.remainder() == pytest.approx(4 / 165)
+    assert root_cause_lines(cause, "en")[-1] == "remainder +2.4 pp, including the segments' interaction"  # 4/165
+    assert root_cause_lines(cause, "zh-CN")[-1] == "其余 +2.4 个百分点（含分组间的相互影响）"
 
 
 # ---------------------------------------------------------------------------
@@ -220,6 +242,16 @@ def test_new_and_vanished_additive_segments_count_as_zero():
     new = cause.segments[0]
     assert (new.baseline, new.value, new.contribution) == (0.0, 800, 800)
     assert new.share == pytest.approx(8 / 3)
+    assert cause.offset == pytest.approx(-500)  # baidu; 800 - 500 = 300
+    # A share over 100% is not printed as "267%": the line says so and the offset is stated.
+    assert root_cause_lines(cause, "en") == [
+        "channel=xiaohongshu: ¥0.00 → ¥800.00, +¥800.00, more than the whole +¥300.00 change",
+        "other channel segments offset -¥500.00",
+    ]
+    assert root_cause_lines(cause, "zh-CN") == [
+        "渠道=xiaohongshu：¥0.00 → ¥800.00，贡献 +¥800.00，超过总变化 +¥300.00",
+        "其他渠道分组抵消了 -¥500.00",
+    ]
     # The other way round the vanished baidu explains a drop: 1,800 -> 1,500, baidu 0 -> 500 reversed.
     back = explain(base, now, "gmv")
     assert names(back) == [("channel", "xiaohongshu")]  # -800, share 2.6667; baidu +500 opposes
@@ -253,40 +285,51 @@ def test_zero_delta_gives_no_segments():
 
 
 def test_lines_en_and_zh():
-    # ios share 0.996441 -> "100%"; alipay 0.983732 -> "98%"; alipay 792/800 = 99.0%, 600/900 = 66.7%.
+    # ios: contribution -0.14 = -14.0 pp of delta -0.1405 = -14.05 pp (shown -14.1), share 0.996441 -> "100%".
+    # Before: a second line "payment_method=alipay … explains 98%" from an overlapping dimension.
+    # Rest: android not listed; remainder -0.1405 + 0.14 = -0.0005 = -0.05 pp, shown -0.1 (the float
+    # difference is -0.00050000000000000…1, rounded away from zero).
     cause = explain(NOW_PAY, BASE_PAY, PSR, funnel_step="payment")
     assert root_cause_lines(cause, "en") == [
-        "platform=ios: 98.0% → 70.0%, explains 100% of the change",
-        "payment_method=alipay: 99.0% → 66.7%, explains 98% of the change",
-        "funnel: checkout → payment conversion fell most",
+        "platform=ios: 98.0% → 70.0%, -14.0 pp of the -14.1 pp change (100%)",
+        "1 more platform segment(s) not listed; remainder -0.1 pp, including the segments' interaction",
+        "funnel: Checkout → Payment success conversion fell most",
     ]
     assert root_cause_lines(cause, "zh-CN") == [
-        "平台=ios：98.0% → 70.0%，解释了 100% 的变化",
-        "支付方式=alipay：99.0% → 66.7%，解释了 98% 的变化",
+        "平台=ios：98.0% → 70.0%，贡献 -14.0 个百分点，占总变化（-14.1 个百分点）的 100%",
+        "另有 1 个平台分组未列出；其余 -0.1 个百分点（含分组间的相互影响）",
         "漏斗：结算→支付成功 转化下降最多",
     ]
     assert root_cause_lines(cause) == root_cause_lines(cause, "zh-CN")
-    assert root_cause_lines(cause, "en", top=1) == [
-        "platform=ios: 98.0% → 70.0%, explains 100% of the change",
-        "funnel: checkout → payment conversion fell most",
-    ]
+    # top=2 of min_share 0 lists android too: -0.05 pp of -14.1 (0.36% -> "0%"), nothing remains.
+    wide = explain(NOW_PAY, BASE_PAY, PSR, min_share=0.0, top=10)
+    assert root_cause_lines(wide, "en", top=1)[1] == (
+        "1 more platform segment(s) not listed; remainder -0.1 pp, including the segments' interaction")
+    assert len(root_cause_lines(wide, "en", top=2)) == 2
 
 
 def test_lines_format_by_unit():
-    # GMV (currency): douyin share 10/9 -> "111%", wechat 1/9 -> "11%".
+    # GMV (currency): douyin share 10/9 was printed "111%"; now -5,000 is "more than the whole
+    # -4,500 change" and baidu's +1,000 is stated as the offset; wechat 1/9 -> "11%".
+    # Check: -5,000 - 500 + 1,000 = -4,500.
     gmv = explain(NOW_GMV, BASE_GMV, "gmv")
     assert root_cause_lines(gmv, "en") == [
-        "channel=douyin: ¥20,000.00 → ¥15,000.00, explains 111% of the change",
-        "channel=wechat: ¥6,000.00 → ¥5,500.00, explains 11% of the change",
+        "channel=douyin: ¥20,000.00 → ¥15,000.00, -¥5,000.00, more than the whole -¥4,500.00 change",
+        "channel=wechat: ¥6,000.00 → ¥5,500.00, -¥500.00 of the -¥4,500.00 change (11%)",
+        "other channel segments offset +¥1,000.00",
     ]
-    assert root_cause_lines(gmv, "zh-CN")[0] == "渠道=douyin：¥20,000.00 → ¥15,000.00，解释了 111% 的变化"
+    assert root_cause_lines(gmv, "zh-CN") == [
+        "渠道=douyin：¥20,000.00 → ¥15,000.00，贡献 -¥5,000.00，超过总变化 -¥4,500.00",
+        "渠道=wechat：¥6,000.00 → ¥5,500.00，贡献 -¥500.00，占总变化（-¥4,500.00）的 11%",
+        "其他渠道分组抵消了 +¥1,000.00",
+    ]
     # Orders (count): douyin 12,000 -> 9,500 is the whole -2,500 change.
     base = [amount("all", "all", 15000, "orders"), amount("channel", "douyin", 12000, "orders"),
             amount("channel", "wechat", 3000, "orders")]
     now = [amount("all", "all", 12500, "orders"), amount("channel", "douyin", 9500, "orders"),
            amount("channel", "wechat", 3000, "orders")]
     assert root_cause_lines(explain(now, base, "orders"), "en") == [
-        "channel=douyin: 12,000 → 9,500, explains 100% of the change"]
+        "channel=douyin: 12,000 → 9,500, -2,500 of the -2,500 change (100%)"]
 
 
 def test_lines_escape_data_and_step_fallbacks():
@@ -295,11 +338,11 @@ def test_lines_escape_data_and_step_fallbacks():
     now = [amount("all", "all", 2000), amount("channel", "<!channel>", 1000), amount("channel", "organic", 1000)]
     cause = explain(now, base, "gmv", funnel_step="<@U1>")
     assert root_cause_lines(cause, "en") == [
-        "channel=&lt;!channel&gt;: ¥5,000.00 → ¥1,000.00, explains 100% of the change",
+        "channel=&lt;!channel&gt;: ¥5,000.00 → ¥1,000.00, -¥4,000.00 of the -¥4,000.00 change (100%)",
         "funnel: &lt;@U1&gt; conversion fell most",
     ]
     assert root_cause_lines(cause, "zh-CN") == [
-        "渠道=&lt;!channel&gt;：¥5,000.00 → ¥1,000.00，解释了 100% 的变化",
+        "渠道=&lt;!channel&gt;：¥5,000.00 → ¥1,000.00，贡献 -¥4,000.00，占总变化（-¥4,000.00）的 100%",
         "漏斗：&lt;@U1&gt; 转化下降最多",
     ]
     # An unknown dimension name is data too; the first funnel step has no step before it.
@@ -307,10 +350,46 @@ def test_lines_escape_data_and_step_fallbacks():
     odd_now = [dict(r, dimension="*x*") if r["dimension"] == "channel" else r for r in now]
     first = explain(odd_now, odd, "gmv", funnel_step="page_view")
     assert root_cause_lines(first, "en")[0].startswith("＊x＊=&lt;!channel&gt;: ")
-    assert root_cause_lines(first, "en")[-1] == "funnel: page_view conversion fell most"
+    assert root_cause_lines(first, "en")[-1] == "funnel: Visit conversion fell most"
     assert root_cause_lines(first, "zh-CN")[-1] == "漏斗：访问 转化下降最多"
 
 
 def test_lines_reject_unknown_locale():
     with pytest.raises(ValueError, match="unsupported locale"):
         root_cause_lines(RootCause(PSR, None, None, None, []), "fr")
+
+
+def test_overlapping_rate_shares_over_100_percent_are_worded_and_reconciled():
+    # The shape of the demo's payment incident, small:
+    #                      baseline (attempts/ok)   today
+    #   all                200 / 200 = 100%          300 / 250 = 83.33%   delta = -1/6 = -16.67 pp
+    #   pay alipay         100 / 100                 100 /  50 = 50%
+    #   pay wechat_pay     100 / 100                 200 / 200 = 100%
+    #   platform ios       100 / 100                 150 / 100 = 66.7%
+    #   platform android   100 / 100                 150 / 150 = 100%
+    # alipay:  (200 - 100 + 50) / (200 - 100 + 100)  = 150/200 = 0.75 -> -0.25, share 1.5
+    # ios:     (200 - 100 + 100) / (200 - 100 + 150) = 200/250 = 0.8  -> -0.20, share 1.2
+    # wechat_pay and android: (250/250 or 300/300) = 1.0 -> 0
+    # Before: "payment_method=alipay … explains 150%" and "platform=ios … explains 120%" (270% of one change).
+    base = [rate("all", "all", 200, 200), rate("payment_method", "alipay", 100, 100),
+            rate("payment_method", "wechat_pay", 100, 100), rate("platform", "ios", 100, 100),
+            rate("platform", "android", 100, 100)]
+    now = [rate("all", "all", 300, 250), rate("payment_method", "alipay", 100, 50),
+           rate("payment_method", "wechat_pay", 200, 200), rate("platform", "ios", 150, 100),
+           rate("platform", "android", 150, 150)]
+    cause = explain(now, base, PSR)
+    assert cause.delta == pytest.approx(-1 / 6)
+    assert names(cause) == [("payment_method", "alipay")]  # 1.5 > 1.2: one dimension
+    assert cause.segments[0].share == pytest.approx(1.5)
+    # Nothing moved up (offset 0); remainder -1/6 - (-1/4) - 0 = +1/12 = +8.33 pp: the mix (wechat_pay's
+    # volume doubled at 100%) that the one-segment what-if leaves out.
+    assert cause.offset == 0
+    assert cause.remainder() == pytest.approx(1 / 12)
+    assert root_cause_lines(cause, "en") == [
+        "payment method=alipay: 100.0% → 50.0%, -25.0 pp, more than the whole -16.7 pp change",
+        "remainder +8.3 pp, including the segments' interaction",
+    ]
+    assert root_cause_lines(cause, "zh-CN") == [
+        "支付方式=alipay：100.0% → 50.0%，贡献 -25.0 个百分点，超过总变化 -16.7 个百分点",
+        "其余 +8.3 个百分点（含分组间的相互影响）",
+    ]

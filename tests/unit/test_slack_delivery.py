@@ -368,3 +368,17 @@ def test_content_hash_is_canonical():
     assert content_hash(a) == content_hash(b)
     assert content_hash(a) != content_hash(Message(text="t2", blocks=a.blocks))
     assert len(content_hash(a)) == 64
+
+
+def test_outbox_markdown_is_plain_text_and_the_payload_stays_escaped(engine, outbox):
+    # Before: the .md file held the Slack fallback as is, "&lt;" entities and all.
+    # The data "<!channel> & a&lt;b" escaped for Slack is "&lt;!channel&gt; &amp; a&amp;lt;b";
+    # the .md decodes it once, back to the data.
+    message = _message("channel=&lt;!channel&gt; &amp; a&amp;lt;b: -¥5,000.00")
+    outcome = _deliver(engine, None, outbox, message=message)
+    json_path, md_path = outbox_paths(outbox, KIND, DS)
+    assert outcome.status == "outbox"
+    assert md_path.read_text(encoding="utf-8") == "channel=<!channel> & a&lt;b: -¥5,000.00\n"
+    payload = json.loads(json_path.read_text(encoding="utf-8"))
+    assert payload["text"] == message.text  # what Slack gets is still escaped
+    assert payload["blocks"][1]["text"]["text"] == "channel=&lt;!channel&gt; &amp; a&amp;lt;b: -¥5,000.00"

@@ -144,6 +144,6 @@ def test_a_social_funnel_cause_names_the_step_before_it():
     from opscadence.alerting.rootcause import RootCause, root_cause_lines
 
     cause = RootCause("share_rate", 0.06, 0.09, -0.03, [], "share")
-    # the step before share in the social funnel is post (keys in English, labels in zh-CN)
-    assert root_cause_lines(cause, "en") == ["funnel: post → share conversion fell most"]
+    # the step before share in the social funnel is post (its label in each locale)
+    assert root_cause_lines(cause, "en") == ["funnel: Post → Share conversion fell most"]
     assert root_cause_lines(cause, "zh-CN") == ["漏斗：发帖→分享 转化下降最多"]

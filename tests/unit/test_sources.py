@@ -135,7 +135,7 @@ def test_line_numbers_follow_the_file_with_blank_lines_and_multiline_text(tmp_pa
         CsvExportSource(tmp_path).read_partition(DS)
     assert "feedback.csv row 5, column rating: 'x' is not a number" in str(err.value)
     text = text.replace(",x,", ",4,")
-    write_export(tmp_path, {"feedback": text})
+    write_export(tmp_path, {**CLEAN, "feedback": text})
     frame = CsvExportSource(tmp_path).read_partition(DS)["feedback"]
     assert frame.index.tolist() == [2, 5]
     assert frame.loc[2, "text"] == "line one\nline two"
@@ -205,16 +205,21 @@ def test_missing_columns_stay_missing_and_validation_reports_them(tmp_path):
     assert report.critical_failures[0].detail == f"{folder / 'orders.csv'}: column amount is missing"
 
 
-def test_missing_file_is_an_empty_frame(tmp_path):
+def test_missing_file_is_reported_as_a_missing_file_not_missing_columns(tmp_path):
+    # Before: an empty frame, then validation reported payments' seven columns as missing.
     tables = {k: v for k, v in CLEAN.items() if k != "payments"}
-    write_export(tmp_path, tables)
+    folder = write_export(tmp_path, tables)
     source = CsvExportSource(tmp_path)
-    frames = source.read_partition(DS)
-    assert set(frames) == set(RAW_TABLES)
-    assert frames["payments"].empty and list(frames["payments"].columns) == []
-    assert any("payments.csv" in w for w in source.warnings)
-    report = validate_partition(frames, DS)
-    assert {f.table for f in report.critical_failures} == {"payments"}
+    with pytest.raises(SourceError) as err:
+        source.read_partition(DS)
+    assert str(err.value) == f"payments.csv is missing in {folder}"
+    assert err.value.check == "file_missing" and err.value.path == str(folder)
+    # Two absent files are named in one line, in table order.
+    (folder / "users.csv").unlink()
+    with pytest.raises(SourceError, match=r"^users\.csv, payments\.csv are missing in "):
+        source.read_partition(DS)
+    with pytest.raises(SourceError, match=r"^payments\.csv is missing in "):
+        source.read_table("payments", DS)
 
 
 def test_clean_export_passes_validation(tmp_path):
@@ -325,3 +330,16 @@ def test_both_sources_say_what_they_can_do(tmp_path, engine):
     assert not csv_source.validates_in_database()
     assert not warehouse_source.has_partition(day)  # an empty warehouse holds no day
     assert warehouse_source.validates_in_database() == (engine.dialect.name == "postgresql")
+
+
+def test_missing_file_fails_validation_as_one_file_missing_check(tmp_path, engine):
+    # The day's report has one critical failure naming the file, not payments' columns one by one.
+    from opscadence.pipelines.daily import extract_day, validate_day
+
+    folder = write_export(tmp_path, {k: v for k, v in CLEAN.items() if k != "payments"})
+    source = CsvExportSource(tmp_path)
+    report = validate_day(engine, source, extract_day(source, DS))
+    [failure] = report.failures
+    assert (failure.table, failure.expectation, failure.severity) == ("payments", "file_missing", "critical")
+    assert failure.unexpected_count is None  # a file, not a count of rows
+    assert failure.detail == f"payments.csv is missing in {folder}"

@@ -7,7 +7,7 @@ Messages are rendered by :mod:`opscadence.reporting.slack.alerts` and delivered 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -179,10 +179,12 @@ def send_reminders(
     outbox_dir: Path | str,
     now: datetime | None = None,
     enabled: bool = True,
+    timezone: tzinfo | None = None,
 ) -> list[DeliveryOutcome]:
     """One reminder per day (``today``) per alert still firing since an earlier day, in its thread.
 
-    ``enabled`` is ``alerting.daily_reminder``; silenced alerts are skipped.
+    ``enabled`` is ``alerting.daily_reminder``; silenced alerts are skipped. The time it fires
+    since is shown in ``timezone`` (the shop's; UTC when not given).
     """
     if not enabled:
         return []
@@ -195,7 +197,7 @@ def send_reminders(
             continue
         if row.last_reminder_on is not None and row.last_reminder_on >= today:
             continue
-        message = render_reminder(alert_from_row(row), locale, row.fingerprint, since=row.fired_at)
+        message = render_reminder(alert_from_row(row), locale, row.fingerprint, since=row.fired_at, tz=timezone)
         outcome = deliver(
             engine, client, kind=f"rem-{row.fingerprint}"[:32], ds=today,
             channel=row.channel or channels.severity_channel(row.severity),

@@ -8,7 +8,7 @@ escaped (:mod:`opscadence.reporting.describe`, :func:`~opscadence.reporting.i18n
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from opscadence.core.model import Alert, Message
@@ -56,8 +56,10 @@ def render_firing(
     if mention:
         main = f"{mention} {main}"
     lines = [f"→ {s['suggest']}{playbook.for_alert(alert, locale)}"]
-    shown = [d for d in details if str(d).strip()][:MAX_DETAIL_LINES]
-    lines += [f"• {data_text(d, DETAIL_CHARS)}" for d in shown]
+    given = [d for d in details if str(d).strip()]
+    lines += [f"• {data_text(d, DETAIL_CHARS)}" for d in given[:MAX_DETAIL_LINES]]
+    if len(given) > MAX_DETAIL_LINES:
+        lines.append(s["more"].format(n=len(given) - MAX_DETAIL_LINES))
     return _message(main, lines, s["fingerprint"].format(fp=fp))
 
 
@@ -87,8 +89,9 @@ def render_escalation(
     return _message(main, footer=s["fingerprint"].format(fp=fp))
 
 
-def render_reminder(alert: Alert, locale: str, fp: str, *, since: datetime) -> Message:
-    """"⏰ still firing (since <UTC time>): <description>"."""
+def render_reminder(alert: Alert, locale: str, fp: str, *, since: datetime, tz: tzinfo | None = None) -> Message:
+    """"⏰ still firing (since 2026-11-24 09:05 UTC+08:00): <description>", ``since`` (naive: UTC)
+    shown in the shop's timezone ``tz`` (UTC when not given)."""
     s = strings(locale)
-    main = s["reminder"].format(since=format_datetime(since), summary=describe_alert(alert, locale))
+    main = s["reminder"].format(since=format_datetime(since, tz or UTC), summary=describe_alert(alert, locale))
     return _message(main, footer=s["fingerprint"].format(fp=fp))

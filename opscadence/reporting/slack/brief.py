@@ -1,10 +1,11 @@
 """Render a :class:`~opscadence.core.model.DailyBrief` (and a backfill's summary) as a Slack message.
 
 ``render_daily_brief`` is pure: the same brief gives the same :class:`Message`. Its
-``blocks`` are Slack Block Kit; its ``text`` is the notification fallback and is also
-written as the Markdown outbox file and printed on the terminal, so it reads on its
-own (title, KPIs, alerts, funnel, data quality, feedback, run link) with no
-Slack-only markup besides escaped entities.
+``blocks`` are Slack Block Kit; its ``text`` is the notification fallback, Slack-escaped
+like the blocks. The same text, made plain by :func:`~opscadence.reporting.i18n.plain_text`
+(the entities decoded), is written as the Markdown outbox file and printed on the
+terminal, so it reads on its own (title, KPIs, alerts, funnel, data quality, feedback,
+run link) with no Slack-only markup. Every list cut short says how many it left out.
 
 Safety rules enforced here:
 
@@ -34,11 +35,12 @@ from opscadence.reporting.describe import describe_alert
 from opscadence.reporting.i18n import (
     SEVERITY_EMOJI,
     data_text,
-    format_change,
     format_date,
+    format_kpi_change,
     format_value,
     metric_label,
     signed_pct,
+    signed_points,
     step_label,
     strings,
 )
@@ -129,7 +131,9 @@ def _kpi_part(kpis: list[KpiValue], locale: str, s: dict[str, str]) -> Part:
     for k in kpis:
         label, unit = metric_label(k.metric, locale)
         value = format_value(k.value, unit, locale)
-        dod, wow = format_change(k.day_over_day, locale), format_change(k.week_over_week, locale)
+        # A rate in percentage points, a count or an amount in relative percent.
+        dod = format_kpi_change(k.metric, k.value, k.previous_day, locale)
+        wow = format_kpi_change(k.metric, k.value, k.same_weekday_last_week, locale)
         field_text = f"*{label}*\n{value}\n{s['dod']} {dod} · {s['wow']} {wow}"
         fields.append({"type": "mrkdwn", "text": truncate(field_text, MAX_FIELD_TEXT)})
         lines.append("• " + s["kpi_line"].format(label=label, value=value, dod=s["dod"], dod_v=dod,
@@ -167,6 +171,8 @@ def _alert_lines(alert: Alert, locale: str, s: dict[str, str], playbook: Playboo
     # Root-cause lines arrive escaped (opscadence.alerting.rootcause); only their length is bounded here.
     for line in (details or [])[:MAX_DETAILS_SHOWN]:
         text += f"\n    · {truncate(line, 300)}"
+    if len(details or []) > MAX_DETAILS_SHOWN:
+        text += f"\n    · {_more(len(details or []) - MAX_DETAILS_SHOWN, s)}"
     return text
 
 
@@ -206,7 +212,10 @@ def _issue_line(issue: DataQualityIssue, s: dict[str, str]) -> str:
     samples = [data_text(redact_sample(str(x)), 60) for x in issue.sample[:MAX_SAMPLES]]
     samples = [x for x in samples if x]
     if samples:
-        parts.append(s["dq_samples"].format(samples=", ".join(samples)))
+        text = ", ".join(samples)
+        if len(issue.sample) > MAX_SAMPLES:
+            text += " " + _more(len(issue.sample) - MAX_SAMPLES, s)
+        parts.append(s["dq_samples"].format(samples=text))
     line = ("❌ " if issue.severity == "critical" else "⚠️ ") + " · ".join(p for p in parts if p)
     if issue.detail:
         # The value to fix, verbatim (escaped): the free-text mask would hide a bad timestamp such as
@@ -244,7 +253,16 @@ def _weakest_line(funnel: Funnel, locale: str, s: dict[str, str]) -> str:
     if funnel.weakest_change is not None:
         key = {"last_week": "weakest_change_last_week", "previous_day": "weakest_change_previous_day"}.get(
             funnel.weakest_baseline or "", "weakest_change")
-        line += s[key].format(change=signed_pct(funnel.weakest_change))
+        # A conversion is a rate: its change in percentage points when the baseline is known.
+        step = next((st for st in funnel.steps if st.step == funnel.weakest_step), None)
+        baseline = None if step is None else {"last_week": step.conversion_last_week,
+                                              "previous_day": step.conversion_previous_day}.get(
+            funnel.weakest_baseline or "")
+        if step is not None and step.conversion is not None and baseline is not None:
+            change = signed_points(step.conversion - baseline, locale)
+        else:
+            change = signed_pct(funnel.weakest_change)
+        line += s[key].format(change=change)
     return line
 
 
@@ -269,6 +287,8 @@ def _feedback_excerpt(text: str) -> str:
 def _feedback_part(brief: DailyBrief, s: dict[str, str]) -> Part:
     title = s["feedback"].format(n=f"{brief.urgent_feedback_count:,}")
     lines = [_feedback_excerpt(t) for t in brief.urgent_feedback[:MAX_FEEDBACK_SHOWN] if str(t).strip()]
+    if lines and brief.urgent_feedback_count > len(lines):  # the count is of all, the excerpts a few
+        lines.append(_more(brief.urgent_feedback_count - len(lines), s))
     return _pack(title, lines), [title, *lines]
 
 
