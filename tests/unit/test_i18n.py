@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from opscadence.alerting.rootcause import RootCause, SegmentContribution, root_cause_lines
-from opscadence.core.model import Funnel, KpiValue
+from opscadence.core.model import DataQualityIssue, Funnel, KpiValue
 from opscadence.reporting import i18n
 from opscadence.reporting.describe import describe_alert
 from opscadence.reporting.i18n import STRINGS, data_text
@@ -70,6 +70,10 @@ def render_everything(locale: str) -> None:
                                   urgent_feedback=["hi"], dq_issues=dq_issues()[:1]), locale)
     render_daily_brief(make_brief(dq_passed=False, dq_issues=dq_issues() * 6, alerts=ALERTS), locale)
     render_daily_brief(make_brief(dq_passed=False, dq_issues=[], alerts=[]), locale)
+    args = {"tables": "users, events", "ds": "2025-01-01", "where": "the warehouse sqlite:///w.sqlite"}
+    absent = [DataQualityIssue("events", "expect_partition_to_have_rows", None, "critical", None, [], "x", (key, args))
+              for key in ("dq_no_rows", "dq_source_empty")]
+    render_daily_brief(make_brief(dq_passed=False, dq_issues=absent, alerts=[], partial=True), locale)
     render_daily_brief(make_brief(alerts=[], kpis=[KpiValue(f"m{i}", i) for i in range(600)]), locale)
     for baseline in ("previous_day", None):
         f = Funnel(steps=funnel().steps, weakest_step="payment", weakest_change=-0.05, weakest_baseline=baseline)
