@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from flows.backfill import backfill
 from flows.daily import daily_brief
 from opscadence import warehouse
 from opscadence.cli import main
@@ -54,6 +55,8 @@ def test_a_day_not_over_is_refused_a_partial_run_leaves_the_alert_clock_and_the_
     # The flow refuses it too (a run started from the Prefect UI with as_of=that day).
     with pytest.raises(PeriodNotComplete, match=f"the latest complete day is {yesterday}"):
         daily_brief(as_of=future)
+    with pytest.raises(PeriodNotComplete, match=f"^{today} has not ended yet"):
+        backfill(cadence="daily", start=shop.start, end=today, notify=False)
     assert slack_server.calls("chat.postMessage") == [] and _alert_states(engine) == []
 
     # 2. --allow-partial runs it: no data for that day is a failed validation (not an all-clear),
