@@ -225,7 +225,7 @@ def user_data_dir(environ: dict[str, str] | None = None, app: str = "opscadence"
 class Config(_Strict):
     # Where the default SQLite warehouse and the outbox live: one place whatever the working
     # directory (absolute; a relative home in the config file is taken from the file's folder).
-    home: Path = Field(default_factory=user_data_dir)
+    home: Path = Field(default_factory=lambda: user_data_dir())
     warehouse_url: str | None = None
     timezone: str = "Asia/Shanghai"
     locale: Literal["zh-CN", "en"] = "zh-CN"
