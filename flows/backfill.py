@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 from pydantic import Field
 
 from flows.common import build_context
-from opscadence.core.periods import cadence_names, get_cadence
+from opscadence.core.periods import Period, cadence_names, check_complete, get_cadence
 from opscadence.reporting.slack.brief import render_backfill_summary
 from tasks.backfill import backfill_periods
 from tasks.notify import deliver_message
@@ -36,8 +36,10 @@ def backfill(
 
     Alerts are recorded per period but never notified; one summary goes to the alerts channel.
     """
-    get_cadence(cadence)  # an unknown cadence fails here, naming the known ones
+    spec = get_cadence(cadence)  # an unknown cadence fails here, naming the known ones
     ctx = build_context()
+    # A backfill recomputes finished periods only: its last one must have ended.
+    check_complete(Period.containing(spec.grain, end), ctx.cfg.timezone, hint="end the backfill there")
     logger = get_run_logger()
     summary = backfill_periods(ctx.engine, ctx.cfg, ctx.source, cadence, start, end, force, concurrency)
     logger.info("backfill %s %s..%s: %d done, %d skipped, %d failed", cadence, start, end,

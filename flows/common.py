@@ -10,7 +10,7 @@ from sqlalchemy.engine import Engine
 
 from opscadence import warehouse
 from opscadence.core.config import Config, load_config
-from opscadence.core.periods import Period, get_cadence
+from opscadence.core.periods import Period, check_complete, get_cadence
 from opscadence.sources import make_source
 from opscadence.delivery.slack import SlackClient, client_from_env
 from opscadence.sources import PartitionSource
@@ -56,13 +56,21 @@ def flow_run_url() -> str | None:
     return url if url and url.startswith("http") else None
 
 
-def logical_period(cadence: str, as_of: date | None, cfg: Config) -> Period:
-    """The period holding ``as_of``, or the one that just ended at the run's scheduled start."""
+def logical_period(cadence: str, as_of: date | None, cfg: Config, *, allow_partial: bool = False) -> Period:
+    """The period holding ``as_of``, or the one that just ended at the run's scheduled start.
+
+    Unless ``allow_partial``, a period that has not ended yet (checked against the clock, not
+    the scheduled start) is refused with :class:`opscadence.core.periods.PeriodNotComplete`.
+    """
     from prefect.runtime import flow_run
 
     scheduled = flow_run.scheduled_start_time
     now = datetime.fromisoformat(scheduled.isoformat()) if scheduled is not None else None
-    return get_cadence(cadence).period(as_of, cfg.timezone, now)
+    period = get_cadence(cadence).period(as_of, cfg.timezone, now)
+    if not allow_partial:
+        check_complete(period, cfg.timezone, hint="pass --allow-partial, or the flow parameter allow_partial, "
+                                                  "to run it anyway")
+    return period
 
 
 class InjectedFault(RuntimeError):

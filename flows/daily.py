@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from opscadence.core.locks import period_lock
-from opscadence.core.periods import get_cadence
+from opscadence.core.periods import get_cadence, is_complete
 from opscadence.reporting.i18n import plain_text
 from opscadence.reporting.playbook import Playbook
 
@@ -24,17 +24,20 @@ BRIEF_KIND = "daily-brief"
 
 
 @flow(name="daily-brief", log_prints=False)
-def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any]:
+def daily_brief(as_of: date | None = None, notify: bool = True, allow_partial: bool = False) -> dict[str, Any]:
     """Validate the day's data, compute KPIs, funnel and alerts, and deliver the brief.
 
     ``as_of`` is the logical date; None means yesterday in the shop's timezone, taken from
     the run's scheduled start, so scheduled runs, UI reruns and backfills behave alike.
+    A day that has not ended yet in the shop's timezone is refused unless ``allow_partial``;
+    the brief of such a day says it is partial and its alerts leave the alert lifecycle alone.
     ``notify=False`` records the day's alerts but sends nothing and leaves the alert lifecycle
     alone (backfills).
     """
     ctx = build_context()
     cfg, engine = ctx.cfg, ctx.engine
-    period = logical_period(CADENCE, as_of, cfg)
+    period = logical_period(CADENCE, as_of, cfg, allow_partial=allow_partial)
+    partial = not is_complete(period, cfg.timezone)
     ds = period.start
     logger = get_run_logger()
     logger.info("daily brief for %s (%s)", ds, cfg.timezone)
@@ -53,7 +56,7 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
         inject_fault("after-compute")
         alerts = evaluate_alerts(engine, cfg, ds, report)
         details = explain_alerts(engine, ds, alerts, cfg.locale)  # root causes, for the brief and the alerts
-        brief = assemble_brief(engine, cfg, ds, report, alerts, ctx.run_url, details)
+        brief = assemble_brief(engine, cfg, ds, report, alerts, ctx.run_url, details, partial)
         message, content_key = render_brief(brief, cfg.locale, Playbook(cfg.playbook))
 
         deliveries = []
@@ -63,15 +66,18 @@ def daily_brief(as_of: date | None = None, notify: bool = True) -> dict[str, Any
                     deliver_message(engine, ctx.slack, BRIEF_KIND, ds, channel, message, cfg.outbox_dir, content_key)
                 )
             # Alerts notify on state changes only: once when firing, once (in thread) when resolved.
-            now = datetime.now(timezone.utc)
-            transitions = update_alert_lifecycle(engine, cfg, ds, report, alerts, details, now)
-            deliveries += notify_alerts(engine, ctx.slack, cfg, transitions, now)
+            # A partial day's numbers can neither open nor resolve an alert (the lifecycle refuses it too).
+            if not partial:
+                now = datetime.now(timezone.utc)
+                transitions = update_alert_lifecycle(engine, cfg, ds, report, alerts, details, now)
+                deliveries += notify_alerts(engine, ctx.slack, cfg, transitions, now)
     engine.dispose()
     return {
         "cadence": CADENCE,
         "period": period.key,
         "ds": ds.isoformat(),
         "validation_passed": report.passed,
+        "partial": partial,
         "recomputed": recomputed,  # comparison days whose inputs changed since their marts
         "alerts": [f"{a.severity} {a.metric} {a.dimension}={a.dimension_value}" for a in alerts],
         "text": plain_text(message.text),  # for the terminal: the Slack escaping undone

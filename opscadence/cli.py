@@ -123,14 +123,18 @@ def _check_range(start: date, end: date) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     _prefect_defaults()
-    load_config()  # fail fast with a clear message before Prefect starts
+    cfg = load_config()  # fail fast with a clear message before Prefect starts
     _check_warehouse()
     if args.cadence == "watch":
         return _run_watch(args)
-    from opscadence.core.periods import get_cadence
+    from opscadence.core.periods import check_complete, get_cadence
 
-    flow = get_cadence(args.cadence).flow_function()
-    result = flow(as_of=args.date, notify=not args.no_notify)
+    spec = get_cadence(args.cadence)
+    if not args.allow_partial:  # refused here, before Prefect starts; the flow checks again
+        check_complete(spec.period(args.date, cfg.timezone), cfg.timezone)
+    flow = spec.flow_function()
+    result = flow(as_of=args.date, notify=not args.no_notify,
+                  **({"allow_partial": True} if args.allow_partial else {}))
     period = result["period"]
     if result.get("text"):  # the brief's plain text (entities decoded), as the .md outbox file has it
         print()
@@ -138,12 +142,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print()
     if result.get("recomputed"):
         print(f"{len(result['recomputed'])} day(s) recomputed: inputs changed ({', '.join(result['recomputed'])})")
-    if result.get("validation_passed") is False:
+    if result.get("partial"):
+        print(f"{period} has not ended yet: partial numbers, the alert states were left alone")
+    failed = result.get("validation_passed") is False
+    if failed:
         print(f"data validation FAILED for {period}: KPIs withheld, see the data-quality section")
     for d in result.get("deliveries", []):
         where = str(Path(d["path"]).resolve()) if d.get("path") else f"Slack {d['channel']}"
         print(f"{d['kind']} for {period} -> {d['status']}: {where}")
-    return 0
+    return EXIT_FAILED if failed else 0
 
 
 def _run_watch(args: argparse.Namespace) -> int:
@@ -163,8 +170,12 @@ def _run_watch(args: argparse.Namespace) -> int:
 def _cmd_backfill(args: argparse.Namespace) -> int:
     _prefect_defaults()
     _check_range(args.start, args.end)
-    load_config()
+    cfg = load_config()
     _check_warehouse()
+    from opscadence.core.periods import Period, check_complete, get_cadence
+
+    grain = get_cadence(args.cadence).grain
+    check_complete(Period.containing(grain, args.end), cfg.timezone, hint="end the backfill there")
     from flows.backfill import backfill
 
     result = backfill(cadence=args.cadence, start=args.start, end=args.end, force=args.force,
@@ -335,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--at", type=_iso_datetime, default=None,
                      help="watch: the moment to judge, ISO time in the shop's timezone (default: now)")
     run.add_argument("--no-notify", action="store_true", help="record results but send nothing")
+    run.add_argument("--allow-partial", action="store_true",
+                     help="run a period that has not ended yet (its alerts leave the alert states alone)")
     run.set_defaults(func=_cmd_run)
 
     backfill = sub.add_parser("backfill", help="run a cadence for every period in a range (one summary message)")

@@ -37,6 +37,6 @@ def evaluate_alerts(engine: Engine, cfg: Config, ds: date, report: ValidationRep
 @task(name="assemble-brief", cache_policy=NO_CACHE)
 def assemble_brief(
     engine: Engine, cfg: Config, ds: date, report: ValidationReport, alerts: list[Alert], run_url: str | None,
-    details: dict[str, list[str]],
+    details: dict[str, list[str]], partial: bool = False,
 ) -> DailyBrief:
-    return daily.assemble_brief(engine, cfg, ds, report, alerts, run_url, details)
+    return daily.assemble_brief(engine, cfg, ds, report, alerts, run_url, details, partial)

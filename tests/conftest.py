@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 import sqlalchemy as sa
@@ -14,6 +15,9 @@ os.environ["GX_ANALYTICS_ENABLED"] = "false"
 for _name in [n for n in os.environ if n.startswith("OPSCADENCE_") and n != "OPSCADENCE_TEST_POSTGRES_URL"]:
     del os.environ[_name]
 os.environ.pop("SLACK_BOT_TOKEN", None)
+# The default home is the user's data directory: a test that does not set OPSCADENCE_HOME
+# writes into a throwaway one, never the real one.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="opscadence-xdg-")
 
 from opscadence import warehouse  # noqa: E402
 

@@ -11,6 +11,7 @@ Secrets never live here (a file holding one is refused): the Slack bot token com
 from __future__ import annotations
 
 import os
+import sys
 from datetime import date as date_type
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -273,8 +274,22 @@ class SourceConfig(_Strict):
         return tuple(self.tables) if self.tables is not None else get_args(RawTable)
 
 
+def user_data_dir(environ: dict[str, str] | None = None, app: str = "opscadence") -> Path:
+    """The user's data directory, as ``platformdirs.user_data_dir(app)`` gives it: ``$XDG_DATA_HOME``
+    or ``~/.local/share`` on Linux, ``~/Library/Application Support`` on macOS, ``%LOCALAPPDATA%``
+    on Windows (platformdirs is not installed here, and these lines are all of it we use)."""
+    environ = os.environ if environ is None else environ
+    if sys.platform == "win32":
+        return Path(environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / app / app
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / app
+    return Path(environ.get("XDG_DATA_HOME", "").strip() or Path.home() / ".local" / "share") / app
+
+
 class Config(_Strict):
-    home: Path = Path(".opscadence")
+    # Where the default SQLite warehouse and the outbox live: one place whatever the working
+    # directory (absolute; a relative home in the config file is taken from the file's folder).
+    home: Path = Field(default_factory=lambda: user_data_dir())
     # May carry a password: never in repr (Prefect, logs); masked by `opscadence config`.
     warehouse_url: str | None = Field(None, repr=False)
     timezone: str = "Asia/Shanghai"
@@ -296,6 +311,11 @@ class Config(_Strict):
     urgent_keywords: list[str] = Field(
         default_factory=lambda: ["支付失败", "付款失败", "账号被封", "封号", "payment failed", "account banned"]
     )
+
+    @field_validator("home")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return Path(os.path.abspath(value.expanduser()))  # relative (OPSCADENCE_HOME): from the working directory
 
     @field_validator("timezone")
     @classmethod
@@ -455,13 +475,18 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
             raise ConfigError(f"invalid configuration ({file}): the top level must be a mapping")
         data = loaded or {}
         _reject_secrets(file, data)
+        if isinstance(data.get("home"), str) and not Path(data["home"]).expanduser().is_absolute():
+            data["home"] = str(file.resolve().parent / data["home"])  # the file's folder, not the working directory
     elif path is not None or "OPSCADENCE_CONFIG" in environ:
         raise ConfigError(f"configuration file not found: {file}")
     overrides = _env_overrides(environ)
     if overrides:
         source += " + environment"
+    merged = _deep_merge(data, overrides)
+    if merged.get("home") in (None, ""):
+        merged["home"] = str(user_data_dir(environ))
     try:
-        return Config.model_validate(_deep_merge(data, overrides))
+        return Config.model_validate(merged)
     except ValidationError as err:
         raise ConfigError(_format_error(source, err)) from None
 

@@ -76,6 +76,8 @@ class DataQualityIssue:
     unexpected_count: int | None
     sample: list[str] = field(default_factory=list)
     detail: str = ""
+    # A finding worded by the i18n catalogue: (key, arguments); the brief renders it in its locale.
+    message: tuple[str, dict[str, str]] | None = None
 
 
 @dataclass
@@ -95,6 +97,7 @@ class DailyBrief:
     alert_details: dict[str, list[str]] = field(default_factory=dict)
     # Headline KPIs no configured source can feed: metric → the raw tables it lacks.
     unavailable: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    partial: bool = False  # the day had not ended when the brief was made (run with allow_partial)
 
 
 def alert_key(alert: Alert) -> str:

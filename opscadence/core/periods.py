@@ -16,6 +16,8 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from opscadence.core.errors import UserError
+
 Grain = Literal["day", "week", "month", "quarter", "year"]
 GRAINS: tuple[str, ...] = ("day", "week", "month", "quarter", "year")
 
@@ -161,6 +163,31 @@ def resolve_period(grain: str, as_of: date | None, timezone: str, now: datetime 
     if as_of is not None:
         return Period.containing(grain, as_of)
     return last_complete(grain, timezone, now)
+
+
+def is_complete(period: Period, timezone: str, now: datetime | None = None) -> bool:
+    """Whether ``period`` has ended in the shop's timezone at ``now`` (default: this moment)."""
+    return period.end <= today_in(timezone, now)
+
+
+class PeriodNotComplete(UserError):
+    """A run asked for a period that has not ended yet (today, or a day in the future)."""
+
+
+def check_complete(period: Period, timezone: str, now: datetime | None = None, *,
+                   hint: str = "pass --allow-partial to run it anyway") -> None:
+    """Raise :class:`PeriodNotComplete` unless ``period`` has ended in the shop's timezone.
+
+    A partial period's numbers are not the period's numbers: a brief of them, or its alerts
+    resolving real ones, would mislead. The message names the latest complete period.
+    """
+    if is_complete(period, timezone, now):
+        return
+    latest = last_complete(period.grain, timezone, now)
+    suffix = f" ({hint})" if hint else ""
+    raise PeriodNotComplete(
+        f"{period.key} has not ended yet in {timezone}; the latest complete {period.grain} is {latest.key}{suffix}"
+    )
 
 
 def periods_between(grain: str, start: date, end: date) -> list[Period]:

@@ -27,7 +27,7 @@ from opscadence.core.config import Config
 from opscadence.metrics.catalog import headline_metrics, unavailable_metrics
 from opscadence.core.locks import period_lock
 from opscadence.core.model import Alert, DailyBrief, alert_key
-from opscadence.core.periods import BackfillPass, PassOutcome, Period, get_cadence
+from opscadence.core.periods import BackfillPass, PassOutcome, Period, get_cadence, last_complete
 from opscadence.core.privacy import mask_pii
 from opscadence.reporting.i18n import plain_text
 from opscadence.sources import PartitionSource, SourceError
@@ -35,7 +35,13 @@ from opscadence.quality.day import validate_partition
 from opscadence.quality.range import range_read_plan, validate_range
 from opscadence.quality.report import CheckResult, ValidationReport
 from opscadence.quality.sql import validate_partition_sql
-from opscadence.quality.store import store_report, trailing_row_counts, trailing_row_counts_range
+from opscadence.quality.presence import presence_check
+from opscadence.quality.store import (
+    partition_row_counts,
+    store_report,
+    trailing_row_counts,
+    trailing_row_counts_range,
+)
 
 @dataclass(frozen=True)
 class Extracted:
@@ -76,12 +82,15 @@ def validate_day(engine: Engine, source: PartitionSource, extracted: Extracted) 
             engine, ds, trailing_counts=trailing_row_counts(engine, ds), describe=lambda t: source.describe(t, ds),
             tables=source.tables,
         )
+        counts = partition_row_counts(engine, ds, ds + timedelta(days=1)).get(ds, {})
+        _check_presence(report, source, counts)
     else:
         counts = trailing_row_counts(engine, ds)
         report = validate_partition(
             extracted.frames, ds, trailing_counts=counts, describe=lambda t: source.describe(t, ds),
             tables=source.tables,
         )
+        _check_presence(report, source, {t: len(f) for t, f in extracted.frames.items()})
         if report.passed:
             source.land(engine, ds, extracted.frames)
     with engine.begin() as conn:
@@ -111,6 +120,10 @@ def validate_days(engine: Engine, source: PartitionSource, days: list[date],
         reports = validate_range(frames, days, trailing_counts=trailing_row_counts_range(engine, days[0], end),
                                  describe=source.describe, id_samples=validates_in_database(source),
                                  tables=source.tables)
+        if reports is not None:
+            by_day = _counts_by_day(frames)
+            for ds, report in reports.items():
+                _check_presence(report, source, by_day.get(ds, {}))
     if reports is None:
         reports = {}
         for ds in days:
@@ -122,6 +135,29 @@ def validate_days(engine: Engine, source: PartitionSource, days: list[date],
             with engine.begin() as conn:
                 store_report(conn, reports[ds])
     return reports
+
+
+def _check_presence(report: ValidationReport, source: PartitionSource, counts: dict[str, int]) -> None:
+    """Add the failure of a day the source holds no rows for (absence is a finding, not zeros)."""
+    ds = report.ds
+    where = source.describe_partition(ds)
+    found = presence_check(ds, counts, where, tables=source.tables)
+    if found is None:
+        return
+    if source.is_empty():  # asked only now: a new or empty warehouse says so
+        found = presence_check(ds, counts, where, tables=source.tables, source_empty=True)
+    report.results.append(found)
+
+
+def _counts_by_day(frames: dict[str, pd.DataFrame]) -> dict[date, dict[str, int]]:
+    """Each day's rows per table of a range read (``ds`` as read: a date, or ISO text on SQLite)."""
+    out: dict[date, dict[str, int]] = {}
+    for table, frame in frames.items():
+        if "ds" not in frame.columns or frame.empty:
+            continue
+        for day, n in frame["ds"].astype(str).str[:10].value_counts().items():
+            out.setdefault(date.fromisoformat(day), {})[table] = int(n)
+    return out
 
 
 def _parse_failure(message: str, check: str = "parse") -> CheckResult:
@@ -246,6 +282,7 @@ def assemble_brief(
     found: list[Alert],
     run_url: str | None = None,
     details: dict[str, list[str]] | None = None,
+    partial: bool = False,
 ) -> DailyBrief:
     unavailable = unavailable_metrics(cfg.vertical, cfg.provided_tables)
     metrics = [m.name for m in headline_metrics(cfg.vertical) if m.name not in unavailable]
@@ -267,6 +304,7 @@ def assemble_brief(
         run_url=run_url,
         alert_details=details or {},
         unavailable={m.name: unavailable[m.name] for m in headline_metrics(cfg.vertical) if m.name in unavailable},
+        partial=partial,
     )
 
 
@@ -306,7 +344,8 @@ def update_lifecycle(
     """Advance the daily alerts' lifecycle for ``ds`` (idempotent per day; older days change nothing).
 
     On a day whose data failed validation only the data-quality alert is judged: KPI alerts
-    keep their state, since bad data can neither confirm nor clear them.
+    keep their state, since bad data can neither confirm nor clear them. The lifecycle's clock
+    runs on complete days only: a day not over at ``now`` (a partial run) changes nothing.
     """
     # Root-cause lines are rendered escaped for the brief; the alert messages escape their details
     # themselves, so they get the plain lines (escaped once, not twice).
@@ -316,6 +355,7 @@ def update_lifecycle(
     return lifecycle.apply_observations(
         engine, observations, scope="daily", period=ds.isoformat(), now=now,
         pending_periods=cfg.alerting.pending_periods, covered=covered, locale=cfg.locale,
+        latest_complete=last_complete("day", cfg.timezone, now).key,
     )
 
 

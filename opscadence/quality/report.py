@@ -26,6 +26,8 @@ class CheckResult:
     unexpected_count: int | None
     sample: list[str] = field(default_factory=list)
     detail: str = ""
+    # (i18n key, arguments) when the finding is worded by the catalogue; ``detail`` is its en text.
+    message: tuple[str, dict[str, str]] | None = field(default=None, compare=False)
 
     @property
     def critical(self) -> bool:
@@ -56,7 +58,7 @@ class ValidationReport:
         return [
             model.DataQualityIssue(
                 table=r.table, expectation=r.expectation, column=r.column, severity=r.severity,
-                unexpected_count=r.unexpected_count, sample=list(r.sample), detail=r.detail,
+                unexpected_count=r.unexpected_count, sample=list(r.sample), detail=r.detail, message=r.message,
             )
             for r in ordered
         ]

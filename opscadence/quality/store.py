@@ -61,6 +61,22 @@ def trailing_row_counts_range(engine: Engine, start: date, end: date,
     return out
 
 
+def partition_row_counts(engine: Engine, start: date, end: date) -> dict[date, dict[str, int]]:
+    """Per day in [start, end), each raw table's row count (days and tables without rows left out)."""
+    out: dict[date, dict[str, int]] = {}
+    with engine.connect() as conn:
+        for key, table in RAW_TABLES.items():
+            query = (
+                sa.select(table.c.ds, sa.func.count().label("n"))
+                .where(table.c.ds >= sa.bindparam("start", start, type_=sa.Date),
+                       table.c.ds < sa.bindparam("end", end, type_=sa.Date))
+                .group_by(table.c.ds)
+            )
+            for ds, n in conn.execute(query):
+                out.setdefault(ds, {})[key] = int(n)
+    return out
+
+
 def store_report(conn: Connection, report: ValidationReport) -> None:
     """Replace the stored results of ``report.ds`` (run inside the caller's transaction)."""
     rows = [

@@ -69,3 +69,9 @@ class CompositeSource:
 
     def describe(self, table: str, ds: date) -> str:
         return self._owner[table].describe(table, ds)
+
+    def describe_partition(self, ds: date) -> str:
+        return "; ".join(part.describe_partition(ds) for part in self.parts)
+
+    def is_empty(self) -> bool:
+        return all(part.is_empty() for part in self.parts)

@@ -70,9 +70,18 @@ class CsvExportSource:
     def describe(self, table: str, ds: date) -> str:
         return str(self.path(table, ds))
 
+    def describe_partition(self, ds: date) -> str:
+        return str(self.root / ds.isoformat())
+
+    def is_empty(self) -> bool:
+        """No day folder holds a file (or the root does not exist)."""
+        return not any(p.is_file() for day in self.root.glob("????-??-??") if day.is_dir() for p in day.iterdir())
+
     def read_partition(self, ds: date) -> dict[str, pd.DataFrame]:
         self.warnings = []
         self.encodings_used = {}
+        if not self.has_partition(ds):
+            return {}  # no export for the day at all: validation reports the day as absent
         present = [table for table in self._ordered if self.path(table, ds).is_file()]
         frames = {table: self.read_table(table, ds) for table in present}  # a bad row is named first
         absent = [f"{table}.csv" for table in self._ordered if table not in frames]

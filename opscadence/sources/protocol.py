@@ -59,6 +59,14 @@ class PartitionSource(Protocol):
         """Where ``table`` for ``ds`` comes from, for messages (a table name or a file path)."""
         ...
 
+    def describe_partition(self, ds: date) -> str:
+        """Where the partition ``ds`` was looked for, for messages (the warehouse, no password; a folder)."""
+        ...
+
+    def is_empty(self) -> bool:
+        """Whether the source holds no data for any day (a new warehouse, an empty export folder)."""
+        ...
+
 
 
 def make_source(config: SourceConfig | Sequence[SourceConfig], engine: Engine, *,

@@ -19,6 +19,11 @@ from opscadence.warehouse import RAW_TABLES
 _READ_BATCH = 250_000
 
 
+def warehouse_location(engine: Engine) -> str:
+    """The warehouse's URL without its password (a SQLite URL carries the file's path)."""
+    return engine.url.render_as_string(hide_password=True)
+
+
 class WarehouseSource:
     """Raw tables already landed in the warehouse (the demo writes them there)."""
 
@@ -48,6 +53,13 @@ class WarehouseSource:
 
     def describe(self, table: str, ds: date) -> str:
         return f"warehouse table {RAW_TABLES[table].name} (ds={ds.isoformat()})"
+
+    def describe_partition(self, ds: date) -> str:
+        return f"the warehouse {warehouse_location(self.engine)}"
+
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return all(conn.execute(sa.select(RAW_TABLES[t].c.ds).limit(1)).first() is None for t in self._ordered)
 
     def read_table(self, conn: sa.Connection, table: str, ds: date) -> pd.DataFrame:
         sa_table = RAW_TABLES[table]

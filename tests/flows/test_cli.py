@@ -21,13 +21,16 @@ BIN = Path(sys.executable).parent / "opscadence"
 
 def test_demo_command_works_from_any_directory(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPSCADENCE_")}
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")  # the default home: the user's data directory
     out = subprocess.run(
         [str(BIN), "demo", "--users", "300", "--days", "14", "--seed", "3", "--end-date", "2026-11-24"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=True,
     ).stdout
     assert "payment success below 95% on 2026-11-24" in out
     assert "DAU more than 15% below the same weekday last week on 2026-11-15" in out
-    engine = warehouse.create_engine(f"sqlite:///{tmp_path / '.opscadence' / 'warehouse.sqlite'}")
+    database = tmp_path / "data" / "opscadence" / "warehouse.sqlite"
+    assert f"demo shop written to sqlite:///{database}" in out
+    engine = warehouse.create_engine(f"sqlite:///{database}")
     with engine.connect() as conn:
         days = conn.execute(sa.select(sa.func.count(sa.distinct(warehouse.raw_events.c.ds)))).scalar_one()
     assert days == 14

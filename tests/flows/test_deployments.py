@@ -37,3 +37,6 @@ def test_daily_flow_parameter_is_a_typed_date():
     as_of = schema["properties"]["as_of"]
     assert {"type": "string", "format": "date"} in as_of["anyOf"]
     assert as_of.get("default") is None
+    # A run from the UI may ask for a day not over yet only by ticking allow_partial (off by default).
+    allow_partial = schema["properties"]["allow_partial"]
+    assert allow_partial["type"] == "boolean" and allow_partial["default"] is False

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from opscadence.core.config import DEFAULT_ALERT_CHANNEL, DEFAULT_BRIEF_CHANNEL, ConfigError, load_config
@@ -5,9 +7,11 @@ from opscadence.core.config import DEFAULT_ALERT_CHANNEL, DEFAULT_BRIEF_CHANNEL,
 
 def test_defaults_without_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    cfg = load_config(environ={})  # no opscadence.yaml in the working directory of this call
+    # no opscadence.yaml in the working directory of this call; the user's data directory is XDG's
+    cfg = load_config(environ={"XDG_DATA_HOME": str(tmp_path / "data")})
     assert cfg.timezone == "Asia/Shanghai" and cfg.locale == "zh-CN" and cfg.vertical == "ecommerce"
-    assert cfg.resolved_warehouse_url == f"sqlite:///{tmp_path.resolve() / '.opscadence' / 'warehouse.sqlite'}"
+    assert cfg.home == tmp_path / "data" / "opscadence"
+    assert cfg.resolved_warehouse_url == f"sqlite:///{tmp_path.resolve() / 'data' / 'opscadence' / 'warehouse.sqlite'}"
     assert cfg.slack.channels.brief_channels() == [DEFAULT_BRIEF_CHANNEL]
     assert cfg.slack.channels.alert_channel() == DEFAULT_ALERT_CHANNEL
     # the e-commerce pack's default rules; share_rate's is the social pack's (an e-commerce shop has no share rate)
@@ -176,3 +180,39 @@ def test_config_command_masks_the_warehouse_password(tmp_path, monkeypatch, caps
     assert json.loads(out)["warehouse_url"] == "postgresql+psycopg://ops:***@db.internal:5432/shop"
     assert "s3cr3t-pw-123" not in out and "xoxb-known-secret-1" not in out
     assert "s3cr3t-pw-123" not in repr(load_config())  # nor in the repr Prefect or a log may show
+
+
+def test_the_default_home_is_the_same_from_any_working_directory(tmp_path, monkeypatch):
+    env = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    homes = []
+    for cwd in (tmp_path, tmp_path / "elsewhere"):
+        cwd.mkdir(exist_ok=True)
+        monkeypatch.chdir(cwd)
+        cfg = load_config(environ=env)
+        homes.append((cfg.home, cfg.resolved_warehouse_url, cfg.outbox_dir))
+    assert homes[0] == homes[1]
+    assert homes[0][2] == tmp_path / "data" / "opscadence" / "outbox"
+    assert not (tmp_path / ".opscadence").exists() and not (tmp_path / "elsewhere" / ".opscadence").exists()
+
+
+def test_a_relative_home_in_the_file_is_taken_from_the_files_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "opscadence.yaml").write_text("home: shop-data\n", encoding="utf-8")
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path / "run")  # not the file's folder
+    cfg = load_config(environ={"OPSCADENCE_CONFIG": str(Path("..") / "conf" / "opscadence.yaml")})
+    assert cfg.home == folder.resolve() / "shop-data"
+    assert cfg.resolved_warehouse_url == f"sqlite:///{folder.resolve() / 'shop-data' / 'warehouse.sqlite'}"
+    # an absolute home is kept; ~ is the user's home directory
+    (folder / "opscadence.yaml").write_text(f"home: {tmp_path / 'abs'}\n", encoding="utf-8")
+    assert load_config(folder / "opscadence.yaml", environ={}).home == tmp_path / "abs"
+    (folder / "opscadence.yaml").write_text("home: ~/shop\n", encoding="utf-8")
+    assert load_config(folder / "opscadence.yaml", environ={}).home == Path.home() / "shop"
+
+
+def test_a_relative_opscadence_home_is_made_absolute_from_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "opscadence.yaml").write_text("home: from-file\n", encoding="utf-8")
+    cfg = load_config(environ={"OPSCADENCE_HOME": "from-env"})  # the environment wins over the file
+    assert cfg.home == tmp_path / "from-env" and cfg.home.is_absolute()

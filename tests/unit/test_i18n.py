@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from opscadence.alerting.rootcause import RootCause, SegmentContribution, root_cause_lines
-from opscadence.core.model import Funnel, FunnelStep, KpiValue
+from opscadence.core.model import DataQualityIssue, Funnel, FunnelStep, KpiValue
 from opscadence.reporting import i18n
 from opscadence.reporting.describe import describe_alert, watch_no_events, watch_payments
 from opscadence.reporting.i18n import STRINGS, data_text
@@ -71,6 +71,10 @@ def render_everything(locale: str) -> None:
                                   urgent_feedback=["hi"], dq_issues=dq_issues()[:1]), locale)
     render_daily_brief(make_brief(dq_passed=False, dq_issues=dq_issues() * 6, alerts=ALERTS), locale)
     render_daily_brief(make_brief(dq_passed=False, dq_issues=[], alerts=[]), locale)
+    args = {"tables": "users, events", "ds": "2025-01-01", "where": "the warehouse sqlite:///w.sqlite"}
+    absent = [DataQualityIssue("events", "expect_partition_to_have_rows", None, "critical", None, [], "x", (key, args))
+              for key in ("dq_no_rows", "dq_source_empty")]
+    render_daily_brief(make_brief(dq_passed=False, dq_issues=absent, alerts=[], partial=True), locale)
     render_daily_brief(make_brief(alerts=[], kpis=[KpiValue(f"m{i}", i) for i in range(600)]), locale)
     render_daily_brief(make_brief(unavailable={"dau": ("events",), "gmv": ("orders",)}), locale)
     for baseline in ("previous_day", None):

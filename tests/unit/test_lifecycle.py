@@ -109,10 +109,12 @@ def _states(engine) -> dict[str, str]:
 
 
 def _apply(engine, period: str, breaches: dict[str, bool], *, now: datetime | None = None, pending_periods: int = 0,
-           scope: str = "daily", covered=None, locale: str = "en", details: tuple[str, ...] = ()):
+           scope: str = "daily", covered=None, locale: str = "en", details: tuple[str, ...] = (),
+           latest_complete: str | None = None):
     observations = [_obs(name, b, details) for name, b in breaches.items()]
     return apply_observations(engine, observations, scope=scope, period=period, now=now or T0,
-                              pending_periods=pending_periods, covered=covered, locale=locale)
+                              pending_periods=pending_periods, covered=covered, locale=locale,
+                              latest_complete=latest_complete)
 
 
 def _posts(server) -> list:
@@ -200,6 +202,20 @@ SCENARIOS = {
         (D2, {"psr": True}, {}, [("psr", None, FIRING)], {"psr": FIRING}),
         (D1, {"psr": False}, {}, [], {"psr": FIRING}),
         (D1, {"psr": True, "dau": True}, {}, [], {"psr": FIRING}),  # not even a new alert
+    ]),
+    # latest_complete: the key of the latest day that has ended (D2 here: D3 and later are partial/future)
+    "a period after the latest complete one changes nothing and does not move the clock": (0, [
+        (D1, {"psr": True}, {"latest_complete": D2}, [("psr", None, FIRING)], {"psr": FIRING}),
+        (D4, {}, {"latest_complete": D2}, [], {"psr": FIRING}),  # would resolve psr: refused
+        (D4, {"dau": True}, {"latest_complete": D2}, [], {"psr": FIRING}),  # nor opens one
+        (D2, {"psr": True, "ctr": True}, {"latest_complete": D2}, [("ctr", None, FIRING)],
+         {"psr": FIRING, "ctr": FIRING}),  # D2 is still the present: evaluated
+    ]),
+    "a row stored for a period not yet over does not hold the clock (rows written before periods were checked)": (0, [
+        (D4, {"psr": False, "ctr": True}, {}, [("ctr", None, FIRING)], {"ctr": FIRING}),  # no check: the old behaviour
+        (D1, {"psr": True}, {}, [], {"ctr": FIRING}),  # the old bug: D1 is "older" than D4, nothing moves
+        (D1, {"psr": True}, {"latest_complete": D2}, [("psr", None, FIRING), ("ctr", FIRING, RESOLVED)],
+         {"psr": FIRING, "ctr": RESOLVED}),  # with the clock on complete days D1 is the present
     ]),
     "absent but covered -> resolved": (0, [
         (D1, {"psr": True, "ctr": True}, {}, [("psr", None, FIRING), ("ctr", None, FIRING)],

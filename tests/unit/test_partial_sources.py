@@ -193,3 +193,19 @@ def test_the_brief_says_which_kpis_are_unavailable_and_why(tmp_path, sqlite_engi
     text = render_daily_brief(brief, locale).text
     assert expected in text
     assert "DAU" not in text.replace(expected, "")  # not also shown as a value of "n/a"
+
+
+def test_without_an_events_source_a_day_is_absent_only_when_no_provided_table_has_rows():
+    from datetime import date
+
+    from opscadence.quality.presence import NO_ROWS, presence_check
+
+    day = date(2025, 1, 1)
+    # Orders there, no events source: the day is present (events are not asked for).
+    assert presence_check(day, {"orders": 4}, "exports", tables=NO_EVENTS) is None
+    # Nothing in any provided table: absent, naming only the provided tables.
+    found = presence_check(day, {"events": 9}, "exports", tables=NO_EVENTS)  # events: nobody's, not counted
+    assert found is not None and found.expectation == NO_ROWS
+    assert found.detail == "no users, orders, payments, ad_spend, feedback for 2025-01-01 in exports"
+    # With an events source, events are what a day needs.
+    assert presence_check(day, {"orders": 4}, "w", tables=warehouse.RAW_TABLES) is not None

@@ -6,9 +6,13 @@ from datetime import date, datetime, timezone
 
 import pytest
 
+from opscadence.core.errors import EXIT_USAGE, UserError
 from opscadence.core.periods import (
     Cadence,
     Period,
+    PeriodNotComplete,
+    check_complete,
+    is_complete,
     get_cadence,
     last_complete,
     periods_between,
@@ -95,3 +99,34 @@ def test_registry_lookups_and_lock_keys():
         assert get_cadence("weekly-test").lock_key(Period.containing("week", date(2026, 11, 25))) == "weekly-test:2026-W48"
     finally:
         unregister("weekly-test")
+
+
+# 2026-12-02 01:30 UTC is 09:30 on 2026-12-02 in Asia/Shanghai (UTC+8) and still 2026-12-01 in New York (UTC-5).
+NOW = datetime(2026, 12, 2, 1, 30, tzinfo=timezone.utc)
+
+
+def test_a_period_is_complete_once_its_last_day_has_ended_in_the_shops_timezone():
+    assert is_complete(Period.day(date(2026, 12, 1)), "Asia/Shanghai", NOW)  # ended at 00:00 today
+    assert not is_complete(Period.day(date(2026, 12, 2)), "Asia/Shanghai", NOW)  # today: partial
+    assert not is_complete(Period.day(date(2027, 6, 1)), "Asia/Shanghai", NOW)  # the future
+    assert not is_complete(Period.day(date(2026, 12, 1)), "America/New_York", NOW)  # still 1 December there
+    assert is_complete(Period.day(date(2026, 11, 30)), "America/New_York", NOW)
+    # W49 is Mon 2026-11-30 .. Sun 2026-12-06: not over on 2 December; W48 (23..29 November) is
+    assert not is_complete(Period.containing("week", date(2026, 11, 30)), "Asia/Shanghai", NOW)
+    assert is_complete(Period.containing("week", date(2026, 11, 26)), "Asia/Shanghai", NOW)
+    assert not is_complete(Period.containing("month", date(2026, 12, 1)), "Asia/Shanghai", NOW)
+
+
+def test_a_period_not_over_is_refused_naming_the_latest_complete_one():
+    with pytest.raises(PeriodNotComplete) as today:
+        check_complete(Period.day(date(2026, 12, 2)), "Asia/Shanghai", NOW)
+    assert str(today.value) == ("2026-12-02 has not ended yet in Asia/Shanghai; the latest complete day is 2026-12-01 "
+                                "(pass --allow-partial to run it anyway)")
+    assert isinstance(today.value, UserError) and today.value.exit_code == EXIT_USAGE == 2
+    with pytest.raises(PeriodNotComplete, match="^2027-06-01 has not ended yet in Asia/Shanghai; "
+                                                "the latest complete day is 2026-12-01 "):
+        check_complete(Period.day(date(2027, 6, 1)), "Asia/Shanghai", NOW)
+    with pytest.raises(PeriodNotComplete, match=r"^2026-W49 .* the latest complete week is 2026-W48 \(end it here\)$"):
+        check_complete(Period.containing("week", date(2026, 12, 2)), "Asia/Shanghai", NOW, hint="end it here")
+    check_complete(Period.day(date(2026, 12, 1)), "Asia/Shanghai", NOW)  # complete: no error
+    check_complete(Period.day(date(2025, 1, 1)), "Asia/Shanghai", NOW)  # long past: no error

@@ -101,10 +101,16 @@ class _Evaluation:
     now: datetime
     pending_periods: int
     locale: str
+    latest_complete: str | None = None
+
+    def counts(self, last_period: str | None) -> bool:
+        """Whether a row's last period is on the scope's clock: a period after the latest
+        complete one (stored by a run of a day not yet over) does not count."""
+        return last_period is not None and (self.latest_complete is None or last_period <= self.latest_complete)
 
     def done(self, row: sa.Row | None) -> bool:
-        """The row was already evaluated for this period or a later one."""
-        return row is not None and row.last_period is not None and row.last_period >= self.period
+        """The row was already evaluated for this period or a later (complete) one."""
+        return row is not None and self.counts(row.last_period) and row.last_period >= self.period
 
 
 def _select_rows(conn: Connection, scope: str, fingerprints: Iterable[str]) -> dict[str, sa.Row]:
@@ -144,6 +150,7 @@ def apply_observations(
     pending_periods: int = 0,
     covered: Callable[[sa.Row], bool] | None = None,
     locale: str = "zh-CN",
+    latest_complete: str | None = None,
 ) -> list[Transition]:
     """Move the alerts through pending → firing → resolved for one evaluation; return the changes.
 
@@ -158,6 +165,11 @@ def apply_observations(
     evaluation of a period earlier than the latest one stored for the scope changes
     nothing: both return no transitions. Firing → firing and pending → pending are not
     transitions.
+
+    ``latest_complete`` (the key of the latest period that has ended) keeps the scope's clock
+    on complete periods: an evaluation of a later period (today's partial day, a future
+    date) changes nothing, and a row last evaluated for such a period does not count as the
+    scope's latest period nor as evaluated.
     """
     if pending_periods < 0:
         raise ValueError("pending_periods must be >= 0")
@@ -165,13 +177,16 @@ def apply_observations(
         raise ValueError("period is required")
     strings(locale)
     by_fp = _by_fingerprint(observations)
+    if latest_complete is not None and period > latest_complete:
+        return []  # a period not over yet: its numbers can neither open nor resolve an alert
     transitions: list[Transition] = []
     with engine.begin() as conn:
         rows = _select_rows(conn, scope, by_fp)
-        latest = max((r.last_period for r in rows.values() if r.scope == scope and r.last_period), default=None)
+        ev = _Evaluation(conn, scope, period, utc_naive(now), pending_periods, locale, latest_complete)
+        latest = max((r.last_period for r in rows.values() if r.scope == scope and ev.counts(r.last_period)),
+                     default=None)
         if latest is not None and period < latest:
             return []  # a backfill or rerun of an older period: the present state stands
-        ev = _Evaluation(conn, scope, period, utc_naive(now), pending_periods, locale)
         for fp, obs in by_fp.items():
             row = rows.get(fp)
             if not ev.done(row):

@@ -204,6 +204,10 @@ def _alerts_part(alerts: list[Alert], dq_passed: bool, locale: str, s: dict[str,
 
 
 def _issue_line(issue: DataQualityIssue, s: dict[str, str]) -> str:
+    if issue.message is not None:  # a finding worded by the catalogue (e.g. no rows for the day)
+        key, args = issue.message
+        text = s[key].format(**{k: data_text(v, 300) for k, v in args.items()})
+        return ("❌ " if issue.severity == "critical" else "⚠️ ") + text
     parts = [data_text(issue.table), data_text(issue.expectation)]
     if issue.column:
         parts.append(s["dq_column"].format(column=data_text(issue.column)))
@@ -312,6 +316,9 @@ def _fit_blocks(blocks: list[dict[str, Any]], s: dict[str, str]) -> list[dict[st
 def _parts(brief: DailyBrief, locale: str, s: dict[str, str], playbook: Playbook) -> list[tuple[Part, bool]]:
     """The brief's parts in order, each with whether a divider goes before it."""
     parts: list[tuple[Part, bool]] = []
+    if brief.partial:
+        note = s["partial_period"].format(period=format_date(brief.ds), tz=_safe_tz(brief.timezone))
+        parts.append((([context(note)], [note]), False))
     if not brief.dq_passed:
         parts.append((_dq_failed_part(brief, s), True))
     else:
