@@ -191,6 +191,18 @@ class AlertingConfig(_Strict):
     p1_resolve_minutes: int = Field(120, gt=0)  # unresolved P1 escalates after this
 
 
+class BackfillConfig(_Strict):
+    """Where backfill chunks run: Prefect task runs on a task runner.
+
+    ``process``: Prefect's process pool on this machine (``--concurrency`` processes).
+    ``dask``: a Dask cluster (prefect-dask, the ``dask`` extra): the scheduler at
+    ``dask_address`` (``tcp://host:8786``), or a local cluster of ``--concurrency`` workers.
+    """
+
+    runner: Literal["process", "dask"] = "process"
+    dask_address: str | None = None
+
+
 # The raw tables a source can own (keys of opscadence.warehouse.RAW_TABLES).
 RawTable = Literal["users", "events", "orders", "payments", "ad_spend", "feedback"]
 
@@ -235,6 +247,7 @@ class Config(_Strict):
     # when given, it replaces ``source``.
     sources: list[SourceConfig] = Field(default_factory=list)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    backfill: BackfillConfig = Field(default_factory=BackfillConfig)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
     calendar: list[CalendarEntry] = Field(default_factory=list)
