@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from prefect import flow, get_run_logger
 from pydantic import Field
@@ -11,10 +11,27 @@ from pydantic import Field
 from flows.common import build_context
 from opscadence.core.periods import Period, cadence_names, check_complete, get_cadence
 from opscadence.reporting.slack.brief import render_backfill_summary
+from opscadence.core.config import BackfillConfig
 from tasks.backfill import backfill_periods
 from tasks.notify import deliver_message
 
 SUMMARY_KIND = "backfill-summary"
+
+
+def chunk_task_runner(settings: BackfillConfig, concurrency: int):
+    """The Prefect task runner the chunks run on: ``concurrency`` workers of a process pool, or of
+    a Dask cluster (the one at ``dask_address``, else a local one). One worker: a thread here."""
+    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+
+    if settings.runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if settings.dask_address:
+            return DaskTaskRunner(address=settings.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": concurrency, "threads_per_worker": 1, "processes": True})
+    if concurrency == 1:
+        return ThreadPoolTaskRunner(max_workers=1)
+    return ProcessPoolTaskRunner(max_workers=concurrency)
 
 
 def summary_kind(cadence: str) -> str:
@@ -29,19 +46,27 @@ def backfill(
     start: date,
     end: date,
     force: bool = False,
-    concurrency: int = Field(1, ge=1, le=8, description="worker processes (about the number of cores)"),
+    concurrency: int = Field(1, ge=1, le=64, description="workers running chunks at once (about the number of cores)"),
     notify: bool = True,
+    runner: Literal["process", "dask"] | None = Field(
+        None, description="process: Prefect's process pool here; dask: a Dask cluster (default: config backfill.runner)"),
+    chunk_periods: int | None = Field(None, ge=1, description="periods per chunk task (default: the cadence's)"),
 ) -> dict[str, Any]:
     """Run ``cadence`` for every period in [start, end]; skip complete periods unless ``force``.
 
-    Alerts are recorded per period but never notified; one summary goes to the alerts channel.
+    Each chunk of consecutive periods, in each pass, is a Prefect task run on a task runner
+    (retried when it fails; the UI lists them with their periods). Alerts are recorded per
+    period but never notified; one summary goes to the alerts channel.
     """
     spec = get_cadence(cadence)  # an unknown cadence fails here, naming the known ones
     ctx = build_context()
     # A backfill recomputes finished periods only: its last one must have ended.
     check_complete(Period.containing(spec.grain, end), ctx.cfg.timezone, hint="end the backfill there")
     logger = get_run_logger()
-    summary = backfill_periods(ctx.engine, ctx.cfg, ctx.source, cadence, start, end, force, concurrency)
+    settings = ctx.cfg.backfill.model_copy(update={"runner": runner or ctx.cfg.backfill.runner})
+    with chunk_task_runner(settings, concurrency) as task_runner:
+        summary = backfill_periods(ctx.engine, ctx.cfg, ctx.source, cadence, start, end, force, task_runner,
+                                   chunk_periods)
     logger.info("backfill %s %s..%s: %d done, %d skipped, %d failed", cadence, start, end,
                 len(summary.done), len(summary.skipped), len(summary.failed))
     delivery = None
@@ -57,6 +82,7 @@ def backfill(
         "done": [str(p) for p in summary.done],
         "skipped": [str(p) for p in summary.skipped],
         "recomputed": [str(p) for p in summary.recomputed],
+        "stage_seconds": summary.stage_seconds,  # wall time per pass
         "failed": {str(p): why for p, why in summary.failed.items()},
         "summary_delivery": None if delivery is None else {"status": delivery.status, "channel": delivery.channel},
     }

@@ -179,7 +179,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     from flows.backfill import backfill
 
     result = backfill(cadence=args.cadence, start=args.start, end=args.end, force=args.force,
-                      concurrency=args.concurrency, notify=not args.no_notify)
+                      concurrency=args.concurrency, notify=not args.no_notify, runner=args.runner)
     print(f"backfill {args.cadence} {args.start}..{args.end}: {len(result['done'])} done, "
           f"{len(result['skipped'])} skipped, {len(result['failed'])} failed")
     if result["recomputed"]:
@@ -355,8 +355,11 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--start", type=_iso_date, required=True)
     backfill.add_argument("--end", type=_iso_date, required=True)
     backfill.add_argument("--force", action="store_true", help="redo periods that are already complete")
-    backfill.add_argument("--concurrency", type=int, default=1, choices=range(1, 9), metavar="N",
-                          help="worker processes, each taking a 16-day chunk at a time (1-8; about the number of cores)")
+    backfill.add_argument("--concurrency", type=int, default=1, choices=range(1, 65), metavar="N",
+                          help="workers, each taking a 16-day chunk at a time (1-64; on one machine about its cores)")
+    backfill.add_argument("--runner", choices=["process", "dask"], default=None,
+                          help="where chunks run as Prefect task runs: process (a process pool here) or dask "
+                               "(config backfill.dask_address, else a local cluster); default: config backfill.runner")
     backfill.add_argument("--no-notify", action="store_true", help="no summary message")
     backfill.set_defaults(func=_cmd_backfill)
 

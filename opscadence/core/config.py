@@ -11,7 +11,6 @@ Secrets never live here (a file holding one is refused): the Slack bot token com
 from __future__ import annotations
 
 import os
-import sys
 from datetime import date as date_type
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -243,6 +242,18 @@ class AlertingConfig(_Strict):
     p1_resolve_minutes: int = Field(120, gt=0)  # unresolved P1 escalates after this
 
 
+class BackfillConfig(_Strict):
+    """Where backfill chunks run: Prefect task runs on a task runner.
+
+    ``process``: Prefect's process pool on this machine (``--concurrency`` processes).
+    ``dask``: a Dask cluster (prefect-dask, the ``dask`` extra): the scheduler at
+    ``dask_address`` (``tcp://host:8786``), or a local cluster of ``--concurrency`` workers.
+    """
+
+    runner: Literal["process", "dask"] = "process"
+    dask_address: str | None = None
+
+
 # The raw tables a source can own (keys of opscadence.warehouse.RAW_TABLES).
 RawTable = Literal["users", "events", "orders", "payments", "ad_spend", "feedback"]
 
@@ -274,16 +285,13 @@ class SourceConfig(_Strict):
         return tuple(self.tables) if self.tables is not None else get_args(RawTable)
 
 
-def user_data_dir(environ: dict[str, str] | None = None, app: str = "opscadence") -> Path:
-    """The user's data directory, as ``platformdirs.user_data_dir(app)`` gives it: ``$XDG_DATA_HOME``
-    or ``~/.local/share`` on Linux, ``~/Library/Application Support`` on macOS, ``%LOCALAPPDATA%``
-    on Windows (platformdirs is not installed here, and these lines are all of it we use)."""
-    environ = os.environ if environ is None else environ
-    if sys.platform == "win32":
-        return Path(environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / app / app
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / app
-    return Path(environ.get("XDG_DATA_HOME", "").strip() or Path.home() / ".local" / "share") / app
+def user_data_dir() -> Path:
+    """The user's data directory for opscadence (platformdirs): ``$XDG_DATA_HOME/opscadence`` or
+    ``~/.local/share/opscadence`` on Linux, ``~/Library/Application Support/opscadence`` on
+    macOS, ``%LOCALAPPDATA%\\opscadence`` on Windows."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("opscadence", appauthor=False))
 
 
 class Config(_Strict):
@@ -302,6 +310,7 @@ class Config(_Strict):
     # when given, it replaces ``source``.
     sources: list[SourceConfig] = Field(default_factory=list)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    backfill: BackfillConfig = Field(default_factory=BackfillConfig)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
     calendar: list[CalendarEntry] = Field(default_factory=list)
@@ -484,7 +493,7 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         source += " + environment"
     merged = _deep_merge(data, overrides)
     if merged.get("home") in (None, ""):
-        merged["home"] = str(user_data_dir(environ))
+        merged["home"] = str(user_data_dir())
     try:
         return Config.model_validate(merged)
     except ValidationError as err:

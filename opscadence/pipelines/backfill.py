@@ -1,4 +1,4 @@
-"""Backfills: run a cadence for every period in a range, in one run (one process, or worker processes).
+"""Backfills: run a cadence for every period in a range, in one run (here, or chunks on a task runner).
 
 Each period goes through the same plain functions as the scheduled flow, so a backfilled period
 ends in the same state as a scheduled one. The cadence (from the registry in
@@ -6,16 +6,16 @@ ends in the same state as a scheduled one. The cadence (from the registry in
 passes run over chunks of consecutive periods (the daily cadence validates and computes 16 days
 with one GX run per table and one set of range queries). Backfills record alerts but never
 notify per period. A year of daily periods costs one start-up per worker, not one per period.
+Prefect-free: the backfill flow hands :func:`run_backfill` a ``run_pass`` that submits chunks as
+Prefect task runs (``tasks/backfill.py``); workers run :func:`run_chunk`.
 """
 
 from __future__ import annotations
 
 import ctypes
 import gc
-import multiprocessing
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -63,6 +63,12 @@ def chunks(items: list[Period], size: int) -> list[list[Period]]:
     return out
 
 
+# How a pass runs over the chunks: given the pass and its batches, the outcomes of each batch,
+# in order. The default runs them here, one after another; the backfill flow submits each batch
+# as a Prefect task run on its task runner (a process pool, or a Dask cluster).
+PassRunner = Callable[[str, BackfillPass, list[list[tuple[Period, object]]]], Iterable[dict[Period, PassOutcome]]]
+
+
 def run_backfill(
     engine: Engine,
     cfg: Config,
@@ -72,17 +78,17 @@ def run_backfill(
     end: date,
     *,
     force: bool = False,
-    concurrency: int = 1,
     progress: Callable[[Period, str], None] | None = None,
     chunk_periods: int | None = None,
+    run_pass: PassRunner | None = None,
 ) -> BackfillSummary:
     """Run ``cadence`` for every period in [start, end], a chunk of consecutive periods at a time.
 
     The cadence's passes run one after the other (for the daily cadence: validate, compute,
     evaluate): a pass needs the one before it done for every chunk (MAU reads the 29 days before
     a chunk; alerts read earlier days' marts), and within a pass the chunks are independent, so
-    ``concurrency`` > 1 runs them in that many worker processes (Python's GIL would serialise
-    threads). A period that failed (``why``) is reported; it goes on to later passes only when
+    ``run_pass`` may run them in parallel (the backfill flow: as Prefect task runs on a task
+    runner). A period that failed (``why``) is reported; it goes on to later passes only when
     its pass says so (a day that failed validation still gets its data-quality alert).
     """
     spec = get_cadence(cadence)
@@ -103,51 +109,38 @@ def run_backfill(
             if status[period] == "changed":
                 summary.recomputed.append(period)
     groups = chunks(todo, chunk_periods or spec.chunk_periods)
-    workers = min(max(1, concurrency), len(groups)) if groups else 1
-    context = _Context(engine, cfg, source) if workers == 1 else None
-    pool = None
-    if workers > 1:
-        url = engine.url.render_as_string(hide_password=False)
-        # spawn: a fresh interpreter per worker, no copied database connections or locks
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(url, cfg.model_dump(mode="json")))
+    if run_pass is None:
+        context = _Context(engine, cfg, source)
 
-    def run(step: BackfillPass, batches: list[list[tuple[Period, object]]]):
-        items = [(spec.name, step.function, batch) for batch in batches]
-        if pool is None:
-            return (_run_pass(context, *item) for item in items)
-        return pool.map(_in_worker, items)
+        def run_pass(cadence_name, step, batches):
+            return (run_pass_here(context, cadence_name, step.function, batch) for batch in batches)
 
     carried: list[list[tuple[Period, object]]] = [[(p, None) for p in chunk] for chunk in groups]
-    try:
-        for step in passes:
-            started = time.perf_counter()
-            next_carried = []
-            for batch, outcomes in zip(carried, run(step, carried)):
-                kept = []
-                for period, _ in batch:
-                    outcome = outcomes.get(period) or PassOutcome(ok=False, why=f"{step.name}: no result")
-                    if outcome.why:
-                        summary.failed.setdefault(period, outcome.why)
-                    if outcome.ok:
-                        kept.append((period, outcome.data))
-                    if progress and step.progress:
-                        status = step.progress
-                        if status == "done":
-                            status = "failed" if period in summary.failed else "done"
-                        progress(period, status)
-                next_carried.append(kept)
-            carried = next_carried
-            summary.stage_seconds[step.name] = round(time.perf_counter() - started, 2)
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    for step in passes:
+        started = time.perf_counter()
+        next_carried = []
+        for batch, outcomes in zip(carried, run_pass(spec.name, step, carried)):
+            kept = []
+            for period, _ in batch:
+                outcome = outcomes.get(period) or PassOutcome(ok=False, why=f"{step.name}: no result")
+                if outcome.why:
+                    summary.failed.setdefault(period, outcome.why)
+                if outcome.ok:
+                    kept.append((period, outcome.data))
+                if progress and step.progress:
+                    status = step.progress
+                    if status == "done":
+                        status = "failed" if period in summary.failed else "done"
+                    progress(period, status)
+            next_carried.append(kept)
+        carried = next_carried
+        summary.stage_seconds[step.name] = round(time.perf_counter() - started, 2)
     summary.done = sorted(p for batch in carried for p, _ in batch if p not in summary.failed)
     summary.failed = dict(sorted(summary.failed.items()))
     return summary
 
 
-# --- running a pass, in this process or in a worker --------------------------------------------
+# --- running a pass over one chunk, in this process or in a worker -------------------------------
 
 @dataclass
 class _Context:
@@ -156,25 +149,30 @@ class _Context:
     source: PartitionSource
 
 
-_worker: _Context | None = None
+# One context per worker process (a Prefect process-pool or Dask worker runs many chunks).
+_contexts: dict[str, _Context] = {}
 
 
-def _init_worker(url: str, cfg_data: dict) -> None:
-    global _worker
+def run_chunk(cadence: str, pass_name: str, batch: list[tuple[Period, object]]) -> dict[Period, PassOutcome]:
+    """One pass over one chunk, in whatever process runs it. The warehouse, config and source
+    come from this process's configuration (file and environment, as every worker of a
+    deployment has them), built once per process: no URL or credential travels with the task,
+    so none shows in the Prefect UI. Idempotent: every pass replaces its periods' windows, so a
+    retried or rerun chunk leaves the same state."""
     from opscadence import warehouse
+    from opscadence.core.config import load_config
     from opscadence.sources import make_source
 
-    cfg = Config.model_validate(cfg_data)
-    engine = warehouse.create_engine(url)
-    _worker = _Context(engine, cfg, make_source(cfg.source_list, engine, timezone=cfg.timezone))
+    cfg = load_config()
+    key = cfg.model_dump_json()
+    if key not in _contexts:
+        engine = warehouse.create_engine(cfg.resolved_warehouse_url)
+        _contexts[key] = _Context(engine, cfg, make_source(cfg.source_list, engine, timezone=cfg.timezone))
+    step = next(p for p in get_cadence(cadence).implementation().backfill_passes() if p.name == pass_name)
+    return run_pass_here(_contexts[key], cadence, step.function, batch)
 
 
-def _in_worker(item: tuple):
-    assert _worker is not None, "worker not initialised"
-    return _run_pass(_worker, *item)
-
-
-def _run_pass(ctx: _Context, cadence: str, function: Callable, batch: list[tuple[Period, object]]):
+def run_pass_here(ctx: _Context, cadence: str, function: Callable, batch: list[tuple[Period, object]]):
     """One pass over one chunk; an exception fails the chunk's periods, naming it."""
     if not batch:
         return {}

@@ -82,8 +82,8 @@ def test_backfilled_day_equals_a_scheduled_run_of_that_day(shop_env, slack_serve
 
 
 def test_worker_processes_end_in_the_state_of_one_process(shop_env):
-    """concurrency 2 runs the chunks in two worker processes; every mart, check and alert row
-    equals a single-process backfill's."""
+    """concurrency 2 runs the chunks as task runs on Prefect's process pool (two worker
+    processes); every mart, check and alert row equals a single-process backfill's."""
     shop, home, engine = shop_env
     from opscadence.core.config import load_config
     from opscadence.sources import make_source
@@ -92,10 +92,10 @@ def test_worker_processes_end_in_the_state_of_one_process(shop_env):
     tables = (warehouse.mart_daily_kpis, warehouse.mart_daily_funnel, warehouse.dq_results, warehouse.alerts)
     one = run_backfill(engine, cfg, make_source(cfg.source_list, engine, timezone=cfg.timezone), "daily", shop.start, shop.end, force=True)
     single = {t.name: _snapshot(engine, t) for t in tables}
-    two = run_backfill(engine, cfg, make_source(cfg.source_list, engine, timezone=cfg.timezone), "daily", shop.start, shop.end, force=True,
-                       concurrency=2, chunk_periods=4)
+    two = backfill(cadence="daily", start=shop.start, end=shop.end, force=True, concurrency=2, chunk_periods=4,
+                   notify=False)
 
-    assert two.done == one.done and len(two.done) == (shop.end - shop.start).days + 1
+    assert two["done"] == [str(p) for p in one.done] and len(two["done"]) == (shop.end - shop.start).days + 1
     for table in tables:
         assert _snapshot(engine, table) == single[table.name], table.name
     assert any(row for row in single["alerts"])

@@ -8,7 +8,8 @@ from opscadence.core.config import DEFAULT_ALERT_CHANNEL, DEFAULT_BRIEF_CHANNEL,
 def test_defaults_without_a_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     # no opscadence.yaml in the working directory of this call; the user's data directory is XDG's
-    cfg = load_config(environ={"XDG_DATA_HOME": str(tmp_path / "data")})
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    cfg = load_config(environ={})
     assert cfg.timezone == "Asia/Shanghai" and cfg.locale == "zh-CN" and cfg.vertical == "ecommerce"
     assert cfg.home == tmp_path / "data" / "opscadence"
     assert cfg.resolved_warehouse_url == f"sqlite:///{tmp_path.resolve() / 'data' / 'opscadence' / 'warehouse.sqlite'}"
@@ -183,7 +184,8 @@ def test_config_command_masks_the_warehouse_password(tmp_path, monkeypatch, caps
 
 
 def test_the_default_home_is_the_same_from_any_working_directory(tmp_path, monkeypatch):
-    env = {"XDG_DATA_HOME": str(tmp_path / "data")}
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    env: dict[str, str] = {}
     homes = []
     for cwd in (tmp_path, tmp_path / "elsewhere"):
         cwd.mkdir(exist_ok=True)
