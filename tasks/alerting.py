@@ -44,5 +44,5 @@ def notify_alerts(
         resolve_minutes=cfg.alerting.p1_resolve_minutes, **common,
     )
     if cfg.alerting.daily_reminder:
-        outcomes += lifecycle.send_reminders(engine, client, today=now.date(), **common)
+        outcomes += lifecycle.send_reminders(engine, client, today=now.date(), timezone=cfg.timezone, **common)
     return outcomes

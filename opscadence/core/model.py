@@ -93,6 +93,9 @@ class DailyBrief:
     run_url: str | None = None
     # Root-cause lines per alert (keyed by alert_key), already escaped for Slack.
     alert_details: dict[str, list[str]] = field(default_factory=dict)
+    # Earlier messages still in the outbox, and the oldest period among them (delivery health).
+    undelivered: int = 0
+    undelivered_since: str | None = None
 
 
 def alert_key(alert: Alert) -> str:
