@@ -14,7 +14,7 @@ Methods (as documented by Slack; auth failures are HTTP 200 with ``ok: false``):
 
 * ``chat.postMessage``: ``{"ok", "channel": <id>, "ts", "message"}``. Channel names
   (``#ops-brief`` or ``ops-brief``) map to stable ids ``C0001``, ``C0002`` ...; ids
-  (``C…``/``G…``/``D…``) are used as given. ts values strictly increase.
+  (``C…``/``G…``/``D…``) are used as given. ts values are epoch times and strictly increase.
 * ``chat.update``: ``{"ok", "channel", "ts", "text", "message"}``; ``message_not_found``
   for an unknown ts, ``channel_not_found`` for an unknown channel id.
 * ``conversations.history`` (channel id, ``oldest``, ``limit``, ``cursor``,
@@ -234,9 +234,11 @@ class SlackApiServer:
         return ids[name]
 
     def _next_ts(self) -> str:
-        self._state.ts_counter += 1
-        n = self._state.ts_counter
-        return f"{1700000000 + n // 10000}.{(n % 10000) * 100:06d}"
+        # Like Slack's: the epoch time of the post in microseconds, strictly increasing (so
+        # conversations.history's ``oldest`` filters as it does in Slack).
+        micros = max(int(time.time() * 1_000_000), self._state.ts_counter + 1)
+        self._state.ts_counter = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _auth_error(self, headers: dict[str, str], body: dict[str, Any]) -> str | None:
         auth = headers.get("authorization", "")
