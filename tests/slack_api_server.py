@@ -58,6 +58,7 @@ class RecordedRequest:
     headers: dict[str, str]
     status: int  # the HTTP status the server answered with
     response: dict[str, Any] | None  # the JSON it answered with (None for non-JSON)
+    at: float = 0.0  # time.monotonic() when the request arrived
 
 
 @dataclass
@@ -351,7 +352,7 @@ class SlackApiServer:
                 response = {"ok": False, "error": auth_error} if auth_error else self._dispatch(method, body)
                 text = json.dumps(response)
             safe_body = {k: v for k, v in body.items() if k != "token"}
-            self._state.requests.append(RecordedRequest(method, safe_body, headers, status, response))
+            self._state.requests.append(RecordedRequest(method, safe_body, headers, status, response, time.monotonic()))
         return _Answer(status, extra_headers, text, hang=fault.hang if fault else None,
                        drop=bool(fault and fault.drop))
 
