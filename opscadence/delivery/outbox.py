@@ -116,6 +116,9 @@ class DeliveryFailed(UserError):
         self.failures = failures
         self.result = result
 
+    def __reduce__(self) -> tuple[Any, ...]:  # Prefect pickles a failed run's exception
+        return (type(self), (self.failures, self.result))
+
 
 def content_hash(message: Message) -> str:
     """sha256 of the canonical JSON of the message's text and blocks."""

@@ -312,3 +312,16 @@ def test_the_brief_carries_a_delivery_health_line_only_when_something_is_pending
     assert expected in with_pending.text and expected not in clean.text
     assert expected in json.dumps(with_pending.blocks, ensure_ascii=False)
     assert len(with_pending.blocks) == len(clean.blocks) + 1  # one context line, before the footer
+
+
+def test_delivery_failed_survives_pickling_with_its_failures_and_result():
+    import pickle
+
+    from opscadence.delivery.outbox import DeliveryFailed, DeliveryOutcome
+
+    failure = DeliveryOutcome(KIND, DS, CHANNEL, "outbox", error="Slack said no", error_code="invalid_auth",
+                              period="2026-11-24")
+    exc = pickle.loads(pickle.dumps(DeliveryFailed([failure], {"period": "2026-11-24"})))
+
+    assert exc.exit_code == 3 and exc.failures == [failure] and exc.result == {"period": "2026-11-24"}
+    assert "daily-brief 2026-11-24 #ops-brief: invalid_auth" in str(exc)
