@@ -378,6 +378,21 @@ class SlackWebClient:
         self._web.timeout = max(0.05, min(self.timeout, self.budget.remaining()))
 
     def _call(self, method: str, fn: Any, **kwargs: Any) -> Any:
+        """One Web API call; a lost answer is retried for every method but chat.postMessage.
+
+        Updating or reading twice is harmless; posting twice is not (the caller looks first).
+        """
+        retries = 0
+        while True:
+            try:
+                return self._call_once(method, fn, **kwargs)
+            except SlackDeliveryError as exc:
+                if (not exc.outcome_unknown or method == "chat.postMessage" or retries >= self.max_retries
+                        or self.budget.remaining() <= 0):
+                    raise
+                retries += 1
+
+    def _call_once(self, method: str, fn: Any, **kwargs: Any) -> Any:
         if self._token_error is not None:
             raise self._token_error
         self.budget.start()

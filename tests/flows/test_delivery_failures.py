@@ -112,6 +112,20 @@ def test_no_answer_costs_the_run_its_budget_not_thirty_seconds_a_message(shop_en
     assert slack_server.messages.get(brief_channel, {}) == {}  # nothing was posted
 
 
+def test_a_backfill_whose_summary_fails_exits_3_after_the_work(shop_env, slack_server, capsys):
+    shop, home, engine = shop_env
+    start, end = shop.end - timedelta(days=1), shop.end
+    slack_server.fail_next("chat.postMessage", status=200, error="channel_not_found")
+
+    assert main(["backfill", "daily", "--start", start.isoformat(), "--end", end.isoformat()]) == 3
+
+    out, err = capsys.readouterr()
+    assert "2 done, 0 skipped, 0 failed" in out  # the days were computed all the same
+    assert f"not delivered: backfill-summary for {end} to #ops-alerts: channel_not_found" in err
+    assert len(slack_server.calls("chat.postMessage")) == 1  # channel_not_found is not retried
+    assert (home / "outbox" / f"backfill-summary-{end}.json").exists()
+
+
 # --- kill -9 -----------------------------------------------------------------------------
 def _cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The test's environment for a real `opscadence` process: its own temporary Prefect server."""

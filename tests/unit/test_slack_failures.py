@@ -190,6 +190,17 @@ def test_connection_dropped_after_slack_posted_is_found_not_posted_again(server,
     assert (row.status, row.message_ts, row.in_flight_at) == ("sent", outcome.ts, None)
 
 
+def test_a_lost_answer_to_an_update_is_retried_it_cannot_duplicate(server, engine, outbox):
+    client = _client(server)
+    first = _deliver(engine, client, outbox)
+    server.fail_next("chat.update", status=200, record=True, drop=True)
+    second = _deliver(engine, client, outbox, message=_message("corrected"))
+
+    assert second.status == "updated" and second.ts == first.ts
+    assert len(server.calls("chat.update")) == 2  # the dropped one and its retry
+    assert [m["text"] for m in _messages_in(server, CHANNEL).values()] == ["corrected"]
+
+
 def test_a_post_left_in_flight_is_found_by_the_next_run_and_not_posted_again(server, engine, outbox):
     # Run 1: Slack posts but the answer is lost, and Slack cannot be asked either.
     server.fail_next("chat.postMessage", status=200, record=True, drop=True)
