@@ -14,11 +14,12 @@ Methods (as documented by Slack; auth failures are HTTP 200 with ``ok: false``):
 
 * ``chat.postMessage``: ``{"ok", "channel": <id>, "ts", "message"}``. Channel names
   (``#ops-brief`` or ``ops-brief``) map to stable ids ``C0001``, ``C0002`` ...; ids
-  (``C…``/``G…``/``D…``) are used as given. ts values are epoch times and strictly increase.
+  (``C…``/``G…``/``D…``) are used as given. ts values strictly increase.
 * ``chat.update``: ``{"ok", "channel", "ts", "text", "message"}``; ``message_not_found``
   for an unknown ts, ``channel_not_found`` for an unknown channel id.
 * ``conversations.history`` (channel id, ``oldest``, ``limit``, ``cursor``,
-  ``include_all_metadata``): ``{"ok", "messages": [newest first], "has_more",
+  ``include_all_metadata``; ``oldest`` compared to the time the message arrived): ``{"ok",
+  "messages": [newest first], "has_more",
   "response_metadata": {"next_cursor"}}``; top-level messages only, each with
   ``"metadata": {"event_type", "event_payload"}`` when posted with metadata and asked for it.
 * ``conversations.replies`` (channel id, ``ts`` of the parent, same options): the parent
@@ -90,6 +91,7 @@ class _State:
     channel_ids: dict[str, str] = field(default_factory=dict)
     faults: dict[str, deque[_Fault]] = field(default_factory=dict)
     ts_counter: int = 0
+    arrived: dict[str, float] = field(default_factory=dict)  # ts -> epoch time the message arrived
 
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
@@ -235,11 +237,11 @@ class SlackApiServer:
         return ids[name]
 
     def _next_ts(self) -> str:
-        # Like Slack's: the epoch time of the post in microseconds, strictly increasing (so
-        # conversations.history's ``oldest`` filters as it does in Slack).
-        micros = max(int(time.time() * 1_000_000), self._state.ts_counter + 1)
-        self._state.ts_counter = micros
-        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+        # Deterministic (two servers fed the same calls hand out the same ts); Slack's ts are
+        # epoch times, so ``oldest`` is compared to each message's arrival time instead.
+        self._state.ts_counter += 1
+        n = self._state.ts_counter
+        return f"{1700000000 + n // 10000}.{(n % 10000) * 100:06d}"
 
     def _auth_error(self, headers: dict[str, str], body: dict[str, Any]) -> str | None:
         auth = headers.get("authorization", "")
@@ -263,6 +265,7 @@ class SlackApiServer:
             channel_id = self._resolve_channel(str(channel))
             ts = self._next_ts()
             stored = {"text": body.get("text"), "blocks": body.get("blocks"), "thread_ts": body.get("thread_ts")}
+            self._state.arrived[ts] = time.time()
             metadata = body.get("metadata")
             if isinstance(metadata, dict) and metadata.get("event_type"):
                 stored["metadata"] = {"event_type": metadata["event_type"],
@@ -297,7 +300,7 @@ class SlackApiServer:
                 picked = sorted((ts for ts, m in stored.items() if ts == parent or m.get("thread_ts") == parent),
                                 key=float)
             oldest = float(body.get("oldest") or 0)
-            picked = [ts for ts in picked if float(ts) > oldest]
+            picked = [ts for ts in picked if self._state.arrived.get(ts, 0.0) > oldest]  # Slack: ts > oldest
             return self._page(picked, body, lambda ts: self._history_item(ts, stored[ts], _truthy(
                 body.get("include_all_metadata"))), "messages")
         if method == "conversations.list":
