@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from prefect import flow, get_run_logger
 from pydantic import Field
 
-from flows.common import build_context
+from flows.common import build_context, delivery_rows, raise_if_undelivered
 from opscadence.core.periods import Period, cadence_names, check_complete, get_cadence
 from opscadence.reporting.slack.brief import render_backfill_summary
 from opscadence.core.config import BackfillConfig
@@ -75,7 +75,7 @@ def backfill(
         channel = ctx.cfg.slack.channels.alert_channel()
         delivery = deliver_message(ctx.engine, ctx.slack, summary_kind(cadence), end, channel, message, ctx.cfg.outbox_dir)
     ctx.engine.dispose()
-    return {
+    return raise_if_undelivered({
         "cadence": cadence,
         "start": start.isoformat(),
         "end": end.isoformat(),
@@ -84,5 +84,5 @@ def backfill(
         "recomputed": [str(p) for p in summary.recomputed],
         "stage_seconds": summary.stage_seconds,  # wall time per pass
         "failed": {str(p): why for p, why in summary.failed.items()},
-        "summary_delivery": None if delivery is None else {"status": delivery.status, "channel": delivery.channel},
-    }
+        "summary_delivery": None if delivery is None else delivery_rows([delivery])[0],
+    }, [delivery] if delivery is not None else [])

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
+
+from prefect import get_run_logger
 
 from sqlalchemy.engine import Engine
 
@@ -12,6 +16,7 @@ from opscadence import warehouse
 from opscadence.core.config import Config, load_config
 from opscadence.core.periods import Period, check_complete, get_cadence
 from opscadence.sources import make_source
+from opscadence.delivery.outbox import DeliveryFailed, DeliveryOutcome
 from opscadence.delivery.slack import SlackClient, client_from_env
 from opscadence.sources import PartitionSource
 
@@ -33,7 +38,8 @@ def build_context(cfg: Config | None = None) -> RunContext:
         cfg=cfg,
         engine=engine,
         source=make_source(cfg.source_list, engine, timezone=cfg.timezone),
-        slack=client_from_env(token=_slack_token(cfg)),
+        slack=client_from_env(token=_slack_token(cfg), timeout=cfg.slack.request_timeout_seconds,
+                              max_delivery_seconds=cfg.slack.max_delivery_seconds),
         run_url=flow_run_url(),
     )
 
@@ -54,6 +60,31 @@ def flow_run_url() -> str | None:
 
     url = flow_run.ui_url
     return url if url and url.startswith("http") else None
+
+
+def raise_if_undelivered(result: dict[str, Any], deliveries: Iterable[DeliveryOutcome]) -> dict[str, Any]:
+    """Name every failed delivery in the run's log, then fail the flow run (or return ``result``).
+
+    Called at the very end of a flow, after everything was recorded and outboxed: the run is
+    Failed in Prefect (automations and cron see it) and the CLI exits with EXIT_DELIVERY.
+    """
+    failures = [d for d in deliveries if d.failed]
+    if not failures:
+        return result
+    logger = get_run_logger()
+    for d in failures:
+        logger.error("%s for %s to %s not delivered: %s (%s); kept in the outbox", d.kind, d.period or d.ds,
+                     d.channel, d.error_code or "error", d.error)
+    raise DeliveryFailed(failures, result)
+
+
+def delivery_rows(deliveries: Iterable[DeliveryOutcome]) -> list[dict[str, Any]]:
+    """The deliveries as a flow result lists them."""
+    return [
+        {"kind": d.kind, "channel": d.channel, "status": d.status, "path": str(d.path) if d.path else None,
+         "period": d.period, "error_code": d.error_code if d.failed else None}
+        for d in deliveries
+    ]
 
 
 def logical_period(cadence: str, as_of: date | None, cfg: Config, *, allow_partial: bool = False) -> Period:

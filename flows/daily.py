@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -9,10 +10,11 @@ from prefect import flow, get_run_logger
 
 from opscadence.core.locks import period_lock
 from opscadence.core.periods import get_cadence, is_complete
+from opscadence.delivery.outbox import outbox_health
 from opscadence.reporting.i18n import plain_text
 from opscadence.reporting.playbook import Playbook
 
-from flows.common import build_context, inject_fault, logical_period
+from flows.common import build_context, delivery_rows, inject_fault, logical_period, raise_if_undelivered
 from tasks.compute import assemble_brief, compute_marts, evaluate_alerts, prepare_baselines
 from tasks.extract import extract_partitions
 from tasks.alerting import explain_alerts, notify_alerts, update_alert_lifecycle
@@ -57,14 +59,17 @@ def daily_brief(as_of: date | None = None, notify: bool = True, allow_partial: b
         alerts = evaluate_alerts(engine, cfg, ds, report)
         details = explain_alerts(engine, ds, alerts, cfg.locale)  # root causes, for the brief and the alerts
         brief = assemble_brief(engine, cfg, ds, report, alerts, ctx.run_url, details, partial)
+        if notify:
+            # Earlier messages still undelivered: one line in the brief (its own row excluded).
+            health = outbox_health(engine, exclude=(BRIEF_KIND, ds))
+            brief = replace(brief, undelivered=health.undelivered, undelivered_since=health.oldest_period)
         message, content_key = render_brief(brief, cfg.locale, Playbook(cfg.playbook))
 
         deliveries = []
         if notify:
             for channel in cfg.slack.channels.brief_channels():
-                deliveries.append(
-                    deliver_message(engine, ctx.slack, BRIEF_KIND, ds, channel, message, cfg.outbox_dir, content_key)
-                )
+                deliveries.append(deliver_message(engine, ctx.slack, BRIEF_KIND, ds, channel, message, cfg.outbox_dir,
+                                                  content_key, period.key))
             # Alerts notify on state changes only: once when firing, once (in thread) when resolved.
             # A partial day's numbers can neither open nor resolve an alert (the lifecycle refuses it too).
             if not partial:
@@ -72,7 +77,7 @@ def daily_brief(as_of: date | None = None, notify: bool = True, allow_partial: b
                 transitions = update_alert_lifecycle(engine, cfg, ds, report, alerts, details, now)
                 deliveries += notify_alerts(engine, ctx.slack, cfg, transitions, now)
     engine.dispose()
-    return {
+    return raise_if_undelivered({
         "cadence": CADENCE,
         "period": period.key,
         "ds": ds.isoformat(),
@@ -81,11 +86,8 @@ def daily_brief(as_of: date | None = None, notify: bool = True, allow_partial: b
         "recomputed": recomputed,  # comparison days whose inputs changed since their marts
         "alerts": [f"{a.severity} {a.metric} {a.dimension}={a.dimension_value}" for a in alerts],
         "text": plain_text(message.text),  # for the terminal: the Slack escaping undone
-        "deliveries": [
-            {"kind": d.kind, "channel": d.channel, "status": d.status, "path": str(d.path) if d.path else None}
-            for d in deliveries
-        ],
-    }
+        "deliveries": delivery_rows(deliveries),
+    }, deliveries)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
-from flows.common import build_context
+from flows.common import build_context, delivery_rows, raise_if_undelivered
 from opscadence.core.locks import period_lock
 from tasks.alerting import notify_alerts
 from tasks.watch import evaluate_watch, update_watch_lifecycle
@@ -37,11 +37,11 @@ def watch(as_of: datetime | None = None, notify: bool = True) -> dict[str, Any]:
         transitions = update_watch_lifecycle(engine, cfg, result, now_utc)
         deliveries = notify_alerts(engine, ctx.slack, cfg, transitions, now_utc) if notify else []
     engine.dispose()
-    return {
+    return raise_if_undelivered({
         "at": now_local.isoformat(timespec="minutes"),
         "data_late": result.data_late,
         "numbers": result.numbers,
         "breached": [o.alert.rule_id for o in result.observations if o.breached],
         "transitions": [f"{t.alert.rule_id}: {t.before} -> {t.after}" for t in transitions],
-        "deliveries": [{"kind": d.kind, "channel": d.channel, "status": d.status} for d in deliveries],
-    }
+        "deliveries": delivery_rows(deliveries),
+    }, deliveries)

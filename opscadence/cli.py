@@ -129,12 +129,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return _run_watch(args)
     from opscadence.core.periods import check_complete, get_cadence
 
+    from flows.server import die_with_this_process
+    from opscadence.delivery.outbox import DeliveryFailed
+
     spec = get_cadence(args.cadence)
     if not args.allow_partial:  # refused here, before Prefect starts; the flow checks again
         check_complete(spec.period(args.date, cfg.timezone), cfg.timezone)
+    die_with_this_process()
     flow = spec.flow_function()
-    result = flow(as_of=args.date, notify=not args.no_notify,
-                  **({"allow_partial": True} if args.allow_partial else {}))
+    try:
+        result, undelivered = flow(as_of=args.date, notify=not args.no_notify,
+                                   **({"allow_partial": True} if args.allow_partial else {})), None
+    except DeliveryFailed as exc:  # everything was recorded; the messages wait in the outbox
+        result, undelivered = exc.result, exc
     period = result["period"]
     if result.get("text"):  # the brief's plain text (entities decoded), as the .md outbox file has it
         print()
@@ -149,22 +156,43 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"data validation FAILED for {period}: KPIs withheld, see the data-quality section")
     for d in result.get("deliveries", []):
         where = str(Path(d["path"]).resolve()) if d.get("path") else f"Slack {d['channel']}"
-        print(f"{d['kind']} for {period} -> {d['status']}: {where}")
+        not_sent = f" (FAILED: {d['error_code']}, Slack {d['channel']})" if d.get("error_code") else ""
+        print(f"{d['kind']} for {d.get('period') or period} -> {d['status']}: {where}{not_sent}")
+    if undelivered is not None:
+        return _undelivered(undelivered)
     return EXIT_FAILED if failed else 0
 
 
-def _run_watch(args: argparse.Namespace) -> int:
-    from flows.watch import watch
+def _undelivered(exc) -> int:
+    """Name the failed deliveries on standard error; EXIT_DELIVERY when there are any."""
+    if exc is None:
+        return 0
+    for o in exc.failures:
+        print(f"opscadence: not delivered: {o.kind} for {o.period or o.ds} to {o.channel}: "
+              f"{o.error_code or 'error'} ({o.error})", file=sys.stderr)
+    print(f"opscadence: {exc}", file=sys.stderr)
+    return exc.exit_code
 
-    result = watch(as_of=args.at, notify=not args.no_notify)
+
+def _run_watch(args: argparse.Namespace) -> int:
+    from flows.server import die_with_this_process
+    from flows.watch import watch
+    from opscadence.delivery.outbox import DeliveryFailed
+
+    die_with_this_process()
+    try:
+        result, undelivered = watch(as_of=args.at, notify=not args.no_notify), None
+    except DeliveryFailed as exc:
+        result, undelivered = exc.result, exc
     print(f"intraday watch at {result['at']}" + (" (data late)" if result["data_late"] else ""))
     print("  " + ", ".join(f"{k} {v:g}" for k, v in result["numbers"].items()))
     print("  breached: " + (", ".join(result["breached"]) or "nothing"))
     for t in result["transitions"]:
         print(f"  {t}")
     for d in result["deliveries"]:
-        print(f"  {d['kind']} -> {d['status']}: {d['channel']}")
-    return 0
+        failed = f" (FAILED: {d['error_code']})" if d.get("error_code") else ""
+        print(f"  {d['kind']} -> {d['status']}: {d['channel']}{failed}")
+    return _undelivered(undelivered)
 
 
 def _cmd_backfill(args: argparse.Namespace) -> int:
@@ -177,9 +205,16 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     grain = get_cadence(args.cadence).grain
     check_complete(Period.containing(grain, args.end), cfg.timezone, hint="end the backfill there")
     from flows.backfill import backfill
+    from flows.server import die_with_this_process
+    from opscadence.delivery.outbox import DeliveryFailed
 
-    result = backfill(cadence=args.cadence, start=args.start, end=args.end, force=args.force,
-                      concurrency=args.concurrency, notify=not args.no_notify, runner=args.runner)
+    die_with_this_process()
+    try:
+        result, undelivered = backfill(cadence=args.cadence, start=args.start, end=args.end, force=args.force,
+                                       concurrency=args.concurrency, notify=not args.no_notify,
+                                       runner=args.runner), None
+    except DeliveryFailed as exc:
+        result, undelivered = exc.result, exc
     print(f"backfill {args.cadence} {args.start}..{args.end}: {len(result['done'])} done, "
           f"{len(result['skipped'])} skipped, {len(result['failed'])} failed")
     if result["recomputed"]:
@@ -188,6 +223,8 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
         print(f"  {ds}: {why}")
     if result["summary_delivery"]:
         print(f"summary -> {result['summary_delivery']['status']}: {result['summary_delivery']['channel']}")
+    if undelivered is not None:
+        return _undelivered(undelivered)
     return 1 if result["failed"] else 0
 
 
@@ -276,13 +313,33 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_outbox_status(_args: argparse.Namespace) -> int:
+    from opscadence.delivery.outbox import outbox_health
+
+    engine = _engine()
+    try:
+        health = outbox_health(engine)
+    finally:
+        engine.dispose()
+    if not health.undelivered:
+        print("outbox empty: every message was delivered")
+        return 0
+    in_flight = f" ({health.in_flight} in flight: outcome unknown, looked for in Slack before any repost)" \
+        if health.in_flight else ""
+    print(f"{health.undelivered} pending{in_flight}")
+    print(f"oldest pending period: {health.oldest_period}")
+    print(f"last error: {health.last_error or 'none'}")
+    return 0
+
+
 def _cmd_outbox_send(_args: argparse.Namespace) -> int:
     from opscadence import warehouse
     from opscadence.delivery.outbox import send_outbox
     from opscadence.delivery.slack import client_from_env
 
     cfg = load_config()
-    client = client_from_env()
+    client = client_from_env(timeout=cfg.slack.request_timeout_seconds,
+                             max_delivery_seconds=cfg.slack.max_delivery_seconds)
     if client is None:
         raise UserError("SLACK_BOT_TOKEN is not set: nothing can be sent")
     engine = warehouse.create_engine(cfg.resolved_warehouse_url)
@@ -292,7 +349,7 @@ def _cmd_outbox_send(_args: argparse.Namespace) -> int:
         print(f"{o.kind} {o.ds} {o.channel}: {o.status}" + (f" ({o.error})" if o.error else ""))
     print(f"{sum(o.status in ('posted', 'updated') for o in outcomes)} sent, "
           f"{sum(o.status == 'outbox' for o in outcomes)} still pending")
-    return 1 if any(o.status == "outbox" for o in outcomes) else 0
+    return EXIT_DELIVERY if any(o.status == "outbox" for o in outcomes) else 0
 
 
 def _cmd_config(_args: argparse.Namespace) -> int:
@@ -386,6 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
     outbox_sub = outbox.add_subparsers(dest="outbox_command", required=True)
     send = outbox_sub.add_parser("send", help="deliver every pending message to Slack")
     send.set_defaults(func=_cmd_outbox_send)
+    status = outbox_sub.add_parser("status", help="pending messages, the oldest pending period, the last error")
+    status.set_defaults(func=_cmd_outbox_status)
 
     config = sub.add_parser("config", help="print the effective configuration (no secrets)")
     config.set_defaults(func=_cmd_config)

@@ -23,7 +23,7 @@ def render_brief(brief: DailyBrief, locale: str, playbook: Playbook = DEFAULT_PL
 
 
 # Retries cover a failed warehouse write after delivery; deliver() itself never double-posts
-# because it looks up the stored message ts first.
+# because it looks up the stored message ts, or an in-flight post's metadata, first.
 @task(name="deliver-message", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[10, 60])
 def deliver_message(
     engine: Engine,
@@ -34,8 +34,9 @@ def deliver_message(
     message: Message,
     outbox_dir: Path,
     content_key: Message | None = None,
+    period: str | None = None,
 ) -> DeliveryOutcome:
     return deliver(
         engine, client, kind=kind, ds=ds, channel=channel, message=message, outbox_dir=outbox_dir,
-        content_key=content_key,
+        content_key=content_key, period=period,
     )

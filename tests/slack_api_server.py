@@ -17,7 +17,20 @@ Methods (as documented by Slack; auth failures are HTTP 200 with ``ok: false``):
   (``C…``/``G…``/``D…``) are used as given. ts values strictly increase.
 * ``chat.update``: ``{"ok", "channel", "ts", "text", "message"}``; ``message_not_found``
   for an unknown ts, ``channel_not_found`` for an unknown channel id.
+* ``conversations.history`` (channel id, ``oldest``, ``limit``, ``cursor``,
+  ``include_all_metadata``; ``oldest`` compared to the time the message arrived): ``{"ok",
+  "messages": [newest first], "has_more",
+  "response_metadata": {"next_cursor"}}``; top-level messages only, each with
+  ``"metadata": {"event_type", "event_payload"}`` when posted with metadata and asked for it.
+* ``conversations.replies`` (channel id, ``ts`` of the parent, same options): the parent
+  and its replies, oldest first; ``thread_not_found`` for an unknown parent.
+* ``conversations.list``: ``{"ok", "channels": [{"id", "name", ...}], "response_metadata"}``.
 * ``auth.test``: ``{"ok": true, ...}``.
+
+Beyond HTTP errors, ``fail_next`` scripts the failures a network has: ``hang=`` seconds of
+silence before answering (past the client's timeout: "no answer"), ``record=True`` to act
+on the request first (the message is posted, the answer never arrives), ``drop=True`` to
+close the connection without any answer (a process or proxy killed mid-request).
 
 Both JSON and form-encoded bodies (and GET query strings) are accepted; ``blocks`` given
 as a JSON string in a form is parsed. No pytest dependency.
@@ -29,6 +42,7 @@ import copy
 import json
 import re
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,6 +59,7 @@ class RecordedRequest:
     headers: dict[str, str]
     status: int  # the HTTP status the server answered with
     response: dict[str, Any] | None  # the JSON it answered with (None for non-JSON)
+    at: float = 0.0  # time.monotonic() when the request arrived
 
 
 @dataclass
@@ -53,6 +68,18 @@ class _Fault:
     retry_after: int | None = None
     error: str | None = None
     body: str | None = None
+    hang: float | None = None  # seconds to wait before answering (or dropping)
+    record: bool = False  # act on the request as if it succeeded, whatever is answered
+    drop: bool = False  # close the connection without an answer
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    headers: dict[str, str]
+    text: str
+    hang: float | None = None
+    drop: bool = False
 
 
 @dataclass
@@ -64,6 +91,7 @@ class _State:
     channel_ids: dict[str, str] = field(default_factory=dict)
     faults: dict[str, deque[_Fault]] = field(default_factory=dict)
     ts_counter: int = 0
+    arrived: dict[str, float] = field(default_factory=dict)  # ts -> epoch time the message arrived
 
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
@@ -82,6 +110,10 @@ def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
             except json.JSONDecodeError:
                 pass
     return form
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("1", "true")
 
 
 class SlackApiServer:
@@ -135,19 +167,30 @@ class SlackApiServer:
         error: str | None = None,
         body: str | None = None,
         times: int = 1,
+        hang: float | None = None,
+        record: bool = False,
+        drop: bool = False,
     ) -> None:
         """Queue ``times`` scripted answers for ``method``; each call consumes one.
 
         ``status=429`` answers ``{"ok": false, "error": "ratelimited"}`` with ``Retry-After``
         (default 1); ``status=200, error="channel_not_found"`` an API-level error; ``body``
-        replaces the JSON body verbatim (e.g. an HTML error page).
+        replaces the JSON body verbatim (e.g. an HTML error page). ``hang`` waits that many
+        seconds first; ``record`` acts on the request (and then answers as it normally would,
+        unless ``status``/``error`` say otherwise or ``drop``); ``drop`` closes the connection
+        without answering.
         """
         if status == 429 and retry_after is None:
             retry_after = 1
         with self._state.lock:
             queue = self._state.faults.setdefault(method, deque())
             for _ in range(times):
-                queue.append(_Fault(status=status, retry_after=retry_after, error=error, body=body))
+                queue.append(_Fault(status=status, retry_after=retry_after, error=error, body=body, hang=hang,
+                                    record=record, drop=drop))
+
+    def no_answer(self, method: str, *, seconds: float, record: bool = False, times: int = 1) -> None:
+        """The next ``times`` calls of ``method`` get no answer for ``seconds`` (then a normal one)."""
+        self.fail_next(method, status=200, hang=seconds, record=record, times=times)
 
     def clear_faults(self) -> None:
         with self._state.lock:
@@ -194,6 +237,8 @@ class SlackApiServer:
         return ids[name]
 
     def _next_ts(self) -> str:
+        # Deterministic (two servers fed the same calls hand out the same ts); Slack's ts are
+        # epoch times, so ``oldest`` is compared to each message's arrival time instead.
         self._state.ts_counter += 1
         n = self._state.ts_counter
         return f"{1700000000 + n // 10000}.{(n % 10000) * 100:06d}"
@@ -220,6 +265,11 @@ class SlackApiServer:
             channel_id = self._resolve_channel(str(channel))
             ts = self._next_ts()
             stored = {"text": body.get("text"), "blocks": body.get("blocks"), "thread_ts": body.get("thread_ts")}
+            self._state.arrived[ts] = time.time()
+            metadata = body.get("metadata")
+            if isinstance(metadata, dict) and metadata.get("event_type"):
+                stored["metadata"] = {"event_type": metadata["event_type"],
+                                      "event_payload": metadata.get("event_payload") or {}}
             self._state.messages[channel_id][ts] = stored
             message = {"type": "message", "user": "U0001", "bot_id": "B0001", "ts": ts, **stored}
             return {"ok": True, "channel": channel_id, "ts": ts, "message": message}
@@ -235,15 +285,63 @@ class SlackApiServer:
             stored.update({"text": body.get("text"), "blocks": body.get("blocks")})
             message = {"type": "message", "user": "U0001", "bot_id": "B0001", **stored}
             return {"ok": True, "channel": channel_id, "ts": ts, "text": body.get("text"), "message": message}
+        if method in ("conversations.history", "conversations.replies"):
+            channel_id = body.get("channel")
+            if not channel_id or channel_id not in self._state.messages:
+                return {"ok": False, "error": "channel_not_found"}
+            stored = self._state.messages[channel_id]
+            if method == "conversations.history":
+                # Top-level messages only, newest first (thread replies are not in the history).
+                picked = sorted((ts for ts, m in stored.items() if not m.get("thread_ts")), key=float, reverse=True)
+            else:
+                parent = body.get("ts")
+                if not parent or parent not in stored:
+                    return {"ok": False, "error": "thread_not_found"}
+                picked = sorted((ts for ts, m in stored.items() if ts == parent or m.get("thread_ts") == parent),
+                                key=float)
+            oldest = float(body.get("oldest") or 0)
+            picked = [ts for ts in picked if self._state.arrived.get(ts, 0.0) > oldest]  # Slack: ts > oldest
+            return self._page(picked, body, lambda ts: self._history_item(ts, stored[ts], _truthy(
+                body.get("include_all_metadata"))), "messages")
+        if method == "conversations.list":
+            channels = sorted(self._state.channel_ids.items(), key=lambda item: item[1])
+            return self._page([{"id": cid, "name": name, "is_channel": True, "is_archived": False}
+                               for name, cid in channels], body, lambda item: item, "channels")
         return {"ok": False, "error": "unknown_method"}
 
-    def _handle(self, method: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], str]:
+    @staticmethod
+    def _history_item(ts: str, stored: dict[str, Any], with_metadata: bool) -> dict[str, Any]:
+        item = {"type": "message", "user": "U0001", "bot_id": "B0001", "ts": ts, "text": stored.get("text"),
+                "blocks": stored.get("blocks")}
+        if stored.get("thread_ts"):
+            item["thread_ts"] = stored["thread_ts"]
+        if with_metadata and stored.get("metadata"):
+            item["metadata"] = copy.deepcopy(stored["metadata"])
+        return item
+
+    @staticmethod
+    def _page(items: list[Any], body: dict[str, Any], render: Any, name: str) -> dict[str, Any]:
+        """One page of ``items`` per Slack's cursor pagination (the cursor is an offset here)."""
+        start = int(body.get("cursor") or 0)
+        limit = max(1, min(int(body.get("limit") or 100), 1000))
+        page, rest = items[start:start + limit], items[start + limit:]
+        return {"ok": True, name: [render(i) for i in page], "has_more": bool(rest),
+                "response_metadata": {"next_cursor": str(start + limit) if rest else ""}}
+
+    def _handle(self, method: str, body: dict[str, Any], headers: dict[str, str]) -> _Answer:
         with self._state.lock:
             status, extra_headers = 200, {}
             response: dict[str, Any] | None
             queue = self._state.faults.get(method)
             fault = queue.popleft() if queue else None
-            if fault is not None:
+            if fault is not None and fault.status == 200 and fault.error is None and fault.body is None:
+                # A network fault only (hang / drop): acts on the request when recording; the
+                # answer, if one is still sent after the hang, is the normal one.
+                response = self._dispatch(method, body) if fault.record else {"ok": False, "error": "no_answer"}
+                text = json.dumps(response)
+            elif fault is not None:
+                if fault.record:
+                    self._dispatch(method, body)
                 status = fault.status
                 if fault.retry_after is not None:
                     extra_headers["Retry-After"] = str(fault.retry_after)
@@ -257,8 +355,9 @@ class SlackApiServer:
                 response = {"ok": False, "error": auth_error} if auth_error else self._dispatch(method, body)
                 text = json.dumps(response)
             safe_body = {k: v for k, v in body.items() if k != "token"}
-            self._state.requests.append(RecordedRequest(method, safe_body, headers, status, response))
-        return status, extra_headers, text
+            self._state.requests.append(RecordedRequest(method, safe_body, headers, status, response, time.monotonic()))
+        return _Answer(status, extra_headers, text, hang=fault.hang if fault else None,
+                       drop=bool(fault and fault.drop))
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -272,8 +371,17 @@ class SlackApiServer:
                     self._send(404, {}, json.dumps({"ok": False, "error": "not_found"}))
                     return
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                status, extra, text = server._handle(path[len("/api/"):], body, headers)
-                self._send(status, extra, text)
+                answer = server._handle(path[len("/api/"):], body, headers)
+                if answer.hang:
+                    time.sleep(answer.hang)
+                if answer.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(2)  # socket.SHUT_RDWR: no status line, no body
+                    return
+                try:
+                    self._send(answer.status, answer.headers, answer.text)
+                except OSError:
+                    pass  # the client gave up waiting (its timeout) and closed the connection
 
             def _send(self, status: int, extra: dict[str, str], text: str) -> None:
                 payload = text.encode("utf-8")

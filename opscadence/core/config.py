@@ -191,6 +191,10 @@ class SlackConfig(_Strict):
     token_block: str | None = None
     # Who an unacknowledged P1 escalates to, as Slack mention syntax, e.g. "<!subteam^S0123>".
     oncall_mention: str | None = None
+    # One Slack request waits at most this long; a run spends at most max_delivery_seconds on
+    # Slack (retries included), then what is left goes to the outbox.
+    request_timeout_seconds: float = Field(10, gt=0, le=300)
+    max_delivery_seconds: float = Field(60, gt=0, le=3600)
 
 
 class MetricDetection(_Strict):

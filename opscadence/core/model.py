@@ -98,6 +98,9 @@ class DailyBrief:
     # Headline KPIs no configured source can feed: metric → the raw tables it lacks.
     unavailable: dict[str, tuple[str, ...]] = field(default_factory=dict)
     partial: bool = False  # the day had not ended when the brief was made (run with allow_partial)
+    # Earlier messages still in the outbox, and the oldest period among them (delivery health).
+    undelivered: int = 0
+    undelivered_since: str | None = None
 
 
 def alert_key(alert: Alert) -> str:

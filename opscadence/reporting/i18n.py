@@ -101,6 +101,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "pp": "{n} 个百分点",
         "run_link": "查看运行",
         "truncated": "…内容过长，其余部分已省略",
+        "delivery_health": "⚠️ 有 {n} 条较早的消息未送达 Slack（最早：{period}），运行 opscadence outbox status 查看",
         # --- the backfill summary
         "backfill_title": "🔁 回补完成：{cadence} {start} ~ {end}",
         "backfill_counts": "完成 {done} · 跳过 {skipped} · 失败 {failed}",
@@ -225,6 +226,8 @@ STRINGS: dict[str, dict[str, str]] = {
         "pp": "{n} pp",
         "run_link": "View run",
         "truncated": "…message too long, the rest is omitted",
+        "delivery_health": "⚠️ {n} earlier message(s) not delivered to Slack (oldest: {period}); "
+                           "run opscadence outbox status",
         # --- the backfill summary
         "backfill_title": "🔁 Backfill finished: {cadence} {start} .. {end}",
         "backfill_counts": "done {done} · skipped {skipped} · failed {failed}",

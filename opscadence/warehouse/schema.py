@@ -221,9 +221,13 @@ briefs = sa.Table(
     sa.Column("channel_id", sa.String(64)),  # Slack's id, needed by chat.update
     sa.Column("message_ts", sa.String(32)),
     sa.Column("content_hash", sa.String(64), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # sent | pending
+    sa.Column("status", sa.String(16), nullable=False),  # sent | pending | in_flight
     sa.Column("payload", sa.Text, nullable=False),  # the Block Kit payload (JSON)
     sa.Column("updated_at", sa.DateTime, nullable=False),
+    # Added later (init_schema adds them to an existing warehouse):
+    sa.Column("period", sa.String(32)),  # the shop-timezone period key the message is about
+    sa.Column("last_error", sa.Text),  # why the last attempt failed (Slack's error code first)
+    sa.Column("in_flight_at", sa.DateTime),  # naive UTC: when the post whose outcome is unknown began
     sa.UniqueConstraint("kind", "ds", "channel", name="uq_briefs"),
 )
 
@@ -360,8 +364,26 @@ def _mask_password_in_errors(engine: Engine, password: str) -> None:
 
 
 def init_schema(engine: Engine) -> None:
-    """Create missing tables, and indexes added to tables that already exist."""
+    """Create missing tables, and the columns and indexes added to tables that already exist."""
     metadata.create_all(engine)
+    _add_missing_columns(engine)
     for table in metadata.sorted_tables:
         for index in table.indexes:
             index.create(engine, checkfirst=True)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """``alter table … add column`` for each nullable column a table of an older warehouse lacks."""
+    inspector = sa.inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            existing = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in existing:
+                    continue
+                if not column.nullable:
+                    raise RuntimeError(f"cannot add the required column {table.name}.{column.name} to an existing table")
+                kind = column.type.compile(dialect=engine.dialect)
+                # "if not exists": two runs upgrading at once must not fail (PostgreSQL has it, SQLite not)
+                guard = "if not exists " if engine.dialect.name == "postgresql" else ""
+                conn.execute(sa.text(f"alter table {table.name} add column {guard}{column.name} {kind}"))

@@ -346,6 +346,9 @@ def slack_requests(requests: list[Any], norm: Normaliser) -> list[dict[str, Any]
     out = []
     for req in requests:
         body = norm.value(dict(req.body))
+        payload = (body.get("metadata") or {}).get("event_payload") if isinstance(body.get("metadata"), dict) else None
+        if isinstance(payload, dict) and WALL_CLOCK_HMS in str(payload.get("kind")):
+            payload["ds"] = WALL_CLOCK_DATE  # the message metadata's ds: the (wall-clock) firing day, as in briefs
         response = None
         if isinstance(req.response, dict):
             response = {k: norm.value(req.response[k]) for k in ("ok", "channel", "ts", "error") if k in req.response}
@@ -451,6 +454,12 @@ def run_scenario(kind: str, workdir: Path, postgres_url: str | None = None) -> t
     wall_end = _utc_now()
 
     norm = Normaliser(wall_start, wall_end, tmp_dir=workdir)
+    # The alerts' wall-clock firing times first: message metadata in Slack carries their kinds.
+    engine = create_engine(url)
+    try:
+        norm.learn_alert_states(_read(engine, metadata.tables["alert_states"]))
+    finally:
+        engine.dispose()
     snapshot: dict[str, Any] = {
         "scenario": {
             "warehouse": kind,

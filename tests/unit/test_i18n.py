@@ -68,7 +68,8 @@ ALERTS = [
 
 def render_everything(locale: str) -> None:
     render_daily_brief(make_brief(alerts=ALERTS * 2, run_url="https://x.example/r", urgent_feedback_count=1,
-                                  urgent_feedback=["hi"], dq_issues=dq_issues()[:1]), locale)
+                                  urgent_feedback=["hi"], dq_issues=dq_issues()[:1], undelivered=2,
+                                  undelivered_since="2026-11-23"), locale)
     render_daily_brief(make_brief(dq_passed=False, dq_issues=dq_issues() * 6, alerts=ALERTS), locale)
     render_daily_brief(make_brief(dq_passed=False, dq_issues=[], alerts=[]), locale)
     args = {"tables": "users, events", "ds": "2025-01-01", "where": "the warehouse sqlite:///w.sqlite"}

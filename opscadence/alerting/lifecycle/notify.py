@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -30,6 +31,15 @@ __all__ = ["notify", "check_escalations", "send_reminders"]
 def _kind(prefix: str, fp: str, fired_at: datetime) -> str:
     """The delivery key of one message of one firing episode (≤ 32 characters)."""
     return f"{prefix}-{fp}-{fired_at:%H%M%S}"[:32]
+
+
+def _period(row: sa.Row) -> str:
+    """The shop-timezone period of the alert's latest evaluation (names its outbox files).
+
+    ``fired_at`` is UTC bookkeeping time; its date is only the fallback of rows written before
+    periods were recorded.
+    """
+    return row.last_period or row.fired_at.date().isoformat()
 
 
 def _thread(engine: Engine, row: sa.Row) -> str | None:
@@ -98,7 +108,7 @@ def _notify_firing(engine, client, t, channels, locale, outbox_dir, now, mention
                             mention=mention if t.alert.severity == "P1" else None, playbook=playbook)
     outcome = deliver(
         engine, client, kind=_kind("alert", t.fingerprint, row.fired_at), ds=row.fired_at.date(),
-        channel=channel, message=message, outbox_dir=outbox_dir,
+        channel=channel, message=message, outbox_dir=outbox_dir, period=_period(row),
     )
     record(engine, row, channel=channel, channel_id=outcome.channel_id, thread_ts=outcome.ts)
     return outcome
@@ -113,7 +123,7 @@ def _notify_resolved(engine, client, t, locale, outbox_dir, now) -> DeliveryOutc
     return deliver(
         engine, client, kind=_kind("res", t.fingerprint, row.fired_at), ds=row.fired_at.date(),
         channel=row.channel, message=render_resolved(t.alert, locale), outbox_dir=outbox_dir,
-        thread_ts=_thread(engine, row),
+        thread_ts=_thread(engine, row), period=_period(row),
     )
 
 
@@ -157,7 +167,7 @@ def check_escalations(
         outcome = deliver(
             engine, client, kind=_kind("escr" if resolve_due else "esca", row.fingerprint, row.fired_at),
             ds=row.fired_at.date(), channel=row.channel or channels.severity_channel(row.severity),
-            message=message, outbox_dir=outbox_dir, thread_ts=_thread(engine, row),
+            message=message, outbox_dir=outbox_dir, thread_ts=_thread(engine, row), period=_period(row),
         )
         outcomes.append(outcome)
         values: dict[str, Any] = {}
@@ -179,17 +189,21 @@ def send_reminders(
     outbox_dir: Path | str,
     now: datetime | None = None,
     enabled: bool = True,
-    timezone: tzinfo | None = None,
+    timezone: tzinfo | str | None = None,
 ) -> list[DeliveryOutcome]:
     """One reminder per day (``today``) per alert still firing since an earlier day, in its thread.
 
-    ``enabled`` is ``alerting.daily_reminder``; silenced alerts are skipped. The time it fires
-    since is shown in ``timezone`` (the shop's; UTC when not given).
+    ``enabled`` is ``alerting.daily_reminder``; silenced alerts are skipped. ``timezone`` (the
+    shop's; UTC when not given) shows the time it fires since, and dates the outbox files by
+    the shop's day of ``now`` rather than ``today``.
     """
     if not enabled:
         return []
     strings(locale)
+    if isinstance(timezone, str):
+        timezone = ZoneInfo(timezone)
     now = utc_naive(now) if now is not None else datetime.now(UTC).replace(tzinfo=None)
+    period = now.replace(tzinfo=UTC).astimezone(timezone).date() if timezone else today
     outbox_dir = Path(outbox_dir)
     outcomes: list[DeliveryOutcome] = []
     for row in firing_rows(engine):
@@ -201,7 +215,7 @@ def send_reminders(
         outcome = deliver(
             engine, client, kind=f"rem-{row.fingerprint}"[:32], ds=today,
             channel=row.channel or channels.severity_channel(row.severity),
-            message=message, outbox_dir=outbox_dir, thread_ts=_thread(engine, row),
+            message=message, outbox_dir=outbox_dir, thread_ts=_thread(engine, row), period=period,
         )
         outcomes.append(outcome)
         record(engine, row, last_reminder_on=today)

@@ -359,6 +359,10 @@ def render_daily_brief(brief: DailyBrief, locale: str = "zh-CN", playbook: Playb
         blocks.extend(part_blocks)
         paragraphs.append(part_lines)
 
+    if brief.undelivered > 0:
+        health = s["delivery_health"].format(n=brief.undelivered, period=data_text(brief.undelivered_since or ""))
+        blocks.append(context(health))
+        paragraphs.append([health])
     footer_block, footer_text = _footer(brief, s)
     blocks.append(footer_block)
     paragraphs.append([footer_text])
