@@ -6,15 +6,17 @@ Sizes (``load_demo_chunked``: generated and loaded a week at a time, determinist
 
 For each size and warehouse (SQLite file; PostgreSQL with ``--url``) it measures, each phase in
 its own subprocess under ``/usr/bin/time -v`` (wall clock and "Maximum resident set size" of the
-whole process, Python start-up included, Prefect not involved):
+whole process, Python start-up included; Prefect is involved in the backfill phase only):
 
 * ``generate``   generate + load the shop;
 * ``daily``      the daily pipeline for the last day (baselines, extract, validate (GX), compute
                  marts, alerts, brief, render) on the full history, first run (cold: no marts yet)
                  and rerun (steady state: earlier days already computed, as in production);
 * ``daily_h30``  the same on a copy holding only the last 30 days of raw data;
-* ``backfill``   ``run_backfill`` over every day of the shop (365 for L), concurrency 1 and 2
-                 (worker processes; each phase's JSON carries the validate/compute/evaluate split)
+* ``backfill``   the ``backfill`` flow over every day of the shop (365 for L), concurrency 1 and 2:
+                 chunks as Prefect task runs on Prefect's process pool (``"runner": "dask"``: a
+                 local Dask cluster); Prefect's temporary server start-up is included; each
+                 phase's JSON carries the validate/compute/evaluate split
                  (``--backfill-days N`` limits it to the last N days; the JSON says so).
 
 Targets: daily pipeline on L <= 10 s, 365-day backfill <= 3 min, peak RSS <= 1.5 GB.

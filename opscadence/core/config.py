@@ -514,7 +514,8 @@ def _reject_secrets(file: Path, data: Any, prefix: str = "") -> None:
             dotted = f"{prefix}{key}"
             if str(key).lower().endswith(_SECRET_WORDS):
                 raise ConfigError(
-                    f"invalid configuration ({file}): {dotted}: secrets are read from environment "
-                    "variables or Prefect Secret blocks, not from the config file"
+                    # worded "<key> holds a secret", not "<key>: …": error lines pass the secret mask
+                    f"invalid configuration ({file}): {dotted} holds a secret; secrets are read from "
+                    "environment variables or Prefect Secret blocks, not from the config file"
                 )
             _reject_secrets(file, value, dotted + ".")

@@ -133,7 +133,7 @@ CASES = [
     Case("config-missing-file", ["config"], r"configuration file not found: .*/missing\.yaml", env={"OPSCADENCE_CONFIG": "{tmp}/missing.yaml"}),
     Case("config-is-a-folder", ["config"], r"cannot read the configuration file .*/conf\.d: Is a directory",
          files={"conf.d/keep": b""}, env={"OPSCADENCE_CONFIG": "{tmp}/conf.d"}),
-    Case("config-secret-in-file", ["config"], r"invalid configuration \(.*\): slack\.bot_token: secrets are read from .*",
+    Case("config-secret-in-file", ["config"], r"invalid configuration \(.*\): slack\.bot_token holds a secret; secrets are read from .*",
          files={"s.yaml": f"slack:\n  bot_token: {TOKEN}\n".encode()}, env={"OPSCADENCE_CONFIG": "{tmp}/s.yaml"}),
     Case("alerts-list-bad-config", ["alerts", "list"], r"invalid configuration \(.*/typo\.yaml.*\): localle: Extra inputs are not permitted",
          files={"typo.yaml": b"localle: en\n"}, env={"OPSCADENCE_CONFIG": "{tmp}/typo.yaml"}),
