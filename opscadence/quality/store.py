@@ -15,43 +15,37 @@ from opscadence.quality.suites import TRAILING_DAYS
 from opscadence.warehouse import RAW_TABLES
 
 
+def _counts_by_day(conn: Connection, start: date, end: date) -> dict[str, dict[date, int]]:
+    """Per raw table, the row count of each day in [start, end) that has rows: one grouped query a table."""
+    out: dict[str, dict[date, int]] = {}
+    for key, table in RAW_TABLES.items():
+        query = (
+            sa.select(table.c.ds, sa.func.count().label("n"))
+            .where(table.c.ds >= sa.bindparam("start", start, type_=sa.Date),
+                   table.c.ds < sa.bindparam("end", end, type_=sa.Date))
+            .group_by(table.c.ds)
+            .order_by(table.c.ds)
+        )
+        out[key] = {d: int(n) for d, n in conn.execute(query) if n}
+    return out
+
+
+def _counts(engine: Engine | Connection, start: date, end: date) -> dict[str, dict[date, int]]:
+    if isinstance(engine, Connection):
+        return _counts_by_day(engine, start, end)
+    with engine.connect() as conn:
+        return _counts_by_day(conn, start, end)
+
+
 def trailing_row_counts(engine: Engine | Connection, ds: date, days: int = TRAILING_DAYS) -> dict[str, list[int]]:
     """Per raw table, the row counts of the days ``ds-days .. ds-1`` that have rows (oldest first)."""
-    start = ds - timedelta(days=days)
-    counts: dict[str, list[int]] = {}
-
-    def run(conn: Connection) -> None:
-        for key, table in RAW_TABLES.items():
-            query = (
-                sa.select(table.c.ds, sa.func.count().label("n"))
-                .where(table.c.ds >= sa.bindparam("start", start, type_=sa.Date),
-                       table.c.ds < sa.bindparam("end", ds, type_=sa.Date))
-                .group_by(table.c.ds)
-                .order_by(table.c.ds)
-            )
-            counts[key] = [int(n) for _, n in conn.execute(query) if n]
-
-    if isinstance(engine, Connection):
-        run(engine)
-    else:
-        with engine.connect() as conn:
-            run(conn)
-    return counts
+    return {key: list(by_day.values()) for key, by_day in _counts(engine, ds - timedelta(days=days), ds).items()}
 
 
 def trailing_row_counts_range(engine: Engine, start: date, end: date,
                               days: int = TRAILING_DAYS) -> dict[date, dict[str, list[int]]]:
     """:func:`trailing_row_counts` for every day in [start, end), from one query per table."""
-    by_table: dict[str, dict[date, int]] = {}
-    with engine.connect() as conn:
-        for key, table in RAW_TABLES.items():
-            query = (
-                sa.select(table.c.ds, sa.func.count().label("n"))
-                .where(table.c.ds >= sa.bindparam("start", start - timedelta(days=days), type_=sa.Date),
-                       table.c.ds < sa.bindparam("end", end, type_=sa.Date))
-                .group_by(table.c.ds)
-            )
-            by_table[key] = {d: int(n) for d, n in conn.execute(query)}
+    by_table = _counts(engine, start - timedelta(days=days), end)
     out = {}
     ds = start
     while ds < end:
@@ -64,16 +58,9 @@ def trailing_row_counts_range(engine: Engine, start: date, end: date,
 def partition_row_counts(engine: Engine, start: date, end: date) -> dict[date, dict[str, int]]:
     """Per day in [start, end), each raw table's row count (days and tables without rows left out)."""
     out: dict[date, dict[str, int]] = {}
-    with engine.connect() as conn:
-        for key, table in RAW_TABLES.items():
-            query = (
-                sa.select(table.c.ds, sa.func.count().label("n"))
-                .where(table.c.ds >= sa.bindparam("start", start, type_=sa.Date),
-                       table.c.ds < sa.bindparam("end", end, type_=sa.Date))
-                .group_by(table.c.ds)
-            )
-            for ds, n in conn.execute(query):
-                out.setdefault(ds, {})[key] = int(n)
+    for key, by_day in _counts(engine, start, end).items():
+        for ds, n in by_day.items():
+            out.setdefault(ds, {})[key] = n
     return out
 
 

@@ -209,4 +209,4 @@ def test_the_seasonal_detector_catches_a_drop_no_threshold_rule_covers(shop_env,
     assert "below the expected" in result["text"]
     firing = [p for p in _posts(slack_server, "#ops-alerts") if "Add-to-cart conversion" in p.body["text"]]
     assert len(firing) == 1
-    assert "funnel: product_view → add_to_cart" in firing[0].body["text"]  # the step that broke
+    assert "funnel: Product view → Add to cart" in firing[0].body["text"]  # the step that broke, by its label

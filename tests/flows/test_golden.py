@@ -22,11 +22,18 @@ ADDED_TABLES = {"mart_inputs"}  # what each day's marts were built from (issue: 
 ADDED_RESULT_KEYS = {"cadence", "period", "recomputed"}  # flows return their cadence and period
 
 
-def without_additions(actual: dict, expected: dict) -> dict:
-    tables = {k: v for k, v in actual["tables"].items() if k not in ADDED_TABLES}
+def _without_added_tables(snap: dict) -> dict:
+    # mart_inputs holds a digest of the SQL definitions: left out on both sides, so that a change
+    # of any SQL file is judged by the marts it produces, not by its digest.
+    tables = {k: v for k, v in snap["tables"].items() if k not in ADDED_TABLES}
     unclassified = [t for t in tables.pop("_tables_not_classified", []) if t not in ADDED_TABLES]
     if unclassified:
         tables["_tables_not_classified"] = unclassified
+    return tables
+
+
+def without_additions(actual: dict, expected: dict) -> dict:
+    tables = _without_added_tables(actual)
     results = {}
     for step, result in actual["flow_results"].items():
         known = expected["flow_results"].get(step, {})
@@ -41,6 +48,7 @@ def test_demo_scenario_matches_the_golden_snapshot(kind, tmp_path, prefect_serve
         pytest.fail(f"no golden snapshot {path} for {kind}; record it with: python -m tests.golden.snapshot record",
                     pytrace=False)
     expected = snapshot.load_golden(kind)
+    expected = {**expected, "tables": _without_added_tables(expected)}
 
     actual, seconds = snapshot.run_scenario(kind, tmp_path / "scenario", POSTGRES_URL)
     assert ADDED_TABLES <= set(actual["tables"]), "an addition listed above is not produced"

@@ -69,8 +69,9 @@ def _kpi_line(text: str, label: str) -> str:
 def _assert_social_brief(text: str, engine) -> None:
     for label in SOCIAL_KPIS:
         line = _kpi_line(text, label)
-        # a value and both changes: the comparison days hold the social pack too
-        assert re.search(r"\(DoD (?:[▲▼] [+-]|)\d+\.\d%, WoW (?:[▲▼] [+-]|)\d+\.\d%\)$", line), line
+        # a value and both changes (rates in percentage points): the comparison days hold the social pack too
+        change = r"(?:[▲▼] [+-]|)\d+\.\d(?:%| pp)"
+        assert re.search(rf"\(DoD {change}, WoW {change}\)$", line), line
         assert "n/a" not in line, line
     for label in SHOP_KPIS:
         assert f"• {label}:" not in text
