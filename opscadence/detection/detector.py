@@ -84,7 +84,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special
+from scipy import special, stats
 
 from opscadence.metrics.catalog import CATALOG
 
@@ -134,8 +134,12 @@ class DetectorConfig:
     spread_cycles: int = 12  # window of past one-step residuals for the spread, in cycles
     level_days: int = 14  # recent days that set the level
     exclude_anomalies: bool = True  # out-of-band points leave the training set
-    shift_window: int = 7  # a run of shift_min out-of-band points of one direction ...
-    shift_min: int = 5  # ... within shift_window days is accepted as a level shift
+    shift_window: int = 14  # a run of shift_min out-of-band points of one direction ...
+    shift_min: int = 12  # ... within shift_window days is accepted as a level shift (an outage of < 12 days is not)
+    pre_shift_days: int = 56  # after an accepted shift, a return to the old level is normal for this long
+    drift_sensitivity: float | None = 4.0  # week-over-week drift test in sigmas of a weekly median; None: off
+    fdr: float | None = 0.02  # Benjamini–Hochberg level over the series judged on one day; None: off
+    calendar_spread: float = 0.05  # relative error of a listed uplift, added to the spread on calendar days
     rate_prior_trials: float = 1000.0  # shrinkage of pooled rate estimates
     min_residuals: int = 5  # past one-step residuals needed before judging
 
@@ -239,7 +243,7 @@ def _run(
     W = P * K
     L = min(cfg.level_days, W)
     R = P * cfg.spread_cycles
-    pad = max(W, R)
+    pad = max(W, R, 14)  # at least the two weeks of the week-over-week test
     rate = dens is not None
     k = params.k
 
@@ -257,6 +261,7 @@ def _run(
         vals_p, dens_p = padded(successes), padded(trials)
         train_y, train_n = padded(np.full((S, T), np.nan)), padded(np.full((S, T), np.nan))
         bvar = padded(np.full((S, T), np.nan))
+        rn = padded(np.full((S, T), np.nan))  # trials behind each past residual
     else:
         valid = ~np.isnan(values)
         vals_p = padded(values)
@@ -265,6 +270,16 @@ def _run(
     oob = np.zeros((S, pad + T), np.int8)
     n_clean = np.zeros(S, np.int64)
     shift_start = np.full(S, -(10**9))  # padded position where the last accepted level shift began
+    pre_level = np.full(S, np.nan)  # deseasonalised level before the last accepted shift
+    pre_start = shift_start.copy()  # ... and where that level's own regime began
+    pre_until = np.full(S, -1)  # padded position until which a return to pre_level is normal
+    shift_dir = np.zeros(S)  # +1 / -1: direction of the last accepted shift
+    last_return = np.full(S, -(10**9))  # padded position of the last point that looked like a return
+    cal_p = np.zeros((S, pad + T), bool)
+    cal_p[:, pad:] = is_cal
+    vals_raw = padded(values)
+    seen = np.zeros((S, pad + T), np.int8)  # sign of every point ever judged anomalous (never re-admitted)
+    back = np.arange(-13, 1)  # the two weeks of the week-over-week test, ending today
     cols = np.arange(W)
     warmup = min(7, min_history)
 
@@ -273,6 +288,7 @@ def _run(
     upper = np.full((S, T), np.nan)
     score = np.full((S, T), np.nan)
     flag = np.zeros((S, T), np.int8)  # -1 drop, +1 rise
+    pval = np.full((S, T), np.nan)  # two-sided p-value of the test that judged the point
 
     for t in range(T):
         p = pad + t
@@ -309,17 +325,25 @@ def _run(
                     xl = np.nansum(cx[:, W - L:], axis=1)
                     nl = np.nansum(cn[:, W - L:], axis=1)
                     base = (xl + kappa * target) / (nl + kappa) * f[:, 0]
+                level_now = base / f[:, 0]
                 base = np.clip(base, 0.0, 1.0)
                 have = sn > 0
                 # Spread beyond binomial noise, from past one-step residuals.
                 rw = resid[:, p - R:p]
-                mad, n_res = _nanmedian(np.abs(rw))
-                bmed, _ = _nanmedian(bvar[:, p - R:p])
-                extra = np.maximum((_MAD_TO_SIGMA * mad) ** 2 - np.nan_to_num(bmed), 0.0)
-                extra = np.where(np.isnan(extra), 0.0, extra) * _small_sample(n_res, k) ** 2
+                n_res = np.count_nonzero(~np.isnan(rw), axis=1)
+                # Over-dispersion (beta-binomial intra-class correlation rho) by moments from
+                # the clean past: E[e^2 / (q(1-q)/n)] = 1 + (n-1) rho. Ratios are capped at
+                # 10x their median (at least 25) so one leftover outlier cannot widen the band.
+                ratio = rw ** 2 / bvar[:, p - R:p]
+                rmed, _ = _nanmedian(ratio)
+                ratio = np.minimum(ratio, np.maximum(25.0, 10 * np.nan_to_num(rmed))[:, None])
+                rho = np.nansum(ratio - 1.0, axis=1) / np.nansum(rn[:, p - R:p] - 1.0, axis=1)
+                rho = np.clip(np.nan_to_num(rho), 0.0, 0.5) * _small_sample(n_res, k) ** 2
+                rho = np.minimum(rho, 0.5)
                 n = trials[:, t]
                 eps = 0.5 / (sn + 1.0)
                 q = np.clip(base, eps, 1.0 - eps)
+                extra = rho * q * (1 - q)  # day-to-day variance of the rate beyond binomial noise
                 r = y
                 x = np.round(successes[:, t])
                 dev = x - n * base
@@ -329,6 +353,14 @@ def _run(
                 xi = np.where(ok, x, 0.0)
                 p_low = special.bdtr(xi, ni, q)
                 p_high = special.bdtrc(xi - 1, ni, q)
+                # Beta-binomial tails where the history shows over-dispersion (exact for the
+                # 15-40-trial series; above 5,000 trials the normal branch below is as good).
+                bb = ok & (rho > 1e-9) & (ni <= 5000)
+                if bb.any():
+                    ab = (1.0 / rho[bb] - 1.0)
+                    a_, b_ = q[bb] * ab, (1 - q[bb]) * ab
+                    p_low[bb] = stats.betabinom.cdf(xi[bb], ni[bb], a_, b_)
+                    p_high[bb] = stats.betabinom.sf(xi[bb] - 1, ni[bb], a_, b_)
                 z_exact = np.where(dev < 0, np.minimum(special.ndtri(p_low), 0.0),
                                    np.maximum(-special.ndtri(p_high), 0.0))
                 z = np.where(np.abs(z_exact) < np.abs(z_norm), z_exact, z_norm)
@@ -337,6 +369,24 @@ def _run(
                 rel = r / base - 1.0
                 lo_stat, hi_stat = base - half, base + half
                 enough_den = n >= params.min_den
+                # The same point against the level that held before the last accepted shift.
+                q_pre = np.clip(pre_level * f[:, 0], eps, 1.0 - eps)
+                dev_pre = x - n * q_pre
+                z_pre = np.sign(dev_pre) * np.maximum(np.abs(dev_pre) - 0.5, 0.0) / np.sqrt(
+                    n * q_pre * (1 - q_pre) + n * n * rho * q_pre * (1 - q_pre))
+                # Week-over-week: median daily rate of the last 7 days (today included) vs the
+                # 7 before (medians: a 1-3-day incident is the point test's business).
+                wx = np.where(cal_p[:, p - 13:p + 1], np.nan, vals_p[:, p - 13:p + 1])
+                wn = np.where(np.isnan(wx), np.nan, dens_p[:, p - 13:p + 1])
+                daily = wx / wn
+                r1, c1 = _nanmedian(daily[:, 7:])
+                r0, c0 = _nanmedian(daily[:, :7])
+                nbar = np.nanmean(wn, axis=1)
+                rp = np.clip(np.nanmean(daily, axis=1), eps, 1 - eps)
+                day_var = rp * (1 - rp) * (1 / nbar + rho)
+                z_wow = (r1 - r0) / (1.2533 * np.sqrt(day_var * (1 / np.maximum(c1, 1) + 1 / np.maximum(c0, 1))))
+                wow = r1 / r0 - 1.0
+                today_vs_prev = r / r0 - 1.0
             else:
                 win = train_y[:, p - W:p]
                 wk = win.reshape(S, K, P)
@@ -356,23 +406,64 @@ def _run(
                     level = np.where(c_recent >= 3, l_recent, np.where(c_month >= 3, l_month, lw))
                     base = level * f[:, 0]
                     have = cw > 0
+                level_now = base / (f[:, 0] if cfg.baseline != "weekday_median" else 1.0)
                 rw = resid[:, p - R:p]
                 mad, n_res = _nanmedian(np.abs(rw))
                 sigma = np.maximum(_MAD_TO_SIGMA * np.nan_to_num(mad), _SIGMA_FLOOR) * _small_sample(n_res, k)
                 exp_t = base * factor[:, t]
                 rel = np.where(exp_t != 0, y / exp_t - 1.0, np.where(y == 0, 0.0, np.sign(y) * np.inf))
-                z = rel / sigma
-                lo_stat, hi_stat = exp_t * (1 - k * sigma), exp_t * (1 + k * sigma)
+                # A listed uplift is itself a forecast: its error widens the band of that day.
+                sigma_day = np.where(cal, np.hypot(sigma, cfg.calendar_spread), sigma)
+                z = rel / sigma_day
+                lo_stat, hi_stat = exp_t * (1 - k * sigma_day), exp_t * (1 + k * sigma_day)
                 enough_den = np.ones(S, bool)
+                fw = 1.0 if cfg.baseline == "weekday_median" else f[:, 0]
+                z_pre = (y / (pre_level * fw * factor[:, t]) - 1.0) / sigma
+                # Week-over-week: median log deseasonalised value of the last 7 days (today
+                # included) vs the 7 before; each week holds every weekday once, so profile
+                # errors cancel. Calendar days stay out.
+                fb = np.ones((S, 14)) if cfg.baseline == "weekday_median" else f[:, back % P]
+                raw = np.where(cal_p[:, p - 13:p + 1], np.nan, vals_raw[:, p - 13:p + 1])
+                lg = np.log(np.where(raw > 0, raw / fb, np.nan))
+                m1, c1 = _nanmedian(lg[:, 7:])
+                m0, c0 = _nanmedian(lg[:, :7])
+                # A median of c values has about 1.2533 / sqrt(c) of the values' sigma.
+                z_wow = (m1 - m0) / (1.2533 * sigma * np.sqrt(1 / np.maximum(c1, 1) + 1 / np.maximum(c0, 1)))
+                wow = np.expm1(m1 - m0)
+                today_vs_prev = y / (np.exp(m0) * fw * factor[:, t]) - 1.0
 
             ready = have & (n_clean >= min_history) & (n_res >= cfg.min_residuals) & np.isfinite(exp_t)
             judged = ready & ok & np.isfinite(z)
             out_stat = judged & (np.abs(z) > k)
+            # A return to the level that held before the last accepted shift is not anomalous.
+            # It is not alerted (and not trained on); the second such point in a row restores
+            # the old level (one day near the old level may be a spike, two are a recovery).
+            returning = (out_stat & (p < pre_until) & np.isfinite(z_pre) & (np.abs(z_pre) <= np.minimum(k, 2.0))
+                         & (np.sign(z) == -shift_dir))
+            confirmed = returning & (last_return == p - 1)
+            last_return = np.where(returning, p, last_return)
+            out_stat = out_stat & ~returning
             material = np.abs(rel) >= params.min_rel
-            alert = out_stat & material & enough_den
-            drop = alert & (z < 0) & params.allow_drop
-            rise = alert & (z > 0) & params.allow_rise
+            # Slow drift: the last week differs from the week before beyond its noise and
+            # materially, today is beyond the floor against last week in the same direction,
+            # both weeks lie in the current regime and hold no opposite out-of-band point.
+            if cfg.drift_sensitivity is not None:
+                dsign = np.sign(wow)
+                opposite = (seen[:, p - 13:p] == -dsign[:, None]).any(1)
+                drift = (judged & ~cal & ~out_stat & ~returning & (c1 >= 4) & (c0 >= 4)
+                         & (p - 13 >= shift_start) & np.isfinite(z_wow)
+                         & (np.abs(z_wow) > cfg.drift_sensitivity) & (np.abs(wow) >= params.min_rel)
+                         & (np.sign(today_vs_prev) == dsign) & (np.abs(today_vs_prev) >= params.min_rel)
+                         & (np.sign(z) == dsign) & ~opposite)
+            else:
+                drift = np.zeros(S, bool)
+                dsign = np.zeros(S)
+            sign = np.where(out_stat, np.sign(z), np.where(drift, dsign, 0.0))
+            alert = ((out_stat & material) | drift) & enough_den
+            drop = alert & (sign < 0) & params.allow_drop
+            rise = alert & (sign > 0) & params.allow_rise
             flag[:, t] = np.where(drop, -1, np.where(rise, 1, 0))
+            pval[:, t] = np.where(judged, 2 * special.ndtr(-np.where(drift, np.abs(z_wow), np.abs(z))), np.nan)
             expected[:, t] = np.where(ready, exp_t, np.nan)
             if rate:
                 lo = np.minimum(lo_stat, exp_t * (1 - params.min_rel))
@@ -386,21 +477,31 @@ def _run(
             score[:, t] = np.where(judged, z, np.nan)
 
             # Training update: calendar days never train; judged out-of-band points are excluded.
-            excluded = out_stat & enough_den if cfg.exclude_anomalies else np.zeros(S, bool)
-            clean = ok & ~cal & ~excluded
+            excluded = (out_stat | drift) & enough_den if cfg.exclude_anomalies else np.zeros(S, bool)
+            clean = ok & ~cal & ~excluded & ~(returning & ~confirmed)
             # One-step residuals count once a week of history exists (earlier guesses are rough).
-            resid_ok = clean & have & np.isfinite(rel) & (n_clean >= warmup)
+            resid_ok = clean & have & np.isfinite(rel) & (n_clean >= warmup) & ~returning
             if rate:
                 train_y[:, p] = np.where(clean, successes[:, t], np.nan)
                 train_n[:, p] = np.where(clean, trials[:, t], np.nan)
                 resid[:, p] = np.where(resid_ok, y - base, np.nan)
                 bvar[:, p] = np.where(resid_ok, q * (1 - q) / n, np.nan)
+                rn[:, p] = np.where(resid_ok, n, np.nan)
             else:
                 train_y[:, p] = np.where(clean, y, np.nan)
                 resid[:, p] = np.where(resid_ok, rel, np.nan)
             n_clean += clean
+            # The accepted level was an outage after all: its days leave the training set and
+            # the level before it holds again.
+            for i in np.flatnonzero(confirmed):
+                a0 = max(int(shift_start[i]), 0)
+                train_y[i, a0:p] = np.nan
+                if rate:
+                    train_n[i, a0:p] = np.nan
+                shift_start[i], pre_until[i], pre_level[i] = pre_start[i], -1, np.nan
             if cfg.exclude_anomalies:
-                oob[:, p] = np.where(excluded & ~cal, np.sign(z), 0).astype(np.int8)
+                oob[:, p] = np.where(excluded & ~cal, sign, 0).astype(np.int8)
+                seen[:, p] = oob[:, p]
                 # A persistent change is the new normal: re-admit the run.
                 a = p - cfg.shift_window + 1
                 recent = oob[:, a:p + 1]
@@ -413,10 +514,14 @@ def _run(
                         train_n[:, a:p + 1] = np.where(readmit, dens_p[:, a:p + 1], train_n[:, a:p + 1])
                     oob[:, a:p + 1] = np.where(readmit, 0, recent)
                     shifted = readmit.any(1)
+                    pre_level = np.where(shifted, level_now, pre_level)
+                    pre_start = np.where(shifted, shift_start, pre_start)
+                    pre_until = np.where(shifted, p + cfg.pre_shift_days, pre_until)
+                    shift_dir = np.where(shifted, np.where(up, 1.0, -1.0), shift_dir)
                     shift_start = np.where(shifted, a + np.argmax(readmit, axis=1), shift_start)
                     n_clean += readmit.sum(1)
 
-    return {"expected": expected, "lower": lower, "upper": upper, "score": score, "flag": flag}
+    return {"expected": expected, "lower": lower, "upper": upper, "score": score, "flag": flag, "pval": pval}
 
 
 # --------------------------------------------------------------------------- frames
@@ -477,7 +582,39 @@ def _detect_groups(
         for row, i in enumerate(idx):
             pos = series[i][0] - start
             results[i] = {name: arr[row, pos] for name, arr in out.items()}
+    if config.fdr is not None:
+        _control_fdr([s[0] for s in series], results, config.fdr)  # type: ignore[arg-type]
     return results  # type: ignore[return-value]
+
+
+def _control_fdr(days: list[np.ndarray], results: list[dict[str, np.ndarray]], q: float) -> None:
+    """Benjamini–Hochberg at level ``q`` over the series judged on the same day, in place.
+
+    The family of a day is every series of the call with a judged point that day (one
+    call = one run: the daily brief, the watch, a backfill day or a CSV). A flagged point
+    keeps its alert only if its p-value is at most the day's BH threshold, the largest
+    p_(i) with p_(i) <= q * i / m. With one series this is p <= q, which any point beyond
+    3 sigmas (p = 0.0027) passes; with 40 series the most extreme needs p <= q/40.
+    """
+    day = np.concatenate(days)
+    p = np.concatenate([r["pval"] for r in results])
+    judged = ~np.isnan(p)
+    if not judged.any():
+        return
+    frame = pd.DataFrame({"day": day[judged], "p": p[judged]})
+    by_day = frame.groupby("day")["p"]
+    rank = by_day.rank(method="first")
+    m = by_day.transform("size")
+    passing = frame["p"].where(frame["p"] <= q * rank / m)
+    threshold = np.full(len(p), -1.0)
+    threshold[judged] = passing.groupby(frame["day"]).transform("max").fillna(-1.0).to_numpy()
+    keep = np.ones(len(p), bool)
+    keep[judged] = frame["p"].to_numpy() <= threshold[judged]
+    offset = 0
+    for r in results:
+        size = len(r["pval"])
+        r["flag"] = np.where(keep[offset:offset + size], r["flag"], 0).astype(np.int8)
+        offset += size
 
 
 def _as_output(frame: pd.DataFrame, res: dict[str, np.ndarray]) -> pd.DataFrame:

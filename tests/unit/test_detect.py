@@ -188,10 +188,36 @@ def test_level_shift_alerts_for_a_few_days_then_becomes_normal():
     values = flat_week(140)
     values[70:] = [v * 1.3 for v in values[70:]]
     out = detect_series(frame(values), policy=BOTH)
-    # 5 out-of-band days in a week are accepted as the new level (days 70–74 re-admitted).
-    assert flagged(out) == [70, 71, 72, 73, 74]
-    assert out.iloc[75]["expected"] == pytest.approx(78.0)  # Saturday: 60 × 1.3
-    assert out.iloc[77]["expected"] == pytest.approx(130.0)
+    # 12 out-of-band days within 14 are accepted as the new level (days 70–81 re-admitted),
+    # so an outage of up to 11 days alerts throughout and never becomes the normal.
+    assert flagged(out) == list(range(70, 82))
+    assert out.iloc[82]["expected"] == pytest.approx(78.0)  # Saturday: 60 × 1.3
+    assert out.iloc[84]["expected"] == pytest.approx(130.0)
+
+
+def test_an_outage_alerts_throughout_and_its_end_is_no_rise():
+    values = flat_week(140)
+    values[70:80] = [v * 0.6 for v in values[70:80]]  # a 10-day outage at -40 %
+    out = detect_series(frame(values), policy=BOTH)
+    # 10 out-of-band days in 14 do not reach the 12 of a level shift: every outage day
+    # alerts as a drop, and the return to 100 / 60 (day 80 on) is judged against the
+    # untouched level, so it is normal.
+    assert flagged(out) == list(range(70, 80))
+    assert set(out.iloc[70:80]["direction"]) == {"drop"}
+    assert out.iloc[84]["expected"] == pytest.approx(100.0)  # Monday after: the old level
+
+
+def test_a_return_to_the_level_before_an_accepted_shift_is_no_rise():
+    values = flat_week(168)
+    values[70:90] = [v * 0.6 for v in values[70:90]]  # a 20-day outage: accepted as a level after 12 days
+    out = detect_series(frame(values), policy=BOTH)
+    assert flagged(out) == list(range(70, 82))
+    assert out.iloc[84]["expected"] == pytest.approx(60.0)  # Monday inside: 100 × 0.6
+    # Day 90 (a Sunday, 60) is +67 % against the shifted 36 but equal to the level before the
+    # shift, so neither it nor day 91 alerts; the second such day in a row restores the old
+    # level (the outage days leave the training set).
+    assert not out.iloc[90:]["is_anomaly"].any()
+    assert out.iloc[98]["expected"] == pytest.approx(100.0)  # the Monday a week after: the old level
 
 
 def test_min_history():
