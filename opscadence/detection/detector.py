@@ -261,7 +261,6 @@ def _run(
         vals_p, dens_p = padded(successes), padded(trials)
         train_y, train_n = padded(np.full((S, T), np.nan)), padded(np.full((S, T), np.nan))
         bvar = padded(np.full((S, T), np.nan))
-        rn = padded(np.full((S, T), np.nan))  # trials behind each past residual
     else:
         valid = ~np.isnan(values)
         vals_p = padded(values)
@@ -330,20 +329,16 @@ def _run(
                 have = sn > 0
                 # Spread beyond binomial noise, from past one-step residuals.
                 rw = resid[:, p - R:p]
-                n_res = np.count_nonzero(~np.isnan(rw), axis=1)
-                # Over-dispersion (beta-binomial intra-class correlation rho) by moments from
-                # the clean past: E[e^2 / (q(1-q)/n)] = 1 + (n-1) rho. Ratios are capped at
-                # 10x their median (at least 25) so one leftover outlier cannot widen the band.
-                ratio = rw ** 2 / bvar[:, p - R:p]
-                rmed, _ = _nanmedian(ratio)
-                ratio = np.minimum(ratio, np.maximum(25.0, 10 * np.nan_to_num(rmed))[:, None])
-                rho = np.nansum(ratio - 1.0, axis=1) / np.nansum(rn[:, p - R:p] - 1.0, axis=1)
-                rho = np.clip(np.nan_to_num(rho), 0.0, 0.5) * _small_sample(n_res, k) ** 2
-                rho = np.minimum(rho, 0.5)
+                mad, n_res = _nanmedian(np.abs(rw))
+                bmed, _ = _nanmedian(bvar[:, p - R:p])
+                extra = np.maximum((_MAD_TO_SIGMA * mad) ** 2 - np.nan_to_num(bmed), 0.0)
+                extra = np.where(np.isnan(extra), 0.0, extra) * _small_sample(n_res, k) ** 2
                 n = trials[:, t]
                 eps = 0.5 / (sn + 1.0)
                 q = np.clip(base, eps, 1.0 - eps)
-                extra = rho * q * (1 - q)  # day-to-day variance of the rate beyond binomial noise
+                # The same over-dispersion as a beta-binomial intra-class correlation:
+                # Var(rate) = q(1-q)/n + rho q(1-q) for large n.
+                rho = np.clip(extra / (q * (1 - q)), 0.0, 0.5)
                 r = y
                 x = np.round(successes[:, t])
                 dev = x - n * base
@@ -486,7 +481,6 @@ def _run(
                 train_n[:, p] = np.where(clean, trials[:, t], np.nan)
                 resid[:, p] = np.where(resid_ok, y - base, np.nan)
                 bvar[:, p] = np.where(resid_ok, q * (1 - q) / n, np.nan)
-                rn[:, p] = np.where(resid_ok, n, np.nan)
             else:
                 train_y[:, p] = np.where(clean, y, np.nan)
                 resid[:, p] = np.where(resid_ok, rel, np.nan)

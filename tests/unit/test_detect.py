@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import special
+from scipy import special, stats
 
 from opscadence.detection.detector import (
     CalendarDay,
@@ -303,3 +303,69 @@ def test_the_season_is_a_parameter_weekly_series_without_a_weekday_profile():
     assert not out["is_anomaly"].iloc[:-1].any()
     # median of the alternating 990/1010 weeks is 1000: the drop is judged against it
     assert out["expected"].iloc[-1] == pytest.approx(1000, rel=0.011)
+
+
+def test_low_volume_rate_is_judged_by_a_beta_binomial_with_overdispersion_from_history():
+    # 50 attempts a day, successes alternating 40 / 50 (80 % / 100 %): every weekday holds six
+    # of each over the 12-week window, so the expected rate is exactly 45/50 = 0.9, and each
+    # past error is ±0.1 against a binomial variance 0.9 × 0.1 / 50 = 0.0018.
+    # Extra variance: (1.4826 × MAD 0.1)² - 0.0018 = 0.020181, widened for 84 residuals by
+    # (t(0.37 × 84)(Phi(3)) / 3)² = 1.0867² -> 0.023834; as a beta-binomial intra-class
+    # correlation rho = 0.023834 / (0.9 × 0.1) = 0.2648.
+    n_days = 169
+    successes = [40.0 if i % 2 == 0 else 50.0 for i in range(n_days)]
+    successes[168] = 35.0  # 70 %: 10 fewer successes than expected
+    out = detect_series(frame([x / 50 for x in successes], [50.0] * n_days), policy=default_policy("payment_success_rate"))
+
+    ss = special.stdtrit(0.37 * 84, special.ndtr(3.0)) / 3.0
+    extra = ((1.4826 * 0.1) ** 2 - 0.0018) * ss**2
+    rho = extra / 0.09
+    assert rho == pytest.approx(0.2648, abs=1e-4)
+    # Pure binomial: P(X <= 35 | 50, 0.9) = 7.4e-5 (z = -3.79): an alert on the noise this
+    # series shows every other day. Beta-binomial(50, 0.9 (1/rho - 1), 0.1 (1/rho - 1)):
+    # P(X <= 35) = 0.117, z = -1.190; the normal branch, sd sqrt(50 × 0.09 + 50² × 0.023834)
+    # = 8.005, gives -(10 - 0.5) / 8.005 = -1.187. The score is the less extreme of the two.
+    assert stats.binom.cdf(35, 50, 0.9) == pytest.approx(7.38e-5, rel=1e-2)
+    ab = 1 / rho - 1
+    z_bb = special.ndtri(stats.betabinom.cdf(35, 50, 0.9 * ab, 0.1 * ab))
+    z_norm = -9.5 / math.sqrt(50 * 0.09 + 50**2 * extra)
+    assert z_bb == pytest.approx(-1.190, abs=1e-3) and z_norm == pytest.approx(-1.187, abs=1e-3)
+    row = out.iloc[168]
+    assert row["expected"] == pytest.approx(0.9)
+    assert row["score"] == pytest.approx(max(z_bb, z_norm), rel=1e-6)
+    assert not out["is_anomaly"].any()
+
+
+def test_false_discovery_rate_across_the_series_of_one_run():
+    from opscadence.detection.detector import _control_fdr
+
+    # Day 0: four series with p = 0.001, 0.008, 0.03, 0.5, all flagged by their own test.
+    # BH at q = 0.02: thresholds q·i/m = 0.005, 0.010, 0.015, 0.020; the largest i with
+    # p_(i) <= q·i/m is i = 2 (0.008 <= 0.010), so the first two keep their alert.
+    # Day 1: one series alone (m = 1), p = 0.01 <= 0.02 keeps it; on day 2, p = 0.03 does not.
+    days = [np.array([0, 1]), np.array([0, 2]), np.array([0]), np.array([0])]
+    results = [
+        {"pval": np.array([0.001, 0.01]), "flag": np.array([-1, -1], np.int8)},
+        {"pval": np.array([0.008, 0.03]), "flag": np.array([1, 1], np.int8)},
+        {"pval": np.array([0.03]), "flag": np.array([-1], np.int8)},
+        {"pval": np.array([0.5]), "flag": np.array([0], np.int8)},
+    ]
+    _control_fdr(days, results, 0.02)
+    assert [r["flag"].tolist() for r in results] == [[-1, -1], [1, 0], [0], [0]]
+    # The same rule as scipy's BH-adjusted p-values <= q on day 0.
+    adjusted = stats.false_discovery_control([0.001, 0.008, 0.03, 0.5])
+    assert (adjusted <= 0.02).tolist() == [True, True, False, False]
+
+
+def test_week_over_week_drift_catches_a_slow_decline_the_daily_band_misses():
+    wobble = [0.04, -0.04, 0.02, -0.02, 0.0, 0.04, -0.04]  # a fixed ±4 % wobble, shifted each week
+    values = [100.0 * (1 + wobble[(i + i // 7) % 7]) * 0.97 ** max(0, i - 99) for i in range(130)]
+    on = detect_series(frame(values), policy=BOTH)
+    off = detect_series(frame(values), policy=BOTH, config=DetectorConfig(drift_sensitivity=None))
+    assert not on.iloc[:100]["is_anomaly"].any()  # the wobble alone never alerts
+    # Day 109 (-3 % a day for 10 days) is inside the daily band (|z| < 3) ...
+    assert abs(off.iloc[109]["score"]) < 3 and not off.iloc[109]["is_anomaly"]
+    # ... but the median of days 103–109 (76.0 76.7 76.8 80.0 82.4 82.4 92.1 -> 80.0) is
+    # about 19 % below that of days 96–102 (91.3 92.2 96 98.9 100 104 104 -> 98.9): a drop.
+    assert on.iloc[109]["is_anomaly"] and on.iloc[109]["direction"] == "drop"
+    assert set(flagged(off)) < set(flagged(on))
