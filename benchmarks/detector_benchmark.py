@@ -1,7 +1,8 @@
 """Labeled synthetic benchmark for the seasonal KPI anomaly detector (opscadence.detection.detector).
 
-Run:  .venv/bin/python benchmarks/detector_benchmark.py [--seed N] [--series N] [--json out.json]
-      [--no-ablations] [--stl]   (--stl adds a robust-STL candidate on the count series; it
+Run:  .venv/bin/python benchmarks/detector_benchmark.py --seeds 1,2,3,4,5 [--series N] [--json out.json]
+      (per seed, per kind, false pages a month on a clean twin; seeds 0, 6, 7 were used for tuning)
+      .venv/bin/python benchmarks/detector_benchmark.py [--seed N] [--no-ablations] [--stl]   (--stl adds a robust-STL candidate on the count series; it
       needs statsmodels, which is not a dependency, and takes ~15 s)
 
 Each series is ~1 year of one daily KPI, generated deterministically from the seed, with the
@@ -11,8 +12,9 @@ behaviour real KPIs have and the failure modes ops teams complain about:
   weekend-low or mid-week profiles, 5–35 %), trend (-20 %..+50 %/year), a mild yearly
   wave, log-normal noise (2–6 %) plus Poisson noise;
 * rates with denominators: payment success ~97.5–99.2 % on 200–20 000 attempts/day with
-  day-to-day over-dispersion, low-volume payment success on 10–50 attempts/day (pure
-  binomial noise: must NOT be flagged), add-to-cart and paying-rate conversions, bounce rate;
+  day-to-day over-dispersion, low-volume payment success on 15–40 attempts/day at 93–98 %
+  with some over-dispersion (noise only: must NOT be flagged), add-to-cart and paying-rate
+  conversions, bounce rate;
 * a business calendar shared by all series (Spring Festival week, 618, National Day,
   双11, 双12) plus two shop "member days" per series, with known uplifts — NOT anomalies
   (the realised uplift deviates from the listed one by ~5 %, a forecast error);
@@ -24,6 +26,11 @@ ops team wants the alert — a drop-only metric's rises are negatives):
 * spikes (1 day, +20..+80 %) and drops / outages (1–3 days, -15..-60 %; for payment
   success the failure rate ×3..×15); half of them are followed by a second incident
   5–9 days after ("echo": an incident left in the baseline hides the next one);
+* outages: a level drop of 5–14 days (-20..-50 %; payment success failure rate ×3..×15;
+  bounce rate: a rise) with every day labeled, then a return to the old level — the return
+  and the 14 days after it are normal ("recovery": a "rise" page there is false);
+* slow declines of 2–5 % a day to -30..-45 %, then a new level (labeled like gradual
+  degradations, below);
 * level shifts (first 3 days labeled; days 4–14 are ignored — flagging or not is
   acceptable while the new level settles; afterwards the new level is normal);
 * gradual degradations over 2–5 weeks (the first 3 days where the deviation from the
@@ -37,6 +44,11 @@ No anomaly is injected in the first 6 weeks (every method needs history), but fl
 count as false positives. Magnitudes are drawn independently of any detector; some are
 within the noise of their series (e.g. -15 % on a low-volume paying rate) and no method
 can find them.
+
+All series of a seed are judged in one ``detect_long`` call (many series judged together: the
+false-discovery control works across them). ``--seeds`` also judges a clean twin of every
+seed (``make_dataset(..., clean=True)``: the same series with nothing injected) and reports
+its flags as false pages per month for a shop with 50 monitored series.
 
 Scoring is per point: TP = labeled point flagged in the labeled direction; FP = flag on an
 unlabeled (non-ignored) point or in the wrong direction; FN = labeled point not flagged.

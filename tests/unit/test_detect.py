@@ -306,33 +306,33 @@ def test_the_season_is_a_parameter_weekly_series_without_a_weekday_profile():
 
 
 def test_low_volume_rate_is_judged_by_a_beta_binomial_with_overdispersion_from_history():
-    # 50 attempts a day, successes alternating 40 / 50 (80 % / 100 %): every weekday holds six
-    # of each over the 12-week window, so the expected rate is exactly 45/50 = 0.9, and each
-    # past error is ±0.1 against a binomial variance 0.9 × 0.1 / 50 = 0.0018.
-    # Extra variance: (1.4826 × MAD 0.1)² - 0.0018 = 0.020181, widened for 84 residuals by
-    # (t(0.37 × 84)(Phi(3)) / 3)² = 1.0867² -> 0.023834; as a beta-binomial intra-class
-    # correlation rho = 0.023834 / (0.9 × 0.1) = 0.2648.
+    # 40 payments a day, successes alternating 38 / 40 (0 or 2 failures): every weekday holds
+    # six of each over the 12-week window, so the expected rate is exactly 39/40 = 0.975 and
+    # each past error is ±0.025, against a binomial variance 0.975 × 0.025 / 40 = 0.000609.
+    # Extra variance: (1.4826 × MAD 0.025)² - 0.000609 = 0.001374 - 0.000609 = 0.000764,
+    # widened for 84 residuals by (t(0.37 × 84)(Phi(3)) / 3)² = 1.1810 -> 0.000903; as a
+    # beta-binomial intra-class correlation rho = 0.000903 / (0.975 × 0.025) = 0.03704.
     n_days = 169
-    successes = [40.0 if i % 2 == 0 else 50.0 for i in range(n_days)]
-    successes[168] = 35.0  # 70 %: 10 fewer successes than expected
-    out = detect_series(frame([x / 50 for x in successes], [50.0] * n_days), policy=default_policy("payment_success_rate"))
+    successes = [38.0 if i % 2 == 0 else 40.0 for i in range(n_days)]
+    successes[168] = 32.0  # 8 failures where 1 is expected
+    out = detect_series(frame([x / 40 for x in successes], [40.0] * n_days), policy=default_policy("payment_success_rate"))
 
     ss = special.stdtrit(0.37 * 84, special.ndtr(3.0)) / 3.0
-    extra = ((1.4826 * 0.1) ** 2 - 0.0018) * ss**2
-    rho = extra / 0.09
-    assert rho == pytest.approx(0.2648, abs=1e-4)
-    # Pure binomial: P(X <= 35 | 50, 0.9) = 7.4e-5 (z = -3.79): an alert on the noise this
-    # series shows every other day. Beta-binomial(50, 0.9 (1/rho - 1), 0.1 (1/rho - 1)):
-    # P(X <= 35) = 0.117, z = -1.190; the normal branch, sd sqrt(50 × 0.09 + 50² × 0.023834)
-    # = 8.005, gives -(10 - 0.5) / 8.005 = -1.187. The score is the less extreme of the two.
-    assert stats.binom.cdf(35, 50, 0.9) == pytest.approx(7.38e-5, rel=1e-2)
+    extra = ((1.4826 * 0.025) ** 2 - 0.975 * 0.025 / 40) * ss**2
+    rho = extra / (0.975 * 0.025)
+    assert rho == pytest.approx(0.03704, abs=1e-5)
+    # Binomial: P(X <= 32 | 40, 0.975) = 5.7e-6, z = -4.39; the normal branch, sd
+    # sqrt(40 × 0.975 × 0.025 + 40² × 0.000903) = 1.555, z = -(39 - 32 - 0.5) / 1.555 = -4.18:
+    # both would page. Beta-binomial(40, 0.975 (1/rho - 1) = 25.35, 0.025 (1/rho - 1) = 0.650):
+    # P(X <= 32) = 0.00667, z = -2.47, inside the band: this series' own days vary that much.
+    assert special.ndtri(stats.binom.cdf(32, 40, 0.975)) == pytest.approx(-4.387, abs=1e-3)
+    assert -6.5 / math.sqrt(40 * 0.975 * 0.025 + 1600 * extra) == pytest.approx(-4.179, abs=1e-3)
     ab = 1 / rho - 1
-    z_bb = special.ndtri(stats.betabinom.cdf(35, 50, 0.9 * ab, 0.1 * ab))
-    z_norm = -9.5 / math.sqrt(50 * 0.09 + 50**2 * extra)
-    assert z_bb == pytest.approx(-1.190, abs=1e-3) and z_norm == pytest.approx(-1.187, abs=1e-3)
+    z_bb = special.ndtri(stats.betabinom.cdf(32, 40, 0.975 * ab, 0.025 * ab))
+    assert z_bb == pytest.approx(-2.475, abs=1e-3)
     row = out.iloc[168]
-    assert row["expected"] == pytest.approx(0.9)
-    assert row["score"] == pytest.approx(max(z_bb, z_norm), rel=1e-6)
+    assert row["expected"] == pytest.approx(0.975)
+    assert row["score"] == pytest.approx(z_bb, rel=1e-6)
     assert not out["is_anomaly"].any()
 
 
