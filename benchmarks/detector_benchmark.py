@@ -659,8 +659,9 @@ def main_seeds(seeds: list[int], n_series: int, json_out: Path | None) -> dict:
         for (name, fn), (_, fn_clean) in zip(_methods(data), _methods(clean)):
             pred = fn()
             rows.setdefault(name, []).append({"seed": seed, **score(truth, pred)})
-            t, p = pooled.setdefault(name, ([], []))
-            t.append(truth.assign(metric=truth["metric"])), p.append(pred)
+            truths, preds = pooled.setdefault(name, ([], []))
+            truths.append(truth)
+            preds.append(pred)
             pages.setdefault(name, []).append(false_pages_per_month(clean, fn_clean()))
     print(f"seeds {seeds}: {n_series} series each; pages/month = flagged series-days on the clean twin "
           f"(no injected anomaly) per 30 days for a shop of 50 series\n")
