@@ -1,7 +1,8 @@
 """Labeled synthetic benchmark for the seasonal KPI anomaly detector (opscadence.detection.detector).
 
-Run:  .venv/bin/python benchmarks/detector_benchmark.py [--seed N] [--series N] [--json out.json]
-      [--no-ablations] [--stl]   (--stl adds a robust-STL candidate on the count series; it
+Run:  .venv/bin/python benchmarks/detector_benchmark.py --seeds 1,2,3,4,5 [--series N] [--json out.json]
+      (per seed, per kind, false pages a month on a clean twin; seeds 0, 6, 7 were used for tuning)
+      .venv/bin/python benchmarks/detector_benchmark.py [--seed N] [--no-ablations] [--stl]   (--stl adds a robust-STL candidate on the count series; it
       needs statsmodels, which is not a dependency, and takes ~15 s)
 
 Each series is ~1 year of one daily KPI, generated deterministically from the seed, with the
@@ -11,8 +12,9 @@ behaviour real KPIs have and the failure modes ops teams complain about:
   weekend-low or mid-week profiles, 5–35 %), trend (-20 %..+50 %/year), a mild yearly
   wave, log-normal noise (2–6 %) plus Poisson noise;
 * rates with denominators: payment success ~97.5–99.2 % on 200–20 000 attempts/day with
-  day-to-day over-dispersion, low-volume payment success on 10–50 attempts/day (pure
-  binomial noise: must NOT be flagged), add-to-cart and paying-rate conversions, bounce rate;
+  day-to-day over-dispersion, low-volume payment success on 15–40 attempts/day at 93–98 %
+  with some over-dispersion (noise only: must NOT be flagged), add-to-cart and paying-rate
+  conversions, bounce rate;
 * a business calendar shared by all series (Spring Festival week, 618, National Day,
   双11, 双12) plus two shop "member days" per series, with known uplifts — NOT anomalies
   (the realised uplift deviates from the listed one by ~5 %, a forecast error);
@@ -24,6 +26,11 @@ ops team wants the alert — a drop-only metric's rises are negatives):
 * spikes (1 day, +20..+80 %) and drops / outages (1–3 days, -15..-60 %; for payment
   success the failure rate ×3..×15); half of them are followed by a second incident
   5–9 days after ("echo": an incident left in the baseline hides the next one);
+* outages: a level drop of 5–14 days (-20..-50 %; payment success failure rate ×3..×15;
+  bounce rate: a rise) with every day labeled, then a return to the old level — the return
+  and the 14 days after it are normal ("recovery": a "rise" page there is false);
+* slow declines of 2–5 % a day to -30..-45 %, then a new level (labeled like gradual
+  degradations, below);
 * level shifts (first 3 days labeled; days 4–14 are ignored — flagging or not is
   acceptable while the new level settles; afterwards the new level is normal);
 * gradual degradations over 2–5 weeks (the first 3 days where the deviation from the
@@ -37,6 +44,11 @@ No anomaly is injected in the first 6 weeks (every method needs history), but fl
 count as false positives. Magnitudes are drawn independently of any detector; some are
 within the noise of their series (e.g. -15 % on a low-volume paying rate) and no method
 can find them.
+
+All series of a seed are judged in one ``detect_long`` call (many series judged together: the
+false-discovery control works across them). ``--seeds`` also judges a clean twin of every
+seed (``make_dataset(..., clean=True)``: the same series with nothing injected) and reports
+its flags as false pages per month for a shop with 50 monitored series.
 
 Scoring is per point: TP = labeled point flagged in the labeled direction; FP = flag on an
 unlabeled (non-ignored) point or in the wrong direction; FN = labeled point not flagged.
@@ -133,7 +145,8 @@ def _calendar_uplift(kind: str, member_days: list[tuple[date, float]]) -> dict[d
     return out
 
 
-def make_series(i: int, rng: np.random.Generator) -> Series:
+def make_series(i: int, rng: np.random.Generator, clean: bool = False) -> Series:
+    """Series i of a dataset; ``clean``: the same generator with no injected anomaly (for false pages)."""
     kind_t = TEMPLATES[i % len(TEMPLATES)]
     low_volume = kind_t.endswith("_low")
     kind = kind_t.removesuffix("_low")
@@ -212,7 +225,38 @@ def make_series(i: int, rng: np.random.Generator) -> Series:
         else:
             effect[a:b] += np.log1p(-m) if direction == "drop" else np.log1p(m)
 
-    if not low_volume:
+    if not low_volume and not clean:
+        # Outage: a level drop of 5–14 days, then recovery to the old level. Every outage day
+        # is labeled; the return and the 14 days after it are normal (the "recovery rise").
+        if rng.random() < 0.5:
+            for _attempt in range(50):
+                s, n = int(rng.integers(WARMUP + 14, DAYS - 30)), int(rng.integers(5, 15))
+                if free(s - 3, s + n + 15):
+                    apply(s, s + n, bad, magnitude(bad) if kind == "payment_success_rate"
+                          else float(rng.uniform(0.2, 0.5)))
+                    mark(s, s + n, bad, "outage")
+                    tag[s + n:s + n + 14] = "recovery"
+                    reserved[s - 3:s + n + 15] = True
+                    break
+        # Slow decline of 2–5 % a day until it is 30–45 % down, then a new level (labeled like
+        # a gradual degradation).
+        if rng.random() < 0.35 and kind not in ("payment_success_rate", "aov"):
+            for _attempt in range(50):
+                s = int(rng.integers(WARMUP + 14, DAYS - 60))
+                daily, total = float(rng.uniform(0.02, 0.05)), float(rng.uniform(0.30, 0.45))
+                n = int(np.ceil(np.log1p(-total) / np.log1p(-daily)))
+                if free(s - 3, s + n + 15):
+                    ramp = np.maximum(np.log1p(-daily) * (np.arange(DAYS - s) + 1), np.log1p(-total))
+                    if bad == "rise":
+                        ramp = -ramp
+                    effect[s:] += ramp
+                    dev = np.abs(np.expm1(np.concatenate([np.zeros(s), ramp])))
+                    first = int(np.flatnonzero(dev >= MEANINGFUL)[0])
+                    labels[s:s + n + 14] = -1
+                    tag[s:s + n + 14] = "ignored"
+                    mark(first, first + 3, bad, "slow_decline")
+                    reserved[s - 3:s + n + 15] = True
+                    break
         # Level shift or gradual degradation (at most one each).
         if rng.random() < 0.5 and kind != "payment_success_rate":
             for _attempt in range(50):
@@ -297,8 +341,9 @@ def make_series(i: int, rng: np.random.Generator) -> Series:
             p0, tau, weekly_r = rng.uniform(0.02, 0.06), rng.uniform(0.02, 0.06), _weekly(rng, 0.0, 0.1)
         else:  # bounce_rate
             p0, tau, weekly_r = rng.uniform(0.3, 0.6), rng.uniform(0.02, 0.06), _weekly(rng, 0.0, 0.08)
-        if low_volume:
-            trials = rng.integers(10, 51, DAYS).astype(float)
+        if low_volume:  # 15–40 attempts a day at 93–98 %: every dip is noise
+            p0, tau = rng.uniform(0.93, 0.98), rng.uniform(0.0, 0.3)
+            trials = rng.integers(15, 41, DAYS).astype(float)
             tag[tag == "normal"] = "low_volume"
         else:
             n0 = {"payment_success_rate": (200, 20000), "add_to_cart_conversion": (2000, 50000),
@@ -323,9 +368,9 @@ def make_series(i: int, rng: np.random.Generator) -> Series:
     return Series(f"{kind_t}#{i}", kind, frame, calendar)
 
 
-def make_dataset(seed: int, n_series: int) -> list[Series]:
+def make_dataset(seed: int, n_series: int, clean: bool = False) -> list[Series]:
     rng = np.random.default_rng(seed)
-    return [make_series(i, np.random.default_rng(rng.integers(2**63))) for i in range(n_series)]
+    return [make_series(i, np.random.default_rng(rng.integers(2**63)), clean) for i in range(n_series)]
 
 
 def long_frame(data: list[Series]) -> pd.DataFrame:
@@ -489,15 +534,37 @@ def scale_test(n_metrics: int = 50, days: int = 730, seed: int = 0) -> float:
     return time.perf_counter() - t0
 
 
+def score_by_kind(truth: pd.DataFrame, pred: pd.DataFrame) -> dict[str, dict]:
+    """Precision / recall / F1 per series template (dau, payment_success_rate_low, ...)."""
+    kinds = truth["metric"].str.split("#").str[0]
+    return {k: score(truth[kinds == k].reset_index(drop=True), pred[(kinds == k).to_numpy()].reset_index(drop=True))
+            for k in TEMPLATES if (kinds == k).any()}
+
+
+def false_pages_per_month(data: list[Series], pred: pd.DataFrame, shop_series: int = 50) -> float:
+    """Flags on clean data (each flagged series-day is one page) per 30 days for a shop of 50 series.
+
+    The first 6 weeks are left out (every method needs history; a shop's detector has it).
+    """
+    truth = long_frame(data)
+    judged = (pd.to_datetime(truth["ds"]) >= pd.Timestamp(START + timedelta(WARMUP))).to_numpy()
+    flags = int((pred["flag"].to_numpy().astype(bool) & judged).sum())
+    return flags / judged.sum() * 30 * shop_series
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seeds", type=str, default=None,
+                    help="comma-separated seeds: one row per seed and method, per kind summed over the seeds")
     ap.add_argument("--series", type=int, default=40)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--ablations", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--stl", action="store_true",
                     help="also run the robust-STL candidate on the count series (needs statsmodels; slow)")
     args = ap.parse_args(argv)
+    if args.seeds:
+        return main_seeds([int(x) for x in args.seeds.split(",")], args.series, args.json)
 
     data = make_dataset(args.seed, args.series)
     truth = long_frame(data)
@@ -569,6 +636,64 @@ def main(argv: list[str] | None = None) -> dict:
         report["counts_only_vs_stl"] = results_stl
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    return report
+
+
+def _methods(data: list[Series]) -> list[tuple[str, Callable[[], pd.DataFrame]]]:
+    return [
+        ("opscadence detector", lambda: run_detector(data)),
+        ("Elementary-style z-score (14d, abs z > 3)", lambda: run_baseline(data, "zscore")),
+        ("Chaos-Genius-style EWSTD (span 14, k=3)", lambda: run_baseline(data, "ewstd")),
+    ]
+
+
+def main_seeds(seeds: list[int], n_series: int, json_out: Path | None) -> dict:
+    """Overall P/R/F1 per seed, per kind over all seeds, and false pages per month on clean data."""
+    rows: dict[str, list[dict]] = {}
+    pooled: dict[str, tuple[list, list]] = {}
+    pages: dict[str, list[float]] = {}
+    for seed in seeds:
+        data = make_dataset(seed, n_series)
+        truth = long_frame(data)
+        clean = make_dataset(seed, n_series, clean=True)
+        for (name, fn), (_, fn_clean) in zip(_methods(data), _methods(clean)):
+            pred = fn()
+            rows.setdefault(name, []).append({"seed": seed, **score(truth, pred)})
+            truths, preds = pooled.setdefault(name, ([], []))
+            truths.append(truth)
+            preds.append(pred)
+            pages.setdefault(name, []).append(false_pages_per_month(clean, fn_clean()))
+    print(f"seeds {seeds}: {n_series} series each; pages/month = flagged series-days on the clean twin "
+          f"(no injected anomaly) per 30 days for a shop of 50 series\n")
+    print("| method | seed | precision | recall | F1 | false pages/month (50 series) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, per_seed in rows.items():
+        for r, pg in zip(per_seed, pages[name]):
+            print(f"| {name} | {r['seed']} | {r['precision']:.3f} | {r['recall']:.3f} | {r['f1']:.3f} | {pg:.1f} |")
+    print("\nper kind, all seeds pooled (precision / recall / F1):\n")
+    names = list(rows)
+    print("| kind | " + " | ".join(names) + " |")
+    print("|---|" + "---:|" * len(names))
+    by_kind = {name: score_by_kind(pd.concat(pooled[name][0], ignore_index=True),
+                                   pd.concat(pooled[name][1], ignore_index=True)) for name in names}
+    overall = {name: score(pd.concat(pooled[name][0], ignore_index=True),
+                           pd.concat(pooled[name][1], ignore_index=True)) for name in names}
+    for kind in TEMPLATES:
+        cells = []
+        for name in names:
+            r = by_kind[name].get(kind)
+            cells.append("-" if r is None else f"{r['precision']:.2f} / {r['recall']:.2f} / {r['f1']:.2f}")
+        print(f"| {kind} | " + " | ".join(cells) + " |")
+    print("| **overall** | " + " | ".join(
+        f"{overall[n]['precision']:.3f} / {overall[n]['recall']:.3f} / {overall[n]['f1']:.3f}" for n in names) + " |")
+    print("\nrecall / false positives by scenario, all seeds pooled:")
+    for name in names:
+        r = overall[name]
+        print(f"- {name}: recall {r['recall_by_scenario']}; FP {r['fp_by_scenario']}")
+    report = {"seeds": seeds, "series": n_series, "per_seed": rows, "overall": overall, "by_kind": by_kind,
+              "false_pages_per_month_50_series": pages}
+    if json_out:
+        json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     return report
 
 

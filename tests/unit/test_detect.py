@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import special
+from scipy import special, stats
 
 from opscadence.detection.detector import (
     CalendarDay,
@@ -188,10 +188,36 @@ def test_level_shift_alerts_for_a_few_days_then_becomes_normal():
     values = flat_week(140)
     values[70:] = [v * 1.3 for v in values[70:]]
     out = detect_series(frame(values), policy=BOTH)
-    # 5 out-of-band days in a week are accepted as the new level (days 70–74 re-admitted).
-    assert flagged(out) == [70, 71, 72, 73, 74]
-    assert out.iloc[75]["expected"] == pytest.approx(78.0)  # Saturday: 60 × 1.3
-    assert out.iloc[77]["expected"] == pytest.approx(130.0)
+    # 12 out-of-band days within 14 are accepted as the new level (days 70–81 re-admitted),
+    # so an outage of up to 11 days alerts throughout and never becomes the normal.
+    assert flagged(out) == list(range(70, 82))
+    assert out.iloc[82]["expected"] == pytest.approx(78.0)  # Saturday: 60 × 1.3
+    assert out.iloc[84]["expected"] == pytest.approx(130.0)
+
+
+def test_an_outage_alerts_throughout_and_its_end_is_no_rise():
+    values = flat_week(140)
+    values[70:80] = [v * 0.6 for v in values[70:80]]  # a 10-day outage at -40 %
+    out = detect_series(frame(values), policy=BOTH)
+    # 10 out-of-band days in 14 do not reach the 12 of a level shift: every outage day
+    # alerts as a drop, and the return to 100 / 60 (day 80 on) is judged against the
+    # untouched level, so it is normal.
+    assert flagged(out) == list(range(70, 80))
+    assert set(out.iloc[70:80]["direction"]) == {"drop"}
+    assert out.iloc[84]["expected"] == pytest.approx(100.0)  # Monday after: the old level
+
+
+def test_a_return_to_the_level_before_an_accepted_shift_is_no_rise():
+    values = flat_week(168)
+    values[70:90] = [v * 0.6 for v in values[70:90]]  # a 20-day outage: accepted as a level after 12 days
+    out = detect_series(frame(values), policy=BOTH)
+    assert flagged(out) == list(range(70, 82))
+    assert out.iloc[84]["expected"] == pytest.approx(60.0)  # Monday inside: 100 × 0.6
+    # Day 90 (a Sunday, 60) is +67 % against the shifted 36 but equal to the level before the
+    # shift, so neither it nor day 91 alerts; the second such day in a row restores the old
+    # level (the outage days leave the training set).
+    assert not out.iloc[90:]["is_anomaly"].any()
+    assert out.iloc[98]["expected"] == pytest.approx(100.0)  # the Monday a week after: the old level
 
 
 def test_min_history():
@@ -277,3 +303,69 @@ def test_the_season_is_a_parameter_weekly_series_without_a_weekday_profile():
     assert not out["is_anomaly"].iloc[:-1].any()
     # median of the alternating 990/1010 weeks is 1000: the drop is judged against it
     assert out["expected"].iloc[-1] == pytest.approx(1000, rel=0.011)
+
+
+def test_low_volume_rate_is_judged_by_a_beta_binomial_with_overdispersion_from_history():
+    # 40 payments a day, successes alternating 38 / 40 (0 or 2 failures): every weekday holds
+    # six of each over the 12-week window, so the expected rate is exactly 39/40 = 0.975 and
+    # each past error is ±0.025, against a binomial variance 0.975 × 0.025 / 40 = 0.000609.
+    # Extra variance: (1.4826 × MAD 0.025)² - 0.000609 = 0.001374 - 0.000609 = 0.000764,
+    # widened for 84 residuals by (t(0.37 × 84)(Phi(3)) / 3)² = 1.1810 -> 0.000903; as a
+    # beta-binomial intra-class correlation rho = 0.000903 / (0.975 × 0.025) = 0.03704.
+    n_days = 169
+    successes = [38.0 if i % 2 == 0 else 40.0 for i in range(n_days)]
+    successes[168] = 32.0  # 8 failures where 1 is expected
+    out = detect_series(frame([x / 40 for x in successes], [40.0] * n_days), policy=default_policy("payment_success_rate"))
+
+    ss = special.stdtrit(0.37 * 84, special.ndtr(3.0)) / 3.0
+    extra = ((1.4826 * 0.025) ** 2 - 0.975 * 0.025 / 40) * ss**2
+    rho = extra / (0.975 * 0.025)
+    assert rho == pytest.approx(0.03704, abs=1e-5)
+    # Binomial: P(X <= 32 | 40, 0.975) = 5.7e-6, z = -4.39; the normal branch, sd
+    # sqrt(40 × 0.975 × 0.025 + 40² × 0.000903) = 1.555, z = -(39 - 32 - 0.5) / 1.555 = -4.18:
+    # both would page. Beta-binomial(40, 0.975 (1/rho - 1) = 25.35, 0.025 (1/rho - 1) = 0.650):
+    # P(X <= 32) = 0.00667, z = -2.47, inside the band: this series' own days vary that much.
+    assert special.ndtri(stats.binom.cdf(32, 40, 0.975)) == pytest.approx(-4.387, abs=1e-3)
+    assert -6.5 / math.sqrt(40 * 0.975 * 0.025 + 1600 * extra) == pytest.approx(-4.179, abs=1e-3)
+    ab = 1 / rho - 1
+    z_bb = special.ndtri(stats.betabinom.cdf(32, 40, 0.975 * ab, 0.025 * ab))
+    assert z_bb == pytest.approx(-2.475, abs=1e-3)
+    row = out.iloc[168]
+    assert row["expected"] == pytest.approx(0.975)
+    assert row["score"] == pytest.approx(z_bb, rel=1e-6)
+    assert not out["is_anomaly"].any()
+
+
+def test_false_discovery_rate_across_the_series_of_one_run():
+    from opscadence.detection.detector import _control_fdr
+
+    # Day 0: four series with p = 0.001, 0.008, 0.03, 0.5, all flagged by their own test.
+    # BH at q = 0.02: thresholds q·i/m = 0.005, 0.010, 0.015, 0.020; the largest i with
+    # p_(i) <= q·i/m is i = 2 (0.008 <= 0.010), so the first two keep their alert.
+    # Day 1: one series alone (m = 1), p = 0.01 <= 0.02 keeps it; on day 2, p = 0.03 does not.
+    days = [np.array([0, 1]), np.array([0, 2]), np.array([0]), np.array([0])]
+    results = [
+        {"pval": np.array([0.001, 0.01]), "flag": np.array([-1, -1], np.int8)},
+        {"pval": np.array([0.008, 0.03]), "flag": np.array([1, 1], np.int8)},
+        {"pval": np.array([0.03]), "flag": np.array([-1], np.int8)},
+        {"pval": np.array([0.5]), "flag": np.array([0], np.int8)},
+    ]
+    _control_fdr(days, results, 0.02)
+    assert [r["flag"].tolist() for r in results] == [[-1, -1], [1, 0], [0], [0]]
+    # The same rule as scipy's BH-adjusted p-values <= q on day 0.
+    adjusted = stats.false_discovery_control([0.001, 0.008, 0.03, 0.5])
+    assert (adjusted <= 0.02).tolist() == [True, True, False, False]
+
+
+def test_week_over_week_drift_catches_a_slow_decline_the_daily_band_misses():
+    wobble = [0.04, -0.04, 0.02, -0.02, 0.0, 0.04, -0.04]  # a fixed ±4 % wobble, shifted each week
+    values = [100.0 * (1 + wobble[(i + i // 7) % 7]) * 0.97 ** max(0, i - 99) for i in range(130)]
+    on = detect_series(frame(values), policy=BOTH)
+    off = detect_series(frame(values), policy=BOTH, config=DetectorConfig(drift_sensitivity=None))
+    assert not on.iloc[:100]["is_anomaly"].any()  # the wobble alone never alerts
+    # Day 109 (-3 % a day for 10 days) is inside the daily band (|z| < 3) ...
+    assert abs(off.iloc[109]["score"]) < 3 and not off.iloc[109]["is_anomaly"]
+    # ... but the median of days 103–109 (76.0 76.7 76.8 80.0 82.4 82.4 92.1 -> 80.0) is
+    # about 19 % below that of days 96–102 (91.3 92.2 96 98.9 100 104 104 -> 98.9): a drop.
+    assert on.iloc[109]["is_anomaly"] and on.iloc[109]["direction"] == "drop"
+    assert set(flagged(off)) < set(flagged(on))
