@@ -107,7 +107,9 @@ def test_social_demo_then_daily_brief_shows_the_social_pack_funnel_and_share_ale
             {"end": END, "week": END - timedelta(days=7)}).all())
     rate, last_week = (rates[k] for k in sorted(rates, key=str, reverse=True))
     assert rate / last_week - 1 < -0.15
-    assert f"Share rate {rate:.1%}, down {1 - rate / last_week:.1%} vs same weekday last week" in text
+    # a rate's change in percentage points: (last week − today) × 100, e.g. (18.1% − 12.3%) = 5.8 pp
+    assert (f"Share rate {rate:.1%}, down {(last_week - rate) * 100:.1f} pp vs same weekday last week "
+            f"({last_week:.1%})") in text
     assert "platform=ios" in text  # the root cause names the platform
     posted = [c.body for c in slack_server.calls("chat.postMessage") if c.body["channel"] == "#ops-brief"]
     assert len(posted) == 1 and posted[0]["text"] == text
