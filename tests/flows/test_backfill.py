@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from flows.backfill import backfill
@@ -81,24 +82,35 @@ def test_backfilled_day_equals_a_scheduled_run_of_that_day(shop_env, slack_serve
     assert slack_server.calls("chat.postMessage") == []
 
 
+# SQLite here; several processes on PostgreSQL are proven by the Dask backfill tests
+# (tests/flows/test_backfill_runners.py), which compare the same tables row for row.
+@pytest.mark.parametrize("shop_env", ["sqlite"], indirect=True)
 def test_worker_processes_end_in_the_state_of_one_process(shop_env):
-    """concurrency 2 runs the chunks as task runs on Prefect's process pool (two worker
-    processes); every mart, check and alert row equals a single-process backfill's."""
+    """concurrency 2 runs every chunk of every pass as a task run on Prefect's process pool (two
+    worker processes); every mart, check and alert row equals a single-process backfill's."""
     shop, home, engine = shop_env
     from opscadence.core.config import load_config
+    from opscadence.pipelines.backfill import chunks, periods
     from opscadence.sources import make_source
+    from tests.flows.test_backfill_runners import task_run_names
 
     cfg = load_config()
     tables = (warehouse.mart_daily_kpis, warehouse.mart_daily_funnel, warehouse.dq_results, warehouse.alerts)
     one = run_backfill(engine, cfg, make_source(cfg.source_list, engine, timezone=cfg.timezone), "daily", shop.start, shop.end, force=True)
     single = {t.name: _snapshot(engine, t) for t in tables}
-    two = backfill(cadence="daily", start=shop.start, end=shop.end, force=True, concurrency=2, chunk_periods=4,
-                   notify=False)
+    state = backfill(cadence="daily", start=shop.start, end=shop.end, force=True, concurrency=2, chunk_periods=4,
+                     notify=False, return_state=True)
+    two = state.result()
 
     assert two["done"] == [str(p) for p in one.done] and len(two["done"]) == (shop.end - shop.start).days + 1
     for table in tables:
         assert _snapshot(engine, table) == single[table.name], table.name
     assert any(row for row in single["alerts"])
+    # 21 days in chunks of 4: 4+4+4+4+4+1 → 6 chunks, each a task run named by its days in each of the 3 passes
+    groups = chunks(periods("daily", shop.start, shop.end), 4)
+    assert len(groups) == 6
+    expected = {f"daily {name} {g[0]}..{g[-1]}" for g in groups for name in ("validate", "compute", "evaluate")}
+    assert sorted(task_run_names(state.state_details.flow_run_id)) == sorted(expected)
 
 
 def test_a_bad_day_is_reported_and_does_not_stop_the_others(shop_env, slack_server):

@@ -1,6 +1,6 @@
-"""Backfill chunks as Prefect task runs: on Prefect's process pool, and on a real local Dask
-cluster (scheduler and workers on 127.0.0.1) against PostgreSQL, ending in the state of a
-one-process backfill; a Dask worker killed mid-backfill does not change that state."""
+"""Backfill chunks as Prefect task runs on a real local Dask cluster (scheduler and workers on
+127.0.0.1) against PostgreSQL, ending in the state of a one-process backfill; a Dask worker
+killed mid-backfill does not change that state. (Prefect's process pool: tests/flows/test_backfill.py.)"""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from flows.backfill import backfill
 from opscadence import warehouse
 from opscadence.core.config import load_config
-from opscadence.pipelines.backfill import chunks, periods, run_backfill
+from opscadence.pipelines.backfill import run_backfill
 from opscadence.sources import make_source
 from tests.flows.test_backfill import _snapshot
 
@@ -30,7 +30,8 @@ def _one_process_state(engine, shop):
     return summary, {t.name: _snapshot(engine, t) for t in TABLES}
 
 
-def _task_run_names(flow_run_id) -> list[str]:
+def task_run_names(flow_run_id) -> list[str]:
+    """The names of a flow run's chunk task runs ("daily validate 2026-11-04..2026-11-07")."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
 
@@ -42,25 +43,6 @@ def _task_run_names(flow_run_id) -> list[str]:
             return [r.name for r in runs]
 
     return asyncio.run(read())
-
-
-def test_chunks_are_task_runs_on_the_process_pool(shop_env):
-    shop, home, engine = shop_env
-    from prefect import get_client  # noqa: F401 - the test server is up (prefect_server)
-
-    state = backfill(cadence="daily", start=shop.start, end=shop.end, force=True, concurrency=2, chunk_periods=8,
-                     notify=False, return_state=True)
-    result = state.result()
-    n_days = (shop.end - shop.start).days + 1  # 21
-    assert len(result["done"]) == n_days
-    names = _task_run_names(state.state_details.flow_run_id)
-    # 21 days in chunks of 8: 8 + 8 + 5 → 3 chunks, each a task run in each of the 3 passes.
-    expected_chunks = chunks(periods("daily", shop.start, shop.end), 8)
-    assert len(expected_chunks) == 3
-    for chunk in expected_chunks:
-        for name in ("validate", "compute", "evaluate"):
-            assert f"daily {name} {chunk[0]}..{chunk[-1]}" in names
-    assert len(names) == 9
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from flows.daily import daily_brief
@@ -184,6 +185,8 @@ def _kill_and_check_the_server_goes(cli: subprocess.Popen, server_pid: int) -> N
     _wait_for(lambda: not _alive(server_pid), 10, "the temporary Prefect server to exit after its parent's kill -9")
 
 
+# The temporary server's death does not depend on the warehouse: SQLite only.
+@pytest.mark.parametrize("shop_env", ["sqlite"], indirect=True)
 def test_kill_9_of_the_cli_leaves_no_prefect_server(shop_env, tmp_path):
     shop, home, engine = shop_env
     cli = _start_cli(["run", "daily", "--date", shop.payment_incident_day.isoformat(), "--no-notify"],
@@ -197,6 +200,8 @@ def test_kill_9_of_the_cli_leaves_no_prefect_server(shop_env, tmp_path):
             cli.kill()
 
 
+# SQLite here; the in-flight row's recovery runs on both warehouses in tests/unit/test_slack_failures.py.
+@pytest.mark.parametrize("shop_env", ["sqlite"], indirect=True)
 def test_a_run_killed_while_posting_is_rerun_without_a_second_message(shop_env, slack_server, tmp_path):
     shop, home, engine = shop_env
     ds = shop.payment_incident_day
