@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 import opscadence
@@ -78,6 +79,9 @@ def wait_until(condition, timeout: float, what: str, runs: list[Run]) -> None:
         time.sleep(0.1)
 
 
+# PostgreSQL, the production warehouse (an advisory lock); the SQLite file lock's waiting is
+# proven on both warehouses in tests/unit/test_locks.py.
+@pytest.mark.parametrize("shop_env", ["postgresql"], indirect=True)
 def test_a_second_run_of_the_day_waits_for_the_first_and_posts_nothing(
     shop_env, slack_server, tmp_path, monkeypatch
 ):

@@ -85,7 +85,6 @@ def test_no_command_prints_logs_writes_or_posts_a_secret(secret_env):
     commands: list[tuple[tuple[str, ...], dict, set[int]]] = [
         (("demo", "--users", "300", "--days", "21", "--seed", "5", "--end-date", day), {}, {0}),
         (("config",), {}, {0}),
-        (("run", "daily", "--date", day, "--no-notify"), {}, {0}),
         (("run", "daily", "--date", day), {"token": False}, {0}),  # no token: into the outbox
         (("outbox", "send"), {}, {0}),
         (("backfill", "daily", "--start", (END - timedelta(days=3)).isoformat(),
