@@ -13,7 +13,7 @@ export GX_ANALYTICS_ENABLED := false
 # regenerates it.
 LOCK := requirements.lock
 
-.PHONY: demo test install install-dev clean lock
+.PHONY: demo test install install-dev clean lock anchors
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,16 @@ demo: $(VENV)/.installed
 ## make test: install the dev extras and run the whole test suite
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
+
+## make anchors: the reference packages of the weekly benchmarks (ChannelAttribution, lifetimes, gbstats)
+## in their own venv, benchmarks/anchors/.venv (they pin old numpy/pandas); see benchmarks/README.md
+ANCHORS := benchmarks/anchors
+anchors: $(ANCHORS)/.venv/.installed
+$(ANCHORS)/.venv/.installed: $(ANCHORS)/requirements.txt
+	$(PYTHON) -m venv $(ANCHORS)/.venv
+	$(ANCHORS)/.venv/bin/python -m pip install -q --upgrade pip
+	$(ANCHORS)/.venv/bin/pip install -q -r $(ANCHORS)/requirements.txt
+	touch $@
 
 clean:
 	rm -rf $(VENV) .opscadence .pytest_cache

@@ -291,16 +291,13 @@ def _cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def _cmd_detect(args: argparse.Namespace) -> int:
+    from opscadence.adhoc import output_path
     from opscadence.detection.anomalies import calendars, policies
     from opscadence.detection.detector import detect_long, read_series_csv
 
     cfg = load_config()
-    if args.out is not None and not args.out.parent.is_dir():
-        raise UserError(f"--out {args.out}: the folder {args.out.parent} does not exist")
-    try:
-        frame = read_series_csv(args.input)
-    except ValueError as exc:
-        raise UserError(str(exc)) from exc
+    output_path(args.out)
+    frame = read_series_csv(args.input)
     known = policies(cfg)
     result = detect_long(frame, policies=known, calendar=calendars(cfg), min_history=cfg.detection.min_history)
     columns = ["ds", "metric", "value", "expected", "lower", "upper", "is_anomaly", "direction", "score"]
@@ -424,6 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--input", type=Path, required=True)
     detect.add_argument("--out", type=Path, default=None, help="output CSV (default: standard output)")
     detect.set_defaults(func=_cmd_detect)
+
+    from opscadence.adhoc import register_all
+
+    register_all(sub)
 
     alerts = sub.add_parser("alerts", help="the alert lifecycle: list, acknowledge, silence")
     alerts_sub = alerts.add_subparsers(dest="alerts_command", required=True)

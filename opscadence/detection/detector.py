@@ -86,7 +86,6 @@ prefer ``detect_long`` for many series).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -97,6 +96,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from opscadence.core.csvinput import Column, duplicated_key, read_csv_table
 from opscadence.metrics.catalog import CATALOG
 
 Direction = Literal["drop", "rise", "both"]
@@ -719,65 +719,13 @@ def detect_long(
     return out[["ds", *keys, *OUTPUT_COLUMNS[1:]]]
 
 
-def _read_text(path: Path) -> str:
-    """The file decoded as UTF-8 (BOM or not), else GB18030; binary or undecodable bytes name their line."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    nul = data.find(b"\x00")
-    if nul >= 0:
-        line = data[:nul].count(b"\n") + 1
-        raise ValueError(f"{path} line {line}: not a text CSV (a NUL byte at offset {nul}: binary data)")
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError as exc:
-            error = exc
-    line = data[:error.start].count(b"\n") + 1
-    raise ValueError(f"{path} line {line}: neither UTF-8 nor GB18030 text "
-                     f"(byte 0x{data[error.start]:02x} at offset {error.start})")
-
-
 def read_series_csv(path: str | Path) -> pd.DataFrame:
     """Read a long-format CSV (ds, metric, value, optional denominator) for :func:`detect_long`.
 
-    Bad input raises ``ValueError`` naming the file, the line and the column.
+    Bad input raises ``CsvInputError`` (a ``UserError``) naming the file, the line and the column.
     """
-    path = Path(path)
-    text = _read_text(path)
-    try:
-        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError:
-        raise ValueError(f"{path}: empty file (need a header ds,metric,value[,denominator])") from None
-    except pd.errors.ParserError as exc:
-        reason = " ".join(str(exc).split()).removeprefix("Error tokenizing data. C error: ")
-        raise ValueError(f"{path}: cannot read as CSV: {reason}") from None
-    missing = [c for c in ("ds", "metric", "value") if c not in raw.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)} (need ds, metric, value[, denominator])")
-    out = pd.DataFrame({"metric": raw["metric"].str.strip()})
-    numeric = ["value"] + (["denominator"] if "denominator" in raw.columns else [])
-    for line, (_, row) in enumerate(raw.iterrows(), start=2):  # line 1 is the header
-        try:
-            date.fromisoformat(row["ds"].strip())
-        except ValueError:
-            raise ValueError(f"{path} line {line}, column ds: {row['ds']!r} is not a date (YYYY-MM-DD)") from None
-        if not row["metric"].strip():
-            raise ValueError(f"{path} line {line}, column metric: empty")
-        for column in numeric:
-            text = row[column].strip()
-            if column == "denominator" and text == "":
-                continue
-            try:
-                float(text)
-            except ValueError:
-                raise ValueError(f"{path} line {line}, column {column}: {row[column]!r} is not a number") from None
-    out["ds"] = [date.fromisoformat(v.strip()) for v in raw["ds"]]
-    for column in numeric:
-        out[column] = pd.to_numeric(raw[column].str.strip().replace("", None), errors="coerce")
-    duplicated = out.duplicated(["metric", "ds"], keep=False)
-    if duplicated.any():
-        line = int(duplicated.to_numpy().nonzero()[0][0]) + 2
-        raise ValueError(f"{path} line {line}: duplicate (ds, metric) {out['ds'].iloc[line - 2]}, {out['metric'].iloc[line - 2]}")
-    return out[["ds", "metric", *numeric]]
+    columns = [Column("ds", "date"), Column("metric"), Column("value", "number"),
+               Column("denominator", "number", required=False, allow_empty=True)]
+    out = read_csv_table(path, columns, what="ds,metric,value[,denominator]")
+    duplicated_key(path, out, ["ds", "metric"])
+    return out[["ds", "metric", "value", *(["denominator"] if "denominator" in out.columns else [])]]

@@ -58,7 +58,7 @@ def test_detect_to_stdout(tmp_path, capsys):
 @pytest.mark.parametrize(("rows", "message"), [
     ([("2026-09-01", "dau", "12x", "")], "line 2, column value: '12x' is not a number"),
     ([("2026-09-01", "dau", "1", ""), ("2026-13-01", "dau", "1", "")], "line 3, column ds: '2026-13-01' is not a date"),
-    ([("2026-09-01", "dau", "1", ""), ("2026-09-01", "dau", "2", "")], "line 2: duplicate (ds, metric)"),
+    ([("2026-09-01", "dau", "1", ""), ("2026-09-01", "dau", "2", "")], "line 3: duplicate (ds, metric) 2026-09-01, dau (first on line 2)"),
 ])
 def test_bad_input_names_file_line_and_column(tmp_path, capsys, rows, message):
     write_series(tmp_path / "bad.csv", rows)
