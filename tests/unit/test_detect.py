@@ -165,8 +165,15 @@ def test_rates_are_judged_against_their_denominator():
 
     # 5 failures in 25 (80 %) is significant, only the min_denominator floor keeps it quiet.
     assert not out.iloc[62]["is_anomaly"]
-    no_floor = detect_series(frame(rates, dens), policy=MetricPolicy(direction="drop", is_rate=True, min_denominator=0))
-    assert flagged(no_floor) == [60, 62]
+    no_floor_policy = MetricPolicy(direction="drop", is_rate=True, min_denominator=0)
+    no_floor = detect_series(frame(rates, dens), policy=no_floor_policy)
+    # Without the floor day 61 is the outage's second day: alone it is inside the band (-2.73),
+    # but the run test adds it to day 60 capped at the band (at most -k = -3 ... the band is at
+    # least 3 sigmas): (-3 - 2.73) / sqrt(2) = -4.05, beyond the run test's 3.5, and |-2.73| >= 2.5.
+    assert flagged(no_floor) == [60, 61, 62]
+    no_run = detect_series(frame(rates, dens), policy=no_floor_policy,
+                           config=DetectorConfig(sustained_sensitivity=None))
+    assert flagged(no_run) == [60, 62]
 
 
 def test_direction_filter():
@@ -360,8 +367,10 @@ def test_false_discovery_rate_across_the_series_of_one_run():
 def test_week_over_week_drift_catches_a_slow_decline_the_daily_band_misses():
     wobble = [0.04, -0.04, 0.02, -0.02, 0.0, 0.04, -0.04]  # a fixed ±4 % wobble, shifted each week
     values = [100.0 * (1 + wobble[(i + i // 7) % 7]) * 0.97 ** max(0, i - 99) for i in range(130)]
-    on = detect_series(frame(values), policy=BOTH)
-    off = detect_series(frame(values), policy=BOTH, config=DetectorConfig(drift_sensitivity=None))
+    # The run test off in both, so that the drift test alone makes the difference.
+    on = detect_series(frame(values), policy=BOTH, config=DetectorConfig(sustained_sensitivity=None))
+    off = detect_series(frame(values), policy=BOTH,
+                        config=DetectorConfig(drift_sensitivity=None, sustained_sensitivity=None))
     assert not on.iloc[:100]["is_anomaly"].any()  # the wobble alone never alerts
     # Day 109 (-3 % a day for 10 days) is inside the daily band (|z| < 3) ...
     assert abs(off.iloc[109]["score"]) < 3 and not off.iloc[109]["is_anomaly"]
@@ -369,3 +378,41 @@ def test_week_over_week_drift_catches_a_slow_decline_the_daily_band_misses():
     # about 19 % below that of days 96–102 (91.3 92.2 96 98.9 100 104 104 -> 98.9): a drop.
     assert on.iloc[109]["is_anomaly"] and on.iloc[109]["direction"] == "drop"
     assert set(flagged(off)) < set(flagged(on))
+
+
+def test_run_test_pages_a_sustained_dip_that_no_single_day_shows():
+    # 60 days of exactly 98.5 % on 5,000 attempts (no over-dispersion: the binomial sd of the
+    # successes is sqrt(5000 * 0.985 * 0.015) = 8.595), then 3 days at 4,900 successes: the
+    # normal approximation says -(4925 - 4900 - 0.5) / 8.595 = -2.85, the exact binomial tail
+    # (lighter on this side) -2.733; the detector keeps the more cautious. Inside the band.
+    rates = [0.985] * 60 + [4900 / 5000] * 3 + [0.985] * 5
+    policy = MetricPolicy(direction="drop", is_rate=True, min_relative_change=0.0)
+    out = detect_series(frame(rates, [5000.0] * 68), policy=policy)
+    z60 = special.ndtri(stats.binom.cdf(4900, 5000, 0.985))
+    assert z60 == pytest.approx(-2.733, abs=1e-3) and abs(z60) < 24.5 / math.sqrt(5000 * 0.985 * 0.015)
+    assert out.iloc[60]["score"] == pytest.approx(z60, rel=1e-6)
+    # Day 60 alone pages nothing and trains the level (expected 0.98473 on day 61: z -2.57).
+    # Day 61: (-2.733 - 2.570) / sqrt(2) = -3.75, beyond 3.5, and |z| >= 2.5: a page; it stays out
+    # of the level, so day 62 is again -2.56: (-2.733 - 2.570 - 2.563) / sqrt(3) = -4.54.
+    assert out.iloc[61]["score"] == pytest.approx(-2.570, abs=1e-3)
+    assert flagged(out) == [61, 62]
+    assert set(out.iloc[61:63]["direction"]) == {"drop"}
+    off = detect_series(frame(rates, [5000.0] * 68), policy=policy, config=DetectorConfig(sustained_sensitivity=None))
+    assert flagged(off) == []
+    # One such day followed by normal ones is no run.
+    single = [0.985] * 60 + [4900 / 5000] + [0.985] * 7
+    assert flagged(detect_series(frame(single, [5000.0] * 68), policy=policy)) == []
+
+
+def test_a_low_rate_is_judged_by_its_exact_tail():
+    # A 2 % conversion on 600 visitors: 12 buyers expected (binomial sd sqrt(600*0.02*0.98) = 3.43).
+    # 2 buyers: the normal approximation says -(10 - 0.5) / 3.43 = -2.77, inside the band; the
+    # exact tail P(X <= 2 | 600, 0.02) = 0.98^600 * (1 + 12.245 + 12.245 * 6.112) = 5.44e-6 * 88.09
+    # = 0.00048 is z = -3.30, beyond it.
+    rates = [0.02] * 60 + [2 / 600]
+    policy = MetricPolicy(direction="drop", is_rate=True)
+    out = detect_series(frame(rates, [600.0] * 61), policy=policy)
+    tail = stats.binom.cdf(2, 600, 0.02)
+    assert tail == pytest.approx(0.00048, abs=1e-5)
+    assert out.iloc[60]["score"] == pytest.approx(special.ndtri(tail), rel=1e-6)
+    assert flagged(out) == [60]
