@@ -51,7 +51,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from opscadence.analytics.weekly.sections import NextAction, WeeklyContext, WeeklySection
 from opscadence.metrics import dimensions
+from opscadence.reporting.i18n import dimension_value_text, format_delta, format_value, strings
 
 Model = Literal["first", "last", "linear", "position", "time_decay", "markov"]
 MODELS: tuple[str, ...] = ("first", "last", "linear", "position", "time_decay", "markov")
@@ -495,3 +497,298 @@ def budget_shift(roi: pd.DataFrame, *, max_shift: float = 0.2, returns_exponent:
     return BudgetShift(plan=plan.drop(columns=["value"]), moved=moved, average_roas=average,
                        revenue_if_constant=constant, revenue_if_diminishing=diminishing,
                        max_shift=max_shift, returns_exponent=returns_exponent)
+
+
+# ---------------------------------------------------------------------------
+# The week: load, analyse, render
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeekInputs:
+    touchpoints: pd.DataFrame  # sql/weekly/attribution_touchpoints.sql
+    conversions: pd.DataFrame  # sql/weekly/attribution_conversions.sql
+    spend: pd.DataFrame  # sql/weekly/attribution_spend.sql
+
+
+def load_week(engine: Any, start: Any, end: Any, lookback_days: int) -> WeekInputs:
+    """The week's paid orders, their buyers' sessions since ``lookback_days`` before ``start``,
+    and the week's ad spend, from the warehouse."""
+    from opscadence.core.sqlfiles import read_sql_frame
+
+    params = {"start": start, "end": end, "lookback_start": start - timedelta(days=lookback_days)}
+    with engine.connect() as conn:
+        touchpoints = read_sql_frame(conn, "weekly/attribution_touchpoints", **params)
+        conversions = read_sql_frame(conn, "weekly/attribution_conversions", **params)
+        spend = read_sql_frame(conn, "weekly/attribution_spend", **params)
+    spend["cost"] = pd.to_numeric(spend["cost"]).astype(float)
+    return WeekInputs(touchpoints=touchpoints, conversions=conversions, spend=spend)
+
+
+@dataclass(frozen=True)
+class WeekAttribution:
+    """The analysis the section renders."""
+
+    model: str  # the model ROI and the shift rest on (the first of cfg.models)
+    orders: int
+    revenue: float
+    untouched: int  # orders without a session in their lookback window (counted as direct)
+    by_channel: pd.DataFrame  # attribute(..., by=("channel",)): every model
+    by_campaign: pd.DataFrame  # attribute(..., by=("channel", "campaign"))
+    channel_roi: pd.DataFrame  # roi_table of `model`, by channel
+    campaign_roi: pd.DataFrame  # roi_table of `model`, by channel × campaign
+    shift: BudgetShift
+    spend_total: float
+    cfg: AttributionConfig
+
+
+def analyse_week(inputs: WeekInputs, cfg: AttributionConfig | None = None) -> WeekAttribution | None:
+    """Attribution, ROI and the budget shift of a week; None when it has no paid order."""
+    cfg = cfg or AttributionConfig()
+    if inputs.conversions.empty:
+        return None
+    journeys = build_journeys(inputs.touchpoints, inputs.conversions, lookback_days=cfg.lookback_days)
+    by_channel = attribute(journeys, cfg, ("channel",))
+    by_campaign = attribute(journeys, cfg, ("channel", "campaign"))
+    model = cfg.models[0]
+    spend = inputs.spend[["channel", "campaign", "cost"]]
+    channel_roi = roi_table(by_channel[by_channel["model"] == model], spend, ("channel",))
+    campaign_roi = roi_table(by_campaign[by_campaign["model"] == model], spend, ("channel", "campaign"))
+    shift = budget_shift(channel_roi, max_shift=cfg.max_shift, returns_exponent=cfg.returns_exponent)
+    firsts = journeys.drop_duplicates("conversion")
+    return WeekAttribution(
+        model=model, orders=len(firsts), revenue=float(firsts["value"].sum()),
+        untouched=int((~firsts["touched"]).sum()), by_channel=by_channel, by_campaign=by_campaign,
+        channel_roi=channel_roi, campaign_roi=campaign_roi, shift=shift,
+        spend_total=float(spend["cost"].sum()), cfg=cfg,
+    )
+
+
+_TEXT: Mapping[str, Mapping[str, str]] = {
+    "zh-CN": {
+        "title": "渠道归因与 ROI",
+        "model.first": "首次触点",
+        "model.last": "末次触点",
+        "model.last_ignoring_direct": "末次非直接触点",
+        "model.linear": "线性",
+        "model.position": "位置 40/20/40",
+        "model.time_decay": "时间衰减 (半衰期 {days:g} 天)",
+        "model.markov": "马尔可夫移除效应",
+        "summary": "{orders} 笔支付订单, 收入 {revenue}; 路径为每单之前 {days} 天内的会话; ROI 依据: {model}",
+        "untouched": "{n} 笔订单在回溯窗口内没有会话, 记为直接访问",
+        "channel": "• {channel}: 花费 {cost} · 转化 {conversions}{compare} · 收入 {value} · CPA {cpa} · ROAS {roas} · ROI {roi}",
+        "channel_unpaid": "• {channel}: 无广告花费 · 转化 {conversions}{compare} · 收入 {value}",
+        "compare": " ({model} {n})",
+        "best_worst": "ROI 最高: {best} ({best_roi}); 最低: {worst} ({worst_roi})",
+        "only_one": "只有一个投放渠道: {channel} ROI {roi}",
+        "campaigns": "活动 ROI 最高: {best} ({best_roi}); 最低: {worst} ({worst_roi})",
+        "campaign": "{campaign} ({channel})",
+        "shift": "建议预算调整 (每渠道最多 ±{pct}, 总额不变): {moves}; 预计收入 {constant} (假设边际 ROAS 不变), "
+                 "{diminishing} (若收益递减: 收入 ∝ 花费^{exponent:g})",
+        "move": "{channel} {change}",
+        "no_shift": "不建议调整预算: 没有两个 ROAS 不同的投放渠道",
+        "no_orders": "本周没有支付订单: 没有可归因的转化",
+        "no_spend": "本周没有广告花费记录: 无法计算 ROI、ROAS 和 CPA",
+        "action_shift": "下周把 {moved} 预算从 {givers} 移到 {takers} (ROAS {low} → {high}), 预计收入 {constant} (边际 ROAS 不变时)",
+        "action_zero": "检查 {channel} 的 UTM 标记和投放: 花费 {cost}, 归因转化为 0",
+        "action_worst": "复查 {channel} 的投放: ROI {roi}, 花费 {cost} 只带来 {value} 归因收入",
+        "action_campaign": "优化或暂停活动 {campaign}: ROI {roi}, 花费 {cost}",
+        "roas": "{x:.2f}",
+        "list_sep": "、",
+    },
+    "en": {
+        "title": "Attribution and channel ROI",
+        "model.first": "first touch",
+        "model.last": "last touch",
+        "model.last_ignoring_direct": "last non-direct touch",
+        "model.linear": "linear",
+        "model.position": "position 40/20/40",
+        "model.time_decay": "time decay (half-life {days:g} days)",
+        "model.markov": "Markov removal effect",
+        "summary": "{orders} paid orders, revenue {revenue}; journeys: the sessions in the {days} days before each "
+                   "order; ROI rests on: {model}",
+        "untouched": "{n} orders had no session in their lookback window: counted as direct",
+        "channel": "• {channel}: spend {cost} · conversions {conversions}{compare} · revenue {value} · CPA {cpa} · "
+                   "ROAS {roas} · ROI {roi}",
+        "channel_unpaid": "• {channel}: no ad spend · conversions {conversions}{compare} · revenue {value}",
+        "compare": " ({model} {n})",
+        "best_worst": "Best ROI: {best} ({best_roi}); worst: {worst} ({worst_roi})",
+        "only_one": "One paid channel only: {channel} ROI {roi}",
+        "campaigns": "Campaigns: best ROI {best} ({best_roi}); worst {worst} ({worst_roi})",
+        "campaign": "{campaign} ({channel})",
+        "shift": "Suggested budget shift (at most ±{pct} per channel, same total): {moves}; expected revenue "
+                 "{constant} if ROAS holds at the margin, {diminishing} with diminishing returns "
+                 "(revenue ∝ spend^{exponent:g})",
+        "move": "{channel} {change}",
+        "no_shift": "No budget shift suggested: no two paid channels with different ROAS",
+        "no_orders": "No paid orders this week: nothing to attribute",
+        "no_spend": "No ad spend recorded this week: ROI, ROAS and CPA cannot be judged",
+        "action_shift": "Move {moved} of next week's budget from {givers} to {takers} (ROAS {low} → {high}): "
+                        "expected revenue {constant} if ROAS holds at the margin",
+        "action_zero": "Check the UTM tags and delivery of {channel}: spend {cost}, 0 attributed conversions",
+        "action_worst": "Review {channel}'s campaigns: ROI {roi}, spend {cost} for {value} attributed revenue",
+        "action_campaign": "Rework or pause campaign {campaign}: ROI {roi}, spend {cost}",
+        "roas": "{x:.2f}",
+        "list_sep": ", ",
+    },
+}
+
+
+def _text(locale: str) -> Mapping[str, str]:
+    try:
+        return _TEXT[locale]
+    except KeyError:
+        raise ValueError(f"unsupported locale {locale!r}; expected one of {', '.join(_TEXT)}") from None
+
+
+def model_label(model: str, cfg: AttributionConfig, locale: str) -> str:
+    t = _text(locale)
+    if model == "last" and cfg.last_touch_ignores_direct:
+        return t["model.last_ignoring_direct"]
+    return t[f"model.{model}"].format(days=cfg.half_life_days)
+
+
+def _money(x: float, locale: str) -> str:
+    return format_value(float(x), "currency", locale)
+
+
+def _signed_money(x: float, locale: str) -> str:
+    return format_delta(float(x), "currency", locale)
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:+.0f}%"
+
+
+def _number(x: float) -> str:
+    return f"{x:,.1f}"
+
+
+def _or_na(x: float, fmt, locale: str) -> str:
+    return strings(locale)["na"] if x is None or not np.isfinite(x) else fmt(x)
+
+
+def _channel(value: object, locale: str) -> str:
+    return dimension_value_text(value, locale, dimension="channel")
+
+
+def _campaign(row: Mapping[str, Any], locale: str) -> str:
+    return _text(locale)["campaign"].format(
+        campaign=dimension_value_text(row["campaign"], locale, dimension="campaign"), channel=_channel(row["channel"], locale))
+
+
+def _jsonable(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = frame.to_dict(orient="records")
+    return [{k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()} for row in rows]
+
+
+def render_section(week: WeekAttribution | None, locale: str) -> WeeklySection:
+    """The section of an analysed week (None: a week without paid orders, stated as a finding)."""
+    t = _text(locale)
+    if week is None:
+        return WeeklySection(key="attribution", title=t["title"], lines=(), findings=(t["no_orders"],),
+                             data={"orders": 0})
+    cfg = week.cfg
+    money = lambda x: _money(x, locale)  # noqa: E731
+    roas_text = lambda x: t["roas"].format(x=x)  # noqa: E731
+    lines = [t["summary"].format(orders=week.orders, revenue=money(week.revenue), days=cfg.lookback_days,
+                                 model=model_label(week.model, cfg, locale))]
+    findings = []
+    if week.untouched:
+        findings.append(t["untouched"].format(n=week.untouched))
+    if week.spend_total <= 0:
+        findings.append(t["no_spend"])
+    compare_model = "last" if week.model != "last" and "last" in cfg.models else None
+    compared = {}
+    if compare_model:
+        other = week.by_channel[week.by_channel["model"] == compare_model]
+        compared = dict(zip(other["channel"], other["conversions"]))
+    table = week.channel_roi.sort_values(["cost", "value"], ascending=False, kind="stable")
+    for row in table.to_dict(orient="records"):
+        compare = (t["compare"].format(model=model_label(compare_model, cfg, locale),
+                                       n=_number(compared.get(row["channel"], 0.0))) if compare_model else "")
+        if row["cost"] > 0:
+            lines.append(t["channel"].format(
+                channel=_channel(row["channel"], locale), cost=money(row["cost"]),
+                conversions=_number(row["conversions"]), compare=compare, value=money(row["value"]),
+                cpa=_or_na(row["cpa"], money, locale), roas=roas_text(row["roas"]), roi=_pct(row["roi"])))
+        else:
+            lines.append(t["channel_unpaid"].format(channel=_channel(row["channel"], locale),
+                                                    conversions=_number(row["conversions"]), compare=compare,
+                                                    value=money(row["value"])))
+    paid = week.channel_roi[week.channel_roi["cost"] > 0].sort_values(["roi", "channel"], ascending=[False, True])
+    actions: list[NextAction] = []
+    data: dict[str, Any] = {
+        "model": week.model, "orders": week.orders, "revenue": week.revenue, "untouched": week.untouched,
+        "spend": week.spend_total, "channels": _jsonable(week.channel_roi),
+        "campaigns": _jsonable(week.campaign_roi),
+        "models": _jsonable(week.by_channel),
+    }
+    if len(paid) == 1:
+        row = paid.iloc[0]
+        lines.append(t["only_one"].format(channel=_channel(row["channel"], locale), roi=_pct(row["roi"])))
+        data["best"] = data["worst"] = row["channel"]
+    elif len(paid) >= 2:
+        best, worst = paid.iloc[0], paid.iloc[-1]
+        lines.append(t["best_worst"].format(best=_channel(best["channel"], locale), best_roi=_pct(best["roi"]),
+                                            worst=_channel(worst["channel"], locale), worst_roi=_pct(worst["roi"])))
+        data["best"], data["worst"] = best["channel"], worst["channel"]
+        if worst["roi"] < 0:
+            actions.append(NextAction(t["action_worst"].format(
+                channel=_channel(worst["channel"], locale), roi=_pct(worst["roi"]), cost=money(worst["cost"]),
+                value=money(worst["value"])), priority=2))
+    campaigns = week.campaign_roi[week.campaign_roi["cost"] > 0].sort_values(
+        ["roi", "channel", "campaign"], ascending=[False, True, True])
+    if len(campaigns) >= 2:
+        best, worst = campaigns.iloc[0], campaigns.iloc[-1]
+        lines.append(t["campaigns"].format(best=_campaign(best, locale), best_roi=_pct(best["roi"]),
+                                           worst=_campaign(worst, locale), worst_roi=_pct(worst["roi"])))
+        data["best_campaign"] = {"channel": best["channel"], "campaign": best["campaign"]}
+        data["worst_campaign"] = {"channel": worst["channel"], "campaign": worst["campaign"]}
+        if worst["roi"] < 0:
+            actions.append(NextAction(t["action_campaign"].format(
+                campaign=_campaign(worst, locale), roi=_pct(worst["roi"]), cost=money(worst["cost"])), priority=3))
+    shift = week.shift
+    data["shift"] = {"moved": shift.moved, "average_roas": shift.average_roas,
+                     "revenue_if_constant": shift.revenue_if_constant,
+                     "revenue_if_diminishing": shift.revenue_if_diminishing, "max_shift": shift.max_shift,
+                     "returns_exponent": shift.returns_exponent, "plan": _jsonable(shift.plan)}
+    if shift.moved > 0:
+        moves = shift.plan[shift.plan["change"] != 0]
+        lines.append(t["shift"].format(
+            pct=f"{shift.max_shift * 100:.0f}%",
+            moves=", ".join(t["move"].format(channel=_channel(r["channel"], locale),
+                                             change=_signed_money(r["change"], locale))
+                            for r in moves.to_dict(orient="records")),
+            constant=_signed_money(shift.revenue_if_constant, locale),
+            diminishing=_signed_money(shift.revenue_if_diminishing, locale), exponent=shift.returns_exponent))
+        givers, takers = moves[moves["change"] < 0], moves[moves["change"] > 0]
+        actions.append(NextAction(t["action_shift"].format(
+            moved=money(shift.moved),
+            givers=t["list_sep"].join(_channel(c, locale) for c in givers["channel"]),
+            takers=t["list_sep"].join(_channel(c, locale) for c in takers["channel"]),
+            low=roas_text(givers["roas"].min()), high=roas_text(takers["roas"].max()),
+            constant=_signed_money(shift.revenue_if_constant, locale)), priority=1))
+    elif len(paid) >= 1:
+        lines.append(t["no_shift"])
+    for row in paid[paid["conversions"] <= 0].to_dict(orient="records"):
+        actions.append(NextAction(t["action_zero"].format(channel=_channel(row["channel"], locale),
+                                                          cost=money(row["cost"])), priority=1))
+    actions.sort(key=lambda a: a.priority)
+    return WeeklySection(key="attribution", title=t["title"], lines=tuple(lines), actions=tuple(actions),
+                         findings=tuple(findings), data=data)
+
+
+def section_config(cfg: Any) -> AttributionConfig:
+    """``weekly.attribution`` of a configuration, the defaults when it has none."""
+    found = getattr(getattr(cfg, "weekly", None), "attribution", None)
+    if isinstance(found, Mapping):
+        return AttributionConfig.model_validate(found)
+    return found or AttributionConfig()
+
+
+def weekly_section(ctx: WeeklyContext) -> WeeklySection:
+    """The weekly brief's attribution section (a :data:`~opscadence.analytics.weekly.sections.SectionProvider`)."""
+    cfg = section_config(ctx.cfg)
+    inputs = load_week(ctx.engine, ctx.period.start, ctx.period.end, cfg.lookback_days)
+    return render_section(analyse_week(inputs, cfg), ctx.locale)
