@@ -58,7 +58,7 @@ def read_paths(path: Path):
                             table.get("total_conversion_value"), table.get("total_null"), sep=SEPARATOR)
     except EmptyChannel as exc:
         raise CsvInputError(f"{path} line {exc.row + 2}, column path: {table['path'].iloc[exc.row]!r} has an "
-                            f"empty channel ({exc})") from None
+                            f"empty channel (touch {exc.touch} of {exc.touches})") from None
     if paths.conversions.sum() <= 0:
         raise CsvInputError(f"{path}: no path has a conversion (every total_conversions is 0)")
     return paths, "total_conversion_value" in table
