@@ -422,3 +422,13 @@ def test_section_reads_a_mapping_config():
 
     assert a.section_config(Cfg).lookback_days == 14
     assert a.section_config(object()) == a.AttributionConfig()
+
+
+def test_a_week_without_ad_spend_says_so():
+    sessions = touchpoints([("u1", "s1", ORDER_AT - timedelta(days=2), "douyin", "paid_social", "c1")])
+    spend = pd.DataFrame(columns=["channel", "campaign", "impressions", "clicks", "cost"]).astype({"cost": float})
+    week = a.analyse_week(a.WeekInputs(sessions, conversions([("o1", "u1", ORDER_AT, 50.0)]), spend))
+    section = a.render_section(week, "en")
+    assert section.findings == ("No ad spend recorded this week: ROI, ROAS and CPA cannot be judged",)
+    assert "• douyin: no ad spend · conversions 1.0 (last non-direct touch 1.0) · revenue ¥50.00" in section.lines
+    assert section.data["shift"]["moved"] == 0 and section.actions == ()
