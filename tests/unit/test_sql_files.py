@@ -64,7 +64,8 @@ WATCH_PARAMS = dict(ds=date(2026, 11, 24), cutoff=datetime(2026, 11, 24, 15), ds
 
 @pytest.mark.parametrize("name", sql_names())
 def test_every_file_runs_expanded_on_each_warehouse(engine, name):
-    params = dict(start=date(2026, 11, 1), end=date(2026, 11, 25), mau_start=date(2026, 10, 3), **WATCH_PARAMS)
+    params = dict(start=date(2026, 11, 1), end=date(2026, 11, 25), mau_start=date(2026, 10, 3),
+                  lookback_start=date(2026, 10, 2), **WATCH_PARAMS)
     with engine.connect() as conn:
         rows = run_sql(conn, name, **params)  # an empty warehouse: the SQL parses and binds
     assert rows == [] or name.startswith("watch/")  # the watch answers one row of zero counts
