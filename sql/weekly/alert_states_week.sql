@@ -1,9 +1,9 @@
--- Grain: one row per alert episode (alert_states: one per fingerprint) that fired in
--- [:fired_from, :fired_to), naive UTC like fired_at: the intraday watch's alerts are only here.
+-- grain: one row per alert episode (alert_states: one per fingerprint) that fired in [start, end),
+-- the week's bounds in naive UTC like fired_at. The intraday watch's alerts are only here.
 with episodes as (
     select fingerprint, rule_id, metric, dimension, dimension_value, severity, kind, fired_at
     from alert_states
-    where fired_at is not null and fired_at >= :fired_from and fired_at < :fired_to
+    where fired_at is not null and fired_at >= :start and fired_at < :end
 )
 
 select fingerprint, rule_id, metric, dimension, dimension_value, severity, kind, fired_at

@@ -1,4 +1,4 @@
--- Grain: one row per feedback record (raw_feedback) with ds in [:start, :end).
+-- grain: one row per feedback record (raw_feedback) with ds in [start, end).
 -- The pain-point list reads two ISO weeks at once (last week and this week) and splits them by ds.
 with feedback as (
     select ds, feedback_id, source, created_at, rating, text, user_id
