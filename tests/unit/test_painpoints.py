@@ -336,8 +336,8 @@ def test_section_ranks_flags_and_lists_without_real_ids(engine, tmp_path, monkey
     assert (ranking["logistics"]["count"], ranking["logistics"]["change"]) == (3, -1)
     assert ranking["payment"]["rank"] == 1 and ranking["payment"]["urgent_reason"] == "growth,alert"
     assert not ranking["logistics"]["urgent"]
-    assert "1. 🚨 *支付* 6 条（上周 2，+4, +200%）" in section.lines
-    assert any("支付成功率 P1 11-25" in line for line in section.lines)
+    assert "1. 🚨 *支付* 6 条（上周 2，+4，+200%）" in section.lines
+    assert any(line == "    🚨 紧急：较上周至少翻倍，且有关联告警（支付成功率 P1 11-25）" for line in section.lines)
     # unhappy (rated <= 2, with an id): cust-1001 (1), cust-1002 (1, twice), cust-3001 (2)
     key = section.data["unhappy_pseudonyms"]
     assert section.data["unhappy_customers"] == 3 and len(key) == 3 and all(re.fullmatch(r"C-[A-Z2-7]{6}", p) for p in key)
@@ -357,7 +357,8 @@ def test_section_ranks_flags_and_lists_without_real_ids(engine, tmp_path, monkey
     assert sorted(key) == sorted(pseudonym(c, bytes.fromhex(key_file.read_text().strip()))
                                  for c in ["cust-1001", "cust-1002", "cust-3001"])
     # actions rest on the numbers: the urgent category with its counts, the unhappy count
-    assert section.actions[0].priority == 1 and "本周 6 条（上周 2）" in section.actions[0].text
+    assert section.actions[0].priority == 1
+    assert section.actions[0].text.startswith("*支付*：本周 6 条（上周 2），较上周至少翻倍，有支付成功率告警；")
     assert any("联系 3 位差评客户" in a.text for a in section.actions)
 
 

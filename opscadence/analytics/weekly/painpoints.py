@@ -517,11 +517,11 @@ _TEXT = {
         "summary_unrated": "本周反馈 {pain} 条（共 {total} 条），上周 {previous}",
         "category": "{n}. {flag}*{label}* {count} 条（上周 {previous}，{change}）",
         "urgent_growth": "🚨 紧急：较上周至少翻倍",
-        "urgent_alert": "🚨 紧急：本周有关联告警 {alerts}",
-        "urgent_both": "🚨 紧急：较上周至少翻倍，且有关联告警 {alerts}",
+        "urgent_alert": "🚨 紧急：本周有关联告警{alerts}",
+        "urgent_both": "🚨 紧急：较上周至少翻倍，且有关联告警{alerts}",
         "quote": "    “{quote}”",
         "rising": "📈 增长最多：*{label}* {change}",
-        "other": "未归类 {count} 条（{share}）",
+        "other": "{flag}未归类 {count} 条（{share}）",
         "unhappy": "😞 差评客户（评分 ≤ {max_rating}）{n} 位{shown}",
         "unhappy_none": "😞 本周没有评分 ≤ {max_rating} 的客户",
         "unhappy_shown": "：{names}",
@@ -529,10 +529,10 @@ _TEXT = {
         "unhappy_anonymous": "另有 {n} 条评分 ≤ {max_rating} 的反馈未关联客户 ID，无法联系",
         "export": "名单（含真实 ID，仅本机所有者可读）：{path}",
         "unknown": "未知",
-        "na": "无",
-        "action_urgent": "*{label}*：本周 {count} 条（上周 {previous}）{why}，{action}",
-        "why_growth": "至少翻倍",
-        "why_alert": "且 {alerts} 告警",
+        "sep": "，",
+        "action_urgent": "*{label}*：本周 {count} 条（上周 {previous}）{why}；{action}",
+        "why_growth": "，较上周至少翻倍",
+        "why_alert": "，有{alerts}告警",
         "action_top": "*{label}* 居首：本周 {count} 条，占待改进反馈 {share}，{action}",
         "action_unhappy": "联系 {n} 位差评客户（评分 ≤ {max_rating}）：补偿并邀请参加内测，名单见 {file}",
         "action_other": "{count} 条待改进反馈（{share}）未归类：在 weekly.painpoints 中补充关键词",
@@ -553,15 +553,15 @@ _TEXT = {
         "urgent_both": "🚨 urgent: at least doubled since last week, with linked alert(s) {alerts}",
         "quote": "    “{quote}”",
         "rising": "📈 Rising most: *{label}* {change}",
-        "other": "Uncategorised: {count} ({share})",
-        "unhappy": "😞 Unhappy customers (rated ≤ {max_rating}): {n}{shown}",
+        "other": "{flag}Uncategorised: {count} ({share})",
+        "unhappy": "😞 {n} unhappy customer(s) (rated ≤ {max_rating}){shown}",
         "unhappy_none": "😞 No customer rated ≤ {max_rating} this week",
         "unhappy_shown": ": {names}",
         "unhappy_more": " …",
-        "unhappy_anonymous": "{n} more feedback item(s) rated ≤ {max_rating} name no customer id and cannot be followed up",
+        "unhappy_anonymous": "{n} feedback item(s) rated ≤ {max_rating} name no customer id and cannot be followed up",
         "export": "The list (real ids, readable by its owner only): {path}",
         "unknown": "unknown",
-        "na": "n/a",
+        "sep": ", ",
         "action_urgent": "*{label}*: {count} this week (last week {previous}){why}: {action}",
         "why_growth": ", at least doubled",
         "why_alert": ", with the {alerts} alert(s)",
@@ -591,7 +591,7 @@ def _change_text(count: int, previous: Any, t: Mapping[str, str]) -> str:
     previous = int(previous)
     text = _signed(count - previous)
     if previous > 0 and count != previous:
-        text += f", {(count - previous) / previous * 100:+.0f}%"
+        text += f"{t['sep']}{(count - previous) / previous * 100:+.0f}%"
     return text
 
 
@@ -671,9 +671,11 @@ def weekly_section(ctx: WeeklyContext) -> WeeklySection:
     if len(rising) and len(shown) and rising.iloc[0]["category"] != shown.iloc[0]["category"]:
         lines.append(t["rising"].format(label=_label(rising.iloc[0]["category"], settings, locale),
                                         change=_signed(int(rising.iloc[0]["change"]))))
-    other = int(ranking.loc[ranking["category"] == CATEGORY_OTHER, "count"].iloc[0])
+    other_row = ranking.loc[ranking["category"] == CATEGORY_OTHER].iloc[0]
+    other = int(other_row["count"])
     if other:
-        lines.append(t["other"].format(count=f"{other:,}", share=_share(other, pain)))
+        lines.append(t["other"].format(flag="🚨 " if other_row["urgent"] else "", count=f"{other:,}",
+                                       share=_share(other, pain)))
 
     customers = unhappy.customers
     if len(customers):
