@@ -184,11 +184,15 @@ def test_alerts_link_to_categories_by_metric():
         {"metric": "payment_success_rate", "rule_id": "psr", "severity": "P1", "day": date(2026, 11, 24)},
         {"metric": "gmv", "day": date(2026, 11, 24)},  # no category lists gmv
         {"metric": "bounce_rate", "rule_id": "br", "day": date(2026, 11, 25)},
+        {"metric": "bounce_rate", "rule_id": "br", "dimension": "campaign", "dimension_value": "vip-13812345678",
+         "day": date(2026, 11, 25)},
     ])
     linked = link_alerts(alerts, RULES)
     assert set(linked) == {"payment", "performance"}
     # the same rule x series twice in the week: once, on its first day
     assert [(a["rule_id"], a["day"]) for a in linked["payment"]] == [("psr", "2026-11-24")]
+    # a campaign is typed by someone: its value masked like feedback
+    assert [a["dimension_value"] for a in linked["performance"]] == ["all", "vip-[phone]"]
     # linked, with feedback: urgent even though payment fell from 10 to 3; ux has an alert-free 0
     r = rank_week(pain_of({"payment": 3}), pain_of({"payment": 10}), SETTINGS, linked).set_index("category")
     assert r.loc["payment", "urgent"] and r.loc["payment", "urgent_reason"] == "alert"
@@ -433,7 +437,7 @@ def test_the_demo_shops_pain_feedback_is_almost_all_categorised(seed):
 
     rng = np.random.default_rng(seed)
     days = 28
-    pop = demo_population(rng, 20_000, window(date(2026, 11, 29), days), incidents.shop_days(days))
+    pop = demo_population(rng, 10_000, window(date(2026, 11, 29), days), incidents.shop_days(days))
     fb = feedback.feedback_frame(rng, pop, list(range(days)), feedback.SHOP)
     pain = pain_feedback(fb, SETTINGS)
     share = float((pain["category"] == CATEGORY_OTHER).mean())

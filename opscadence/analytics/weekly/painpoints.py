@@ -308,8 +308,9 @@ def pain_feedback(feedback: pd.DataFrame, settings: PainPointConfig) -> pd.DataF
 
 def link_alerts(alerts: pd.DataFrame, rules: Sequence[CategoryRule]) -> dict[str, list[dict[str, Any]]]:
     """Category → the week's alerts on its metrics, one per rule × dimension value (its first
-    day), ordered by day and severity. ``alerts`` has the columns metric, rule_id, severity,
-    dimension, dimension_value and ``day`` (shop-calendar date of the breach or firing)."""
+    day), ordered by day and severity, the dimension value masked. ``alerts`` has the columns
+    metric, rule_id, severity, dimension, dimension_value and ``day`` (shop-calendar date of the
+    breach or firing)."""
     linked: dict[str, list[dict[str, Any]]] = {}
     if alerts.empty:
         return linked
@@ -320,7 +321,8 @@ def link_alerts(alerts: pd.DataFrame, rules: Sequence[CategoryRule]) -> dict[str
         if not mine.empty:
             linked[rule.category] = [
                 {"metric": str(r.metric), "rule_id": str(r.rule_id), "severity": str(r.severity),
-                 "dimension": str(r.dimension), "dimension_value": str(r.dimension_value),
+                 # a dimension value is whatever someone typed into a UTM tag: masked like feedback
+                 "dimension": str(r.dimension), "dimension_value": mask_pii(str(r.dimension_value)),
                  "day": pd.Timestamp(r.day).date().isoformat()}
                 for r in mine.itertuples(index=False)
             ]
@@ -394,7 +396,8 @@ def representative_quotes(pain: pd.DataFrame, per_category: int = 3, chars: int 
     grouped = (frame.groupby(["category", "quote"], sort=False)
                .agg(n=("quote", "size"), rating=("rating", "min"), created_at=("created_at", "min"))
                .reset_index()
-               .sort_values(["category", "n", "rating", "created_at", "quote"], ascending=[True, False, True, True, True]))
+               .sort_values(["category", "n", "rating", "created_at", "quote"],
+                            ascending=[True, False, True, True, True]))
     return {c: g["quote"].head(per_category).tolist() for c, g in grouped.groupby("category", sort=False)}
 
 
@@ -424,7 +427,8 @@ class Unhappy:
     """The week's unhappy customers: one row each (real ids: for the export only) and the low
     ratings that name nobody (they cannot be contacted)."""
 
-    customers: pd.DataFrame  # customer_id, pseudonym, feedback_count, lowest_rating, last_feedback_at, categories, feedback_ids
+    # customer_id, pseudonym, feedback_count, lowest_rating, last_feedback_at, categories, feedback_ids
+    customers: pd.DataFrame
     without_customer: int
 
 
@@ -581,7 +585,8 @@ _TEXT = {
         "action_urgent": "*{label}*: {count} this week (last week {previous}){why}: {action}",
         "why_growth": ", at least doubled",
         "why_alert": ", with the {alerts} alert(s)",
-        "action_top": "*{label}* leads with {count} this week, {share} of the feedback asking for improvement: {action}",
+        "action_top": "*{label}* leads with {count} this week, {share} of the feedback asking for improvement: "
+                      "{action}",
         "action_unhappy": "contact the {n} unhappy customer(s) (rated ≤ {max_rating}): compensate them and invite them "
                           "to the beta; the list is {file}",
         "action_other": "{count} feedback item(s) ({share}) fit no category: add keywords under weekly.painpoints",
@@ -715,7 +720,8 @@ def weekly_section(ctx: WeeklyContext) -> WeeklySection:
         "pain_feedback": pain,
         "previous_pain_feedback": None if last_week is None else len(last_week),
         "other_share": other / pain if pain else 0.0,
-        "ranking": [{k: v for k, v in row.items() if k != "week"} for row in mart_rows(ctx.period.start, ranking, quotes)],
+        "ranking": [{k: v for k, v in row.items() if k != "week"}
+                    for row in mart_rows(ctx.period.start, ranking, quotes)],
         "unhappy_customers": len(customers),
         "unhappy_pseudonyms": customers["pseudonym"].tolist(),
         "unhappy_without_customer": unhappy.without_customer,
@@ -751,7 +757,8 @@ def _actions(ranking: pd.DataFrame, settings: PainPointConfig, locale: str, t: M
     if len(top) and not bool(top.iloc[0]["urgent"]):
         r = top.iloc[0]
         actions.append(NextAction(t["action_top"].format(label=_label(r["category"], settings, locale),
-                                                         count=f"{int(r['count']):,}", share=_share(int(r["count"]), pain),
+                                                         count=f"{int(r['count']):,}",
+                                                         share=_share(int(r["count"]), pain),
                                                          action=action_of(r["category"])), priority=2))
     if pain and other / pain > settings.other_share_warning:
         actions.append(NextAction(t["action_other"].format(count=f"{other:,}", share=_share(other, pain)), priority=3))
