@@ -1,6 +1,7 @@
 """Make data-derived text safe to post: inert in Slack mrkdwn, free of personal data, short.
 
-Pure functions, no dependencies. The order that matters when rendering a piece of
+Pure functions, no dependencies (but :func:`pseudonym_key` and :func:`write_private_file`, which
+touch files). The order that matters when rendering a piece of
 free text from the data is ``mask_pii`` → ``truncate`` → ``escape_mrkdwn`` (:func:`free_text`,
 the one function for text people type: feedback, and every dimension value, since a channel or
 campaign name is whatever someone typed into a UTM tag): masking
@@ -23,12 +24,21 @@ get a full-width ``＠`` for the same reason.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import os
 import re
+import secrets
+import stat
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
-__all__ = ["escape_mrkdwn", "free_text", "mask_pii", "mask_secrets", "redact_sample", "secret_values", "truncate",
-           "ELLIPSIS", "SECRET_MASK"]
+from opscadence.core.errors import UserError
+
+__all__ = ["escape_mrkdwn", "free_text", "mask_pii", "mask_secrets", "pseudonym", "pseudonym_key", "redact_sample",
+           "secret_values", "truncate", "write_private_file", "ELLIPSIS", "PSEUDONYM_KEY_ENV", "PSEUDONYM_KEY_FILE",
+           "SECRET_MASK"]
 
 ELLIPSIS = "…"
 
@@ -195,7 +205,7 @@ _KEY_VALUE = re.compile(
 # Slack tokens (bot, user, app-level, refresh, config) wherever they appear.
 _SLACK_TOKEN = re.compile(r"\bxox[a-z]-[A-Za-z0-9\-]+|\bxapp-[A-Za-z0-9\-]+")
 # Environment variables whose values are secrets (SLACK_BOT_TOKEN, PGPASSWORD, …).
-_SECRET_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY)$", re.IGNORECASE)
+_SECRET_ENV = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|PSEUDONYM_KEY)$", re.IGNORECASE)
 _MIN_SECRET = 6  # shorter values would mask ordinary words
 
 
@@ -219,3 +229,95 @@ def mask_secrets(text: str, secrets: Iterable[str] | None = None, *, mask: str =
     text = _URL_PASSWORD.sub(lambda m: m["head"] + mask, text)
     text = _KEY_VALUE.sub(lambda m: m["head"] + mask, text)
     return _SLACK_TOKEN.sub(mask, text)
+
+
+# ---------------------------------------------------------------------------
+# Pseudonyms: a stable stand-in for a customer id in messages
+# ---------------------------------------------------------------------------
+
+PSEUDONYM_KEY_ENV = "OPSCADENCE_PSEUDONYM_KEY"
+PSEUDONYM_KEY_FILE = "pseudonym.key"  # in OPSCADENCE_HOME, 0600, 32 random bytes as hex
+_MIN_ENV_KEY = 16
+
+
+def pseudonym(customer_id: object, key: bytes) -> str:
+    """``"C-XXXXXX"``: the customer's stand-in in Slack and reports, the same for the same id and
+    key every week, so a team can say "C-7KQ2ZD again" without seeing who it is.
+
+    HMAC-SHA256 of the id (as text) under ``key``, its first 30 bits in base32 (A–Z, 2–7): without
+    the key nobody can go from an id to its pseudonym or back. 2^30 values: among 1,000 customers
+    the chance that two share one is about 0.05% (n²/2^31); the export keeps the real ids.
+    """
+    if not key:
+        raise ValueError("the pseudonym key is empty")
+    digest = hmac.new(key, str(customer_id).encode("utf-8"), hashlib.sha256).digest()
+    return "C-" + base64.b32encode(digest)[:6].decode("ascii")
+
+
+def pseudonym_key(home: Path, environ: Mapping[str, str] | None = None) -> bytes:
+    """The key of :func:`pseudonym`: ``OPSCADENCE_PSEUDONYM_KEY`` (at least 16 characters) when
+    set, else the key file ``<home>/pseudonym.key``, created on first use with 32 random bytes and
+    mode 0600.
+
+    A key file others can read is refused (:class:`~opscadence.core.errors.UserError`): with it,
+    anyone holding a list of customer ids could recompute the pseudonyms. Two processes creating
+    the file at once end up with the same key (the file appears complete or not at all).
+    """
+    environ = os.environ if environ is None else environ
+    value = environ.get(PSEUDONYM_KEY_ENV, "").strip()
+    if value:
+        if len(value) < _MIN_ENV_KEY:
+            raise UserError(f"{PSEUDONYM_KEY_ENV} is shorter than {_MIN_ENV_KEY} characters; "
+                            "use a long random value (python -c 'import secrets; print(secrets.token_hex(32))')")
+        return value.encode("utf-8")
+    path = Path(home) / PSEUDONYM_KEY_FILE
+    if not path.exists():
+        _create_key_file(path)
+    if os.name == "posix":
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise UserError(f"the pseudonym key file {path} can be read by others (mode {mode:o}); "
+                            f"run chmod 600 {path}")
+    text = path.read_text(encoding="ascii", errors="replace").strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < 16:
+        raise UserError(f"the pseudonym key file {path} does not hold a hex key of at least 16 bytes; "
+                        f"delete it to have a new one made (pseudonyms will change) or set {PSEUDONYM_KEY_ENV}")
+    return key
+
+
+def _create_key_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}")
+    write_private_file(temporary, (secrets.token_hex(32) + "\n").encode("ascii"))
+    try:
+        os.link(temporary, path)  # fails if another process made it first: keep theirs
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_private_file(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` readable by its owner only (0600), replacing it atomically.
+
+    The one way a file with real customer ids (an export) or a key is written: the file is
+    created 0600 before a byte is in it, and readers see the old file or the new one, never half.
+    The folder is created 0700 when missing.
+    """
+    path = Path(path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(temporary, 0o600)  # in case the umask or the platform widened it
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path

@@ -387,3 +387,24 @@ def _add_missing_columns(engine: Engine) -> None:
                 # "if not exists": two runs upgrading at once must not fail (PostgreSQL has it, SQLite not)
                 guard = "if not exists " if engine.dialect.name == "postgresql" else ""
                 conn.execute(sa.text(f"alter table {table.name} add column {guard}{column.name} {kind}"))
+
+
+# --- pain points
+# One row per ISO week × pain-point category (opscadence.analytics.weekly.painpoints): the week's
+# ranking, replaced whole for its week in one transaction. ``quotes`` holds masked, truncated
+# feedback only (no personal data); the customers themselves are never stored here.
+mart_weekly_painpoints = sa.Table(
+    "mart_weekly_painpoints", metadata,
+    sa.Column("week", sa.Date, nullable=False, index=True),  # the Monday that starts the ISO week (shop calendar)
+    sa.Column("category", sa.String(32), nullable=False),  # a configured category key, or "other"
+    sa.Column("rank", sa.Integer, nullable=False),  # 1 = most feedback this week; "other" always last
+    sa.Column("change_rank", sa.Integer, nullable=False),  # 1 = largest rise against last week; "other" last
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("previous_count", sa.Integer),  # null: last week has no feedback at all (unknown, not zero)
+    sa.Column("change", sa.Integer),  # count - previous_count
+    sa.Column("urgent", sa.Boolean, nullable=False),
+    sa.Column("urgent_reason", sa.String(32)),  # "growth" | "alert" | "growth,alert"
+    sa.Column("linked_alerts", sa.Text, nullable=False),  # JSON list: the week's alerts on the category's metrics
+    sa.Column("quotes", sa.Text, nullable=False),  # JSON list of up to 3 masked, truncated texts
+    sa.UniqueConstraint("week", "category", name="uq_mart_weekly_painpoints"),
+)

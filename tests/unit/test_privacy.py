@@ -201,3 +201,86 @@ def test_warehouse_errors_never_show_the_password(tmp_path):
             conn.execute(sa.text("select * from s3cr3t-pw-123"))
     assert "s3cr3t-pw-123" not in str(err.value) and "select * from ***" in str(err.value)
     engine.dispose()
+
+
+# --- pseudonyms and private files -------------------------------------------------------
+
+
+def test_pseudonym_is_the_keyed_hmac_in_six_base32_characters():
+    import hashlib
+    import hmac
+
+    from opscadence.core.privacy import pseudonym
+
+    key = b"0123456789abcdef0123456789abcdef"
+    # independently: the first 30 bits of HMAC-SHA256, five bits per character of RFC 4648 base32
+    bits = int.from_bytes(hmac.new(key, b"u01001045", hashlib.sha256).digest()[:4], "big") >> 2
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    expected = "C-" + "".join(alphabet[(bits >> (5 * (5 - i))) & 31] for i in range(6))
+    assert pseudonym("u01001045", key) == expected
+    assert pseudonym("u01001045", key) == pseudonym("u01001045", key)  # stable week after week
+    assert pseudonym("u01001046", key) != expected and pseudonym("u01001045", b"another key, 16+ bytes") != expected
+    assert pseudonym(1001, key) == pseudonym("1001", key)
+    with pytest.raises(ValueError):
+        pseudonym("u1", b"")
+
+
+def test_pseudonym_key_from_the_environment(tmp_path):
+    from opscadence.core.errors import UserError
+    from opscadence.core.privacy import pseudonym_key
+
+    assert pseudonym_key(tmp_path, {"OPSCADENCE_PSEUDONYM_KEY": "a-long-enough-key-1234"}) == b"a-long-enough-key-1234"
+    assert not (tmp_path / "pseudonym.key").exists()  # no file when the environment has the key
+    with pytest.raises(UserError, match="shorter than 16"):
+        pseudonym_key(tmp_path, {"OPSCADENCE_PSEUDONYM_KEY": "short"})
+    # its value is masked like any other secret's
+    assert secret_values({"OPSCADENCE_PSEUDONYM_KEY": "a-long-enough-key-1234"}) == ["a-long-enough-key-1234"]
+
+
+def test_the_pseudonym_key_variable_is_not_read_as_a_config_key(tmp_path):
+    from opscadence.core.config import load_config
+
+    config = tmp_path / "opscadence.yaml"
+    config.write_text("locale: en\n", encoding="utf-8")
+    cfg = load_config(config, {"OPSCADENCE_PSEUDONYM_KEY": "a-long-enough-key-1234"})
+    assert cfg.locale == "en"  # no "extra inputs are not permitted: pseudonym_key"
+
+
+def test_pseudonym_key_file_is_made_once_owner_only(tmp_path):
+    import os
+    import stat
+
+    from opscadence.core.errors import UserError
+    from opscadence.core.privacy import pseudonym_key
+
+    home = tmp_path / "home"
+    first = pseudonym_key(home, {})
+    path = home / "pseudonym.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and len(first) == 32
+    assert pseudonym_key(home, {}) == first  # read back, not made again
+    assert [p.name for p in home.iterdir()] == ["pseudonym.key"]  # no temporary left behind
+    os.chmod(path, 0o644)
+    with pytest.raises(UserError, match="can be read by others"):
+        pseudonym_key(home, {})
+    os.chmod(path, 0o600)
+    path.write_text("not hex\n")
+    with pytest.raises(UserError, match="does not hold a hex key"):
+        pseudonym_key(home, {})
+
+
+def test_private_files_are_owner_only_whatever_the_umask(tmp_path):
+    import os
+    import stat
+
+    from opscadence.core.privacy import write_private_file
+
+    old = os.umask(0)
+    try:
+        path = write_private_file(tmp_path / "exports" / "list.csv", b"id\nu1\n")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+        write_private_file(path, b"id\nu2\n")  # replaced whole
+        assert path.read_bytes() == b"id\nu2\n" and stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert [p.name for p in path.parent.iterdir()] == ["list.csv"]
+    finally:
+        os.umask(old)
