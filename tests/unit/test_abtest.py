@@ -1,0 +1,196 @@
+"""A/B test statistics (gbstats 0.8.0's formulas), checked against hand computations and
+independent methods; the verdict rule; the weekly section on a warehouse."""
+
+import math
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+from scipy.stats import norm
+
+from opscadence.analytics.weekly.abtest import (
+    AbTestConfig,
+    Covariate,
+    Moments,
+    VariantTotals,
+    analyse_experiment,
+    compare,
+    cuped_theta,
+    effect_bayesian,
+    power_note,
+    srm_p_value,
+    two_sided_ttest,
+    verdict,
+)
+
+
+def textbook():
+    return Moments.conversions(1000, 100).stat(), Moments.conversions(1000, 120).stat()
+
+
+def test_relative_lift_delta_method_ci_and_p_by_hand():
+    # A: 100/1000 = 0.10, B: 120/1000 = 0.12; variances p(1-p): 0.09 and 0.1056.
+    # lift = (0.12 - 0.10) / 0.10 = 0.2
+    # var = σ²_B/(μ_A² n_B) + σ²_A μ_B²/(μ_A⁴ n_A) = 0.1056/(0.01·1000) + 0.09·0.0144/(0.0001·1000)
+    #     = 0.01056 + 0.01296 = 0.02352;  sd = √0.02352 = 0.153362
+    # t = 0.2 / 0.153362 = 1.30410
+    # Welch dof = (0.1056/1000 + 0.09/1000)² / ((0.1056² + 0.09²)/(1000²·999))
+    #           = (1.956e-4)² / (0.01925136/9.99e8) = 3.825936e-8 / 1.927063e-11 = 1985.37
+    # p = 2(1 - F_t(1.30410; 1985.37)); with the normal instead of t: 2(1 - Φ(1.30410)) = 0.19220
+    a, b = textbook()
+    r = two_sided_ttest(a, b)
+    assert r.lift == pytest.approx(0.2, abs=1e-12)
+    assert r.stddev == pytest.approx(math.sqrt(0.02352), rel=1e-12)
+    assert r.dof == pytest.approx(3.825936e-8 / (0.01925136 / 9.99e8), rel=1e-9)
+    assert 2 * (1 - norm.cdf(0.2 / math.sqrt(0.02352))) == pytest.approx(0.19220, abs=5e-5)
+    assert r.p_value == pytest.approx(0.19235, abs=5e-5)  # t with ~1985 dof: a hair above the normal's
+    # CI: 0.2 ± t_{0.975; 1985.37} · 0.153362, t_{0.975} ≈ 1.96115 → [-0.10077, 0.50077]
+    assert (r.ci_low, r.ci_high) == pytest.approx((0.2 - 1.96115 * 0.153362, 0.2 + 1.96115 * 0.153362), abs=2e-5)
+    assert r.error is None
+
+
+def test_bayesian_flat_prior_is_the_normal_likelihood():
+    # posterior of the lift N(0.2, 0.153362²): chance to win Φ(0.2/0.153362) = Φ(1.30410) = 0.90390
+    a, b = textbook()
+    r = effect_bayesian(a, b)
+    assert r.chance_to_win == pytest.approx(0.90390, abs=5e-5)
+    # credible interval 0.2 ± 1.959964·0.153362 = [-0.10058, 0.50058]
+    assert (r.ci_low, r.ci_high) == pytest.approx((-0.10058, 0.50058), abs=5e-5)
+    # risk of shipping: E[max(0, -lift)] = σφ(μ/σ) - μΦ(-μ/σ)
+    #   = 0.153362·φ(1.30410) - 0.2·Φ(-1.30410) = 0.153362·0.170468 - 0.2·0.096098 = 0.006923
+    assert r.risk_treatment == pytest.approx(0.006922, abs=5e-6)
+    # and of keeping the control: E[max(0, lift)] = risk_treatment + μ = 0.206922
+    assert r.risk_control == pytest.approx(r.risk_treatment + 0.2, abs=1e-9)
+
+
+def test_chance_to_win_and_risk_agree_with_a_monte_carlo_of_beta_posteriors():
+    # Independent of the delta method: the rates' Beta(1 + c, 1 + n - c) posteriors, sampled;
+    # P(p_B / p_A > 1) and E[max(0, 1 - p_B/p_A)]. At n = 50,000 the normal approximation of the
+    # lift is good to a few tenths of a point (measured 0.874 vs 0.876); 400k draws have a
+    # standard error of 0.0005 on the chance.
+    rng = np.random.default_rng(20261204)
+    n, ca, cb = 50_000, 4000, 4100
+    r = effect_bayesian(Moments.conversions(n, ca).stat(), Moments.conversions(n, cb).stat())
+    pa = rng.beta(1 + ca, 1 + n - ca, 400_000)
+    pb = rng.beta(1 + cb, 1 + n - cb, 400_000)
+    lift = pb / pa - 1
+    assert 0.85 < r.chance_to_win < 0.9
+    assert r.chance_to_win == pytest.approx(float((lift > 0).mean()), abs=0.005)
+    assert r.risk_treatment == pytest.approx(float(np.maximum(0, -lift).mean()), abs=2e-4)
+
+
+def test_srm_chi_square_by_hand():
+    # 4500 vs 5500, planned 50/50: expected 5000 each; χ² = 2·500²/5000 = 100, df 1;
+    # for df 1 the tail is erfc(√(χ²/2)) = erfc(√50)
+    assert srm_p_value([4500, 5500]) == pytest.approx(math.erfc(math.sqrt(50)), rel=1e-9)
+    # three variants 1000/1000/1100: expected 1033.33; χ² = (2·33.33² + 66.67²)/1033.33 = 6.4516, df 2;
+    # for df 2 the tail is exp(-χ²/2) = exp(-3.2258) = 0.03972
+    assert srm_p_value([1000, 1000, 1100]) == pytest.approx(math.exp(-(2 * (100 / 3) ** 2 + (200 / 3) ** 2)
+                                                                     / (3100 / 3) / 2), rel=1e-9)
+    # a planned 40/60 split observed as 4000/6000 is no mismatch (χ² = 0)
+    assert srm_p_value([4000, 6000], [0.4, 0.6]) == pytest.approx(1.0)
+    assert srm_p_value([0, 0]) == 1.0
+
+
+def correlated_users(rng, n, lift):
+    """Per-user pre- and post-period revenue with corr ≈ 0.8; the post period has ``lift``."""
+    pre = rng.gamma(4.0, 25.0, n)
+    post = 0.8 * pre + rng.normal(0, 30.0, n) + 20.0 + lift * 100.0
+    return (Moments.values(n, post.sum(), (post ** 2).sum()),
+            Covariate(Moments.values(n, pre.sum(), (pre ** 2).sum()), float((post * pre).sum())), pre, post)
+
+
+def test_cuped_theta_is_the_pooled_regression_slope_and_shrinks_the_variance():
+    rng = np.random.default_rng(5)
+    a_post, a_cov, a_pre_x, a_post_x = correlated_users(rng, 4000, 0.0)
+    b_post, b_cov, b_pre_x, b_post_x = correlated_users(rng, 4000, 0.05)
+    # θ = pooled cov(post, pre) / pooled var(pre): the OLS slope of post on pre over all users
+    pre, post = np.r_[a_pre_x, b_pre_x], np.r_[a_post_x, b_post_x]
+    slope = np.cov(post, pre, ddof=1)[0, 1] / np.var(pre, ddof=1)
+    assert cuped_theta(a_post, a_cov, b_post, b_cov) == pytest.approx(slope, rel=1e-9)
+    plain = compare(a_post, b_post)
+    adjusted = compare(a_post, b_post, control_pre=a_cov, treatment_pre=b_cov)
+    # var(post) = 0.64·var(pre) + 900 = 0.64·2500 + 900 = 2500; corr² = 1600/2500 = 0.64, so
+    # CUPED keeps ≈ 1 - 0.64 = 36% of the variance: the lift's sd shrinks to ≈ 0.6×
+    ratio = adjusted.frequentist.stddev / plain.frequentist.stddev
+    assert 0.5 < ratio < 0.7
+    assert adjusted.theta == pytest.approx(slope, rel=1e-9)
+    # the adjusted lift estimates the same effect: (μ_B - μ_A - θ(pre_B - pre_A)) / μ_A
+    expected = ((b_post_x.mean() - slope * b_pre_x.mean()) - (a_post_x.mean() - slope * a_pre_x.mean())) \
+        / a_post_x.mean()
+    assert adjusted.frequentist.lift == pytest.approx(expected, rel=1e-9)
+
+
+def test_cuped_without_pre_period_variance_falls_back_to_the_plain_statistics():
+    post_a, post_b = Moments.values(100, 500.0, 3000.0), Moments.values(100, 550.0, 3500.0)
+    flat = Covariate(Moments.values(100, 100.0, 100.0), 500.0)  # every user's pre value is 1
+    assert compare(post_a, post_b, control_pre=flat, treatment_pre=flat).frequentist == compare(post_a, post_b).frequentist
+
+
+def test_results_gbstats_cannot_compute_are_its_default_output():
+    zero = Moments.conversions(1000, 0).stat()
+    some = Moments.conversions(1000, 10).stat()
+    f, b = two_sided_ttest(zero, some), effect_bayesian(zero, some)
+    assert (f.lift, f.ci_low, f.ci_high, f.p_value, f.error) == (0.0, 0.0, 0.0, 1.0, "ZERO_NEGATIVE_BASELINE_VARIATION")
+    assert (b.chance_to_win, b.risk_treatment, b.error) == (0.5, 0.0, "ZERO_NEGATIVE_BASELINE_VARIATION")
+    everyone = Moments.conversions(1000, 1000).stat()  # p = 1: variance 0
+    assert two_sided_ttest(some, everyone).error == "ZERO_NEGATIVE_VARIANCE"
+
+
+def test_power_note_by_hand():
+    # control 10%: unit relative variance 0.09/0.01 = 9; z = 1.959964 + 0.841621 = 2.801585
+    # users per variant for a 10% lift: z²·2·9/0.1² = 7.848879·1800 = 14,127.98 → 14,128
+    # now (1000 each): MDE = z·√(9·(2/1000)) = 2.801585·0.134164 = 0.37587
+    a, b = textbook()
+    cfg = AbTestConfig(target_mde=0.10, max_days=42)
+    note = power_note(a, b, cfg, days=10)
+    assert note.users_needed == 14128
+    assert note.mde == pytest.approx(0.37587, abs=1e-5)
+    # 100 users a day per variant: 142 days needed, more than 42 → unreachable
+    assert (note.days_needed, note.reachable) == (142, False)
+    assert power_note(a, b, cfg).reachable is None  # no running time: no judgement
+
+
+def comparison(rate_a, rate_b, n=20000):
+    return compare(Moments.conversions(n, round(rate_a * n)), Moments.conversions(n, round(rate_b * n)))
+
+
+def test_verdict_rule():
+    cfg = AbTestConfig()
+    win, loss, flat = comparison(0.086, 0.106), comparison(0.106, 0.086), comparison(0.10, 0.1005)
+    assert verdict(win, 0.5, cfg) == "ship"
+    assert verdict(win, 0.0001, cfg) == "invalid"  # SRM invalidates even a clear win
+    assert verdict(loss, 0.5, cfg) == "stop"
+    assert verdict(flat, 0.5, cfg) == "keep_running"
+    a, b = Moments.conversions(20000, 2000).stat(), Moments.conversions(20000, 2010).stat()
+    assert verdict(flat, 0.5, cfg, power_note(a, b, cfg, days=2)) == "keep_running"  # 10k/day: reachable
+    assert verdict(flat, 0.5, cfg, power_note(a, b, cfg, days=200)) == "stop"  # 100/day: 142 days > 42
+    # a significant drop of revenue per user blocks shipping a conversion win
+    revenue_down = compare(Moments.values(20000, 200000.0, 4.0e6), Moments.values(20000, 180000.0, 3.6e6))
+    assert revenue_down.frequentist.p_value < 0.05 and revenue_down.frequentist.lift < 0
+    assert verdict(win, 0.5, cfg, revenue=revenue_down) == "keep_running"
+
+
+def test_analyse_experiment_control_weights_and_records():
+    variants = [VariantTotals("B", 10000, 1060), VariantTotals("A", 10000, 860)]
+    cfg = AbTestConfig(controls={"sms": "A"})
+    result = analyse_experiment("sms", variants, cfg, days=21)
+    assert result.control == "A" and [v.variant for v in result.variants] == ["B"]
+    record = result.variants[0].record()
+    assert record["rate"] == 0.106 and record["control_rate"] == 0.086
+    assert record["lift"] == pytest.approx(0.02 / 0.086)
+    assert record["verdict"] == "ship" and record["srm_p"] == pytest.approx(1.0)
+    # a planned 20/80 split makes 10000/10000 a mismatch
+    skewed = analyse_experiment("sms", variants, cfg.model_copy(update={"weights": {"sms": {"A": 0.2, "B": 0.8}}}))
+    assert skewed.srm and skewed.variants[0].verdict == "invalid"
+    with pytest.raises(ValueError, match="1 variant"):
+        analyse_experiment("solo", [VariantTotals("A", 10, 1)])
+
+
+def test_config_forbids_unknown_settings():
+    with pytest.raises(ValidationError):
+        AbTestConfig(alpha=0.05, srm=0.001)
+    with pytest.raises(ValidationError):
+        AbTestConfig(alpha=0.7)
