@@ -4,12 +4,14 @@ independent methods; the verdict rule; the weekly section on a warehouse."""
 import math
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 from scipy.stats import norm
 
+from opscadence import warehouse
 from opscadence.analytics.weekly.abtest import (
     AbTestConfig,
     Covariate,
@@ -19,11 +21,15 @@ from opscadence.analytics.weekly.abtest import (
     compare,
     cuped_theta,
     effect_bayesian,
+    experiment_totals,
     power_note,
     srm_p_value,
     two_sided_ttest,
     verdict,
+    weekly_section,
 )
+from opscadence.analytics.weekly.sections import WeeklyContext
+from opscadence.core.periods import Period
 
 
 def textbook():
@@ -194,3 +200,112 @@ def test_config_forbids_unknown_settings():
         AbTestConfig(alpha=0.05, srm=0.001)
     with pytest.raises(ValidationError):
         AbTestConfig(alpha=0.7)
+
+
+# --- the weekly section ----------------------------------------------------------------------
+
+WEEK = Period.containing("week", date(2026, 11, 24))  # Monday 2026-11-23 .. Sunday 11-29
+
+
+def context(engine, locale="en", cfg=None):
+    return WeeklyContext(engine=engine, cfg=cfg, period=WEEK, locale=locale, exports_dir=Path("/nonexistent"))
+
+
+def day_rows(experiment, ds, per_variant):
+    return [{"ds": ds, "experiment": experiment, "variant": v, "users": u, "conversions": c,
+             "revenue_sum": r, "revenue_sum_squares": rr} for v, (u, c, r, rr) in per_variant.items()]
+
+
+def write(engine, rows):
+    with engine.begin() as conn:
+        conn.execute(warehouse.raw_experiments.insert(), rows)
+
+
+def test_totals_cover_the_experiments_of_the_week_up_to_its_end(engine):
+    monday = WEEK.start
+    rows = []
+    for ds in (monday - timedelta(days=2), monday, monday + timedelta(days=6)):  # Sat before, Mon, Sun
+        rows += day_rows("sms", ds, {"A": (100, 10, None, None), "B": (100, 12, None, None)})
+    rows += day_rows("sms", WEEK.end, {"A": (999, 999, None, None), "B": (999, 999, None, None)})  # next week
+    rows += day_rows("old", monday - timedelta(days=1), {"A": (5, 1, None, None), "B": (5, 1, None, None)})
+    rows += day_rows("rev", monday, {"A": (50, 5, 100.0, 2500.0), "B": (60, 6, 90.0, 1800.0)})
+    write(engine, rows)
+    totals = {t.experiment: t for t in experiment_totals(engine, WEEK.start, WEEK.end)}
+    assert set(totals) == {"sms", "rev"}  # "old" has no row this week
+    sms = totals["sms"]
+    # 3 days up to Sunday, not the next Monday's: A 300 users / 30 conversions, B 300 / 36
+    assert sms.days == 3 and sms.first_ds == monday - timedelta(days=2) and sms.last_ds == monday + timedelta(days=6)
+    assert [(v.variant, v.users, v.conversions, v.revenue_sum) for v in sms.variants] == [
+        ("A", 300, 30, None), ("B", 300, 36, None)]
+    assert [(v.revenue_sum, v.revenue_sum_squares) for v in totals["rev"].variants] == [(100.0, 2500.0), (90.0, 1800.0)]
+
+
+def test_section_lines_actions_and_data(engine):
+    rows = []
+    for offset in range(7):
+        ds = WEEK.start + timedelta(days=offset)
+        rows += day_rows("sms", ds, {"A": (1500, 129, None, None), "B": (1500, 159, None, None)})
+        rows += day_rows("button", ds, {"A": (450, 90, None, None), "B": (550, 110, None, None)})
+    write(engine, rows)
+    section = weekly_section(context(engine))
+    assert section.key == "abtest" and section.title == "A/B tests" and section.findings == ()
+    # button: 3150 vs 3850 users, planned 50/50: χ² = 2·350²/3500 = 70, p ≈ 6e-17 → SRM
+    # sms: 903/10500 = 8.6% vs 1113/10500 = 10.6%: +2.0 pp, p < 0.001 → ship
+    button, sms = section.lines
+    assert button.startswith("• :warning: *button* (7 days): sample ratio mismatch") and "p<0.001" in button
+    assert "conversion 10.6% vs 8.6% (+2.0 pp; lift +23.3%" in sms and sms.endswith("→ *ship B*")
+    assert [a.text for a in section.actions] == [
+        "Fix the traffic split of button (45/55 instead of the planned 50/50, SRM p<0.001) and restart it",
+        "Roll out B of sms: +2.0 pp conversion rate (10.6% vs 8.6%), p<0.001"]
+    records = {e["experiment"]: e for e in section.data["experiments"]}
+    assert records["button"]["srm"] and records["button"]["variants"][0]["verdict"] == "invalid"
+    assert records["sms"]["variants"][0]["lift"] == pytest.approx((1113 - 903) / 903)
+    zh = weekly_section(context(engine, "zh-CN"))
+    assert zh.title == "A/B 测试" and "样本比例失衡" in zh.lines[0] and "→ *上线 B*" in zh.lines[1]
+    assert zh.actions[1].text == "全量上线 sms 的 B：转化率 +2.0 个百分点（10.6% vs 8.6%），p<0.001"
+
+
+def test_section_reads_its_settings_from_the_config(engine):
+    rows = []
+    for offset in range(7):
+        rows += day_rows("sms", WEEK.start + timedelta(days=offset),
+                         {"A": (1500, 129, None, None), "B": (1500, 159, None, None)})
+    write(engine, rows)
+    # B as the control: A converts significantly worse → stop
+    cfg = SimpleNamespace(weekly=SimpleNamespace(abtest=AbTestConfig(controls={"sms": "B"})))
+    section = weekly_section(context(engine, cfg=cfg))
+    assert section.lines[0].endswith("→ *stop*")
+    assert section.actions[0].text.startswith("Stop sms: A converts significantly worse (-2.0 pp, p<0.001)")
+
+
+def test_section_keep_running_says_how_long(engine):
+    rows = []
+    for offset in range(7):  # 100 users a day per variant, 10% vs 10.5%
+        rows += day_rows("tiny", WEEK.start + timedelta(days=offset),
+                         {"A": (100, 10, None, None), "B": (100, 10 + (offset % 2), None, None)})
+    write(engine, rows)
+    cfg = SimpleNamespace(weekly=SimpleNamespace(abtest=AbTestConfig(max_days=400)))
+    section = weekly_section(context(engine, cfg=cfg))
+    # 14,128 users per variant for a 10% lift at 10% (test_power_note_by_hand) at 100 a day: 142 days,
+    # 7 run: about 135 more
+    assert "→ *keep running*; about 135 more days at this traffic to detect a ±10.0% lift" in section.lines[0]
+    assert section.actions[0].text == "Keep tiny running: about 135 more days to detect a ±10.0% lift"
+    # within the default 42 days it can never get there: stop
+    stopped = weekly_section(context(engine))
+    assert stopped.lines[0].endswith("→ *stop*")
+    assert "cannot detect a ±10.0% lift within 42 days (needs about 142)" in stopped.actions[0].text
+
+
+def test_missing_table_no_rows_and_bad_experiments_are_findings(engine):
+    empty = weekly_section(context(engine))
+    assert empty.lines == () and empty.findings == (
+        "No A/B test data from 2026-11-23 to 2026-11-29: raw_experiments has no rows this week",)
+    write(engine, day_rows("solo", WEEK.start, {"A": (10, 1, None, None)})
+          + day_rows("rev", WEEK.start, {"A": (100, 10, 50.0, 900.0), "B": (100, 12, None, None)}))
+    section = weekly_section(context(engine, "zh-CN"))
+    assert section.findings == ("实验 rev 部分日期缺少收入数据：未比较收入", "实验 solo 只有一个分组（A）：无从比较")
+    assert len(section.lines) == 1 and "人均收入" not in section.lines[0]
+    with engine.begin() as conn:
+        warehouse.raw_experiments.drop(conn)
+    missing = weekly_section(context(engine))
+    assert missing.lines == () and missing.findings[0].startswith("No raw_experiments table in the warehouse")

@@ -38,11 +38,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any, Literal
 
 import numpy as np
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.stats import chi2, norm, t, truncnorm
+
+from opscadence.analytics.weekly.sections import NextAction, WeeklyContext, WeeklySection
+from opscadence.core.sqlfiles import run_sql
+from opscadence.reporting.i18n import data_text, signed_pct, signed_points
+from opscadence.warehouse import as_date
 
 Verdict = Literal["ship", "keep_running", "stop", "invalid"]
 
@@ -480,3 +487,225 @@ def analyse_experiment(experiment: str, variants: Sequence[VariantTotals], cfg: 
             srm_p=srm_p, verdict=verdict(conversion, srm_p, cfg, power, revenue)))
     return ExperimentResult(experiment, control, dict(zip(names, users)), weights, srm_p, srm_p < cfg.srm_p,
                             days, tuple(results))
+
+
+# ---------------------------------------------------------------------------------------------
+# The weekly section
+# ---------------------------------------------------------------------------------------------
+
+# The section's strings (kept here, not in reporting/i18n.STRINGS, while other sections are written).
+TEXT: dict[str, dict[str, str]] = {
+    "zh-CN": {
+        "title": "A/B 测试",
+        "line": "• *{experiment}*（{days} 天）：{parts}",
+        "part": "{variant} 对比 {control}：转化率 {rate} vs {control_rate}（{points}；相对提升 {lift}，"
+                "{level} 置信区间 {ci_low} 至 {ci_high}；{p}；胜出概率 {chance}）→ *{verdict}*",
+        "revenue": "；人均收入 {value} vs {control_value}（{lift}，{p}）",
+        "more_days": "；按当前流量约还需 {days} 天才能检测 ±{mde} 的提升",
+        "srm_line": "• :warning: *{experiment}*（{days} 天）：样本比例失衡（SRM）：{users}，计划 {planned}（{p}），"
+                    "分流修复前结论无效",
+        "users": "{variant} {n:,} 人",
+        "ship": "上线 {variant}",
+        "keep_running": "继续运行",
+        "stop": "停止",
+        "invalid": "无效（SRM）",
+        "worse": "转化率显著更差（{points}，{p}）",
+        "unreachable": "{max_days} 天内无法检测 ±{mde} 的提升（约需 {days} 天）",
+        "action_ship": "全量上线 {experiment} 的 {variant}：转化率 {points}（{rate} vs {control_rate}），{p}",
+        "action_fix": "修复 {experiment} 的分流（实际 {split}，计划 {planned}，SRM {p}）后重新开始实验",
+        "action_stop": "停止 {experiment}：{variant} {reason}",
+        "action_keep": "{experiment} 继续运行：约还需 {days} 天才能检测 ±{mde} 的提升",
+        "no_table": "仓库中没有 raw_experiments 表：本周无 A/B 测试结果（请将实验数据写入 raw_experiments）",
+        "no_rows": "{start} 至 {end} 没有 A/B 测试数据：raw_experiments 本周没有记录",
+        "one_variant": "实验 {experiment} 只有一个分组（{variant}）：无从比较",
+        "no_control": "实验 {experiment} 没有配置的对照组 {control}",
+        "partial_revenue": "实验 {experiment} 部分日期缺少收入数据：未比较收入",
+    },
+    "en": {
+        "title": "A/B tests",
+        "line": "• *{experiment}* ({days} days): {parts}",
+        "part": "{variant} vs {control}: conversion {rate} vs {control_rate} ({points}; lift {lift}, "
+                "{level} CI {ci_low} to {ci_high}; {p}; chance to win {chance}) → *{verdict}*",
+        "revenue": "; revenue per user {value} vs {control_value} ({lift}, {p})",
+        "more_days": "; about {days} more days at this traffic to detect a ±{mde} lift",
+        "srm_line": "• :warning: *{experiment}* ({days} days): sample ratio mismatch (SRM): {users}, "
+                    "planned {planned} ({p}); no verdict until the assignment is fixed",
+        "users": "{variant} {n:,} users",
+        "ship": "ship {variant}",
+        "keep_running": "keep running",
+        "stop": "stop",
+        "invalid": "invalid (SRM)",
+        "worse": "converts significantly worse ({points}, {p})",
+        "unreachable": "cannot detect a ±{mde} lift within {max_days} days (needs about {days})",
+        "action_ship": "Roll out {variant} of {experiment}: {points} conversion rate ({rate} vs {control_rate}), {p}",
+        "action_fix": "Fix the traffic split of {experiment} ({split} instead of the planned {planned}, SRM {p}) "
+                      "and restart it",
+        "action_stop": "Stop {experiment}: {variant} {reason}",
+        "action_keep": "Keep {experiment} running: about {days} more days to detect a ±{mde} lift",
+        "no_table": "No raw_experiments table in the warehouse: no A/B test results this week "
+                    "(load experiments into raw_experiments)",
+        "no_rows": "No A/B test data from {start} to {end}: raw_experiments has no rows this week",
+        "one_variant": "Experiment {experiment} has one variant only ({variant}): nothing to compare",
+        "no_control": "Experiment {experiment} has no variant {control}, its configured control",
+        "partial_revenue": "Experiment {experiment} lacks revenue on some days: revenue not compared",
+    },
+}
+
+
+@dataclass(frozen=True)
+class ExperimentTotals:
+    """One experiment's totals as the warehouse has them up to the week's end."""
+
+    experiment: str
+    variants: tuple[VariantTotals, ...]
+    days: int
+    first_ds: date
+    last_ds: date
+    partial_revenue: bool  # some day has no revenue: revenue left out
+
+
+def experiment_totals(engine: sa.engine.Engine, start: date, end: date) -> list[ExperimentTotals] | None:
+    """The experiments with data in [start, end), each summed over its days before ``end``
+    (``sql/weekly/experiment_totals.sql``); None when the warehouse has no raw_experiments."""
+    if not sa.inspect(engine).has_table("raw_experiments"):
+        return None
+    with engine.connect() as conn:
+        rows = run_sql(conn, "weekly/experiment_totals", start=start, end=end)
+    out: list[ExperimentTotals] = []
+    for name in dict.fromkeys(r["experiment"] for r in rows):
+        mine = [r for r in rows if r["experiment"] == name]
+        complete = all(int(r["revenue_days"] or 0) == int(r["days"]) for r in mine)
+        partial = not complete and any(int(r["revenue_days"] or 0) for r in mine)
+        variants = tuple(VariantTotals(
+            str(r["variant"]), int(r["users"]), int(r["conversions"]),
+            float(r["revenue_sum"]) if complete else None,
+            float(r["revenue_sum_squares"]) if complete else None) for r in mine)
+        out.append(ExperimentTotals(name, variants, max(int(r["days"]) for r in mine),
+                                    min(as_date(r["first_ds"]) for r in mine),
+                                    max(as_date(r["last_ds"]) for r in mine), partial))
+    return out
+
+
+def _text(locale: str) -> dict[str, str]:
+    try:
+        return TEXT[locale]
+    except KeyError:
+        raise ValueError(f"unsupported locale {locale!r}; expected one of {', '.join(TEXT)}") from None
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def _p_text(p: float) -> str:
+    return "p<0.001" if p < 0.001 else f"p={p:.3f}"
+
+
+def _split(values: Sequence[float]) -> str:
+    total = sum(values)
+    return "/".join(f"{round(100 * v / total):d}" for v in values) if total else "-"
+
+
+def _money(value: float) -> str:
+    return f"¥{value:,.2f}"
+
+
+def section_from_results(results: Sequence[ExperimentResult], locale: str, cfg: AbTestConfig,
+                         findings: Sequence[str] = ()) -> WeeklySection:
+    """The weekly section of analysed experiments: one line per experiment, the actions."""
+    s = _text(locale)
+    lines: list[str] = []
+    actions: list[NextAction] = []
+    level = f"{round((1 - cfg.alpha) * 100):d}%"
+    for result in results:
+        name = data_text(result.experiment)
+        days = result.days if result.days is not None else "?"
+        if result.srm:
+            users = "、" if locale == "zh-CN" else " / "
+            users = users.join(s["users"].format(variant=data_text(v), n=n) for v, n in result.users.items())
+            lines.append(s["srm_line"].format(experiment=name, days=days, users=users,
+                                              planned=_split(result.weights), p=_p_text(result.srm_p)))
+            actions.append(NextAction(s["action_fix"].format(
+                experiment=name, split=_split(list(result.users.values())), planned=_split(result.weights),
+                p=_p_text(result.srm_p)), priority=1))
+            continue
+        parts = []
+        for v in result.variants:
+            freq, bayes = v.conversion.frequentist, v.conversion.bayesian
+            variant = data_text(v.variant)
+            points = signed_points(v.rate - v.control_rate, locale)
+            label = s[v.verdict].format(variant=variant)
+            part = s["part"].format(
+                variant=variant, control=data_text(v.control), rate=_pct(v.rate), control_rate=_pct(v.control_rate),
+                points=points, lift=signed_pct(freq.lift), level=level, ci_low=signed_pct(freq.ci_low),
+                ci_high=signed_pct(freq.ci_high), p=_p_text(freq.p_value), chance=_pct(bayes.chance_to_win),
+                verdict=label)
+            if v.revenue is not None:
+                part += s["revenue"].format(value=_money(v.revenue_per_user), control_value=_money(v.control_revenue_per_user),
+                                            lift=signed_pct(v.revenue.frequentist.lift),
+                                            p=_p_text(v.revenue.frequentist.p_value))
+            more = None
+            if v.verdict == "keep_running" and v.power is not None and v.power.days_needed is not None and result.days:
+                more = max(v.power.days_needed - result.days, 1)
+                part += s["more_days"].format(days=more, mde=_pct(v.power.target_mde))
+            parts.append(part)
+            if v.verdict == "ship":
+                actions.append(NextAction(s["action_ship"].format(
+                    variant=variant, experiment=name, points=points, rate=_pct(v.rate),
+                    control_rate=_pct(v.control_rate), p=_p_text(freq.p_value)), priority=1))
+            elif v.verdict == "stop":
+                if freq.p_value < cfg.alpha and freq.lift < 0:
+                    reason = s["worse"].format(points=points, p=_p_text(freq.p_value))
+                else:
+                    reason = s["unreachable"].format(mde=_pct(v.power.target_mde), max_days=v.power.max_days,
+                                                     days=v.power.days_needed)
+                actions.append(NextAction(s["action_stop"].format(experiment=name, variant=variant, reason=reason),
+                                          priority=2))
+            elif more is not None:
+                actions.append(NextAction(s["action_keep"].format(experiment=name, days=more,
+                                                                  mde=_pct(v.power.target_mde)), priority=3))
+        lines.append(s["line"].format(experiment=name, days=days, parts="；".join(parts) if locale == "zh-CN"
+                                      else "; ".join(parts)))
+    data = {"experiments": [{
+        "experiment": r.experiment, "control": r.control, "days": r.days, "users": r.users,
+        "srm_p": r.srm_p, "srm": r.srm, "variants": [v.record() for v in r.variants]} for r in results]}
+    return WeeklySection(key="abtest", title=s["title"], lines=tuple(lines),
+                         actions=tuple(sorted(actions, key=lambda a: a.priority)), findings=tuple(findings), data=data)
+
+
+def settings(cfg: Any) -> AbTestConfig:
+    """``weekly.abtest`` of the config, or the defaults."""
+    value = getattr(getattr(cfg, "weekly", None), "abtest", None)
+    if isinstance(value, dict):
+        return AbTestConfig(**value)
+    return value or AbTestConfig()
+
+
+def weekly_section(ctx: WeeklyContext) -> WeeklySection:
+    """The A/B section of the week ``ctx.period``: every experiment with data that week, its
+    totals up to the week's end, verdicts and actions. No table or no experiments: a finding."""
+    cfg = settings(ctx.cfg)
+    s = _text(ctx.locale)
+    start, end = ctx.period.start, ctx.period.end
+    totals = experiment_totals(ctx.engine, start, end)
+    if totals is None:
+        return section_from_results([], ctx.locale, cfg, [s["no_table"]])
+    if not totals:
+        last = end - timedelta(days=1)
+        return section_from_results([], ctx.locale, cfg, [s["no_rows"].format(start=start.isoformat(),
+                                                                               end=last.isoformat())])
+    findings: list[str] = []
+    results: list[ExperimentResult] = []
+    for exp in totals:
+        name = data_text(exp.experiment)
+        if len(exp.variants) < 2:
+            findings.append(s["one_variant"].format(experiment=name, variant=data_text(exp.variants[0].variant)))
+            continue
+        control = cfg.controls.get(exp.experiment)
+        if control is not None and control not in {v.variant for v in exp.variants}:
+            findings.append(s["no_control"].format(experiment=name, control=data_text(control)))
+            continue
+        if exp.partial_revenue:
+            findings.append(s["partial_revenue"].format(experiment=name))
+        results.append(analyse_experiment(exp.experiment, exp.variants, cfg, days=exp.days))
+    return section_from_results(results, ctx.locale, cfg, findings)
