@@ -9,7 +9,7 @@ value). Ours: :mod:`opscadence.analytics.weekly.abtest` in this venv. Theirs: gb
 venv (``make anchors``), fed the same sums through a subprocess. Prints the largest absolute
 difference per field.
 
-    .venv/bin/python benchmarks/abtest_agreement.py [--anchors benchmarks/anchors/.venv/bin/python]
+    .venv/bin/python benchmarks/abtest_agreement.py [--anchors PYTHON]  (default: the anchors venv's)
 """
 
 from __future__ import annotations

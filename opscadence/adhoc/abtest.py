@@ -17,6 +17,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from opscadence.adhoc import output_path
@@ -48,16 +49,22 @@ def _fail(path: Path, index: int, column: str, message: str) -> CsvInputError:
     return CsvInputError(f"{path} line {index + 2}, column {column}: {message}")
 
 
+def _first(mask: pd.Series | np.ndarray) -> int | None:
+    hits = np.flatnonzero(np.asarray(mask))
+    return int(hits[0]) if hits.size else None
+
+
 def read_experiments(path: Path) -> list[tuple[str, list[VariantTotals], str]]:
     """Each experiment of the file: its name, variants in file order, and its control."""
     frame = read_csv_table(path, COLUMNS, what=HEADER)
     duplicated_key(path, frame, ["experiment", "variant"])
-    for i in range(len(frame)):
-        users, conversions = int(frame.at[i, "users"]), int(frame.at[i, "conversions"])
-        if users == 0:
-            raise _fail(path, i, "users", "0 users: a variant needs at least one user")
-        if conversions > users:
-            raise _fail(path, i, "conversions", f"{conversions} conversions is more than the {users} users")
+    users, conversions = frame["users"].to_numpy(), frame["conversions"].to_numpy()
+    at = _first(users == 0)
+    if at is not None:
+        raise _fail(path, at, "users", "0 users: a variant needs at least one user")
+    at = _first(conversions > users)
+    if at is not None:
+        raise _fail(path, at, "conversions", f"{conversions[at]} conversions is more than the {users[at]} users")
     has_revenue = "revenue_sum" in frame.columns or "revenue_sum_squares" in frame.columns
     if has_revenue and not {"revenue_sum", "revenue_sum_squares"} <= set(frame.columns):
         missing = "revenue_sum_squares" if "revenue_sum" in frame.columns else "revenue_sum"
@@ -65,57 +72,57 @@ def read_experiments(path: Path) -> list[tuple[str, list[VariantTotals], str]]:
                             f"revenue_sum_squares; need {HEADER})")
     if has_revenue:
         _check_revenue(path, frame)
-    flags = _control_flags(path, frame) if "control" in frame.columns else None
+    is_control = _control_flags(path, frame) if "control" in frame.columns else np.zeros(len(frame), dtype=bool)
+    sizes = frame.groupby("experiment", sort=False)["variant"].transform("size").to_numpy()
+    at = _first(sizes < 2)
+    if at is not None:
+        raise _fail(path, at, "experiment", f"experiment {frame.at[at, 'experiment']!r} has one variant only "
+                                            "(need a control and at least one other)")
+    marks = pd.Series(is_control).groupby(frame["experiment"].to_numpy(), sort=False).cumsum().to_numpy()
+    at = _first(is_control & (marks > 1))
+    if at is not None:
+        name = frame.at[at, "experiment"]
+        first = _first(is_control & (frame["experiment"] == name).to_numpy())
+        raise _fail(path, at, "control", f"experiment {name!r} has a second control (the first on line {first + 2})")
     out = []
     for name, rows in frame.groupby("experiment", sort=False):
-        index = rows.index.tolist()
-        if len(rows) < 2:
-            raise _fail(path, index[0], "experiment",
-                        f"experiment {name!r} has one variant only (need a control and at least one other)")
         variants = [VariantTotals(
-            str(frame.at[i, "variant"]), int(frame.at[i, "users"]), int(frame.at[i, "conversions"]),
-            *((float(frame.at[i, "revenue_sum"]), float(frame.at[i, "revenue_sum_squares"]))
-              if has_revenue and pd.notna(frame.at[i, "revenue_sum"]) else (None, None))) for i in index]
-        control = variants[0].variant
-        if flags is not None:
-            marked = [i for i in index if flags[i]]
-            if len(marked) > 1:
-                raise _fail(path, marked[1], "control",
-                            f"experiment {name!r} has a second control (the first on line {marked[0] + 2})")
-            if marked:
-                control = str(frame.at[marked[0], "variant"])
+            str(r.variant), int(r.users), int(r.conversions),
+            float(r.revenue_sum) if has_revenue and pd.notna(r.revenue_sum) else None,
+            float(r.revenue_sum_squares) if has_revenue and pd.notna(r.revenue_sum) else None)
+            for r in rows.itertuples(index=False)]
+        marked = rows.index[is_control[rows.index]]
+        control = str(frame.at[marked[0], "variant"]) if len(marked) else variants[0].variant
         out.append((str(name), variants, control))
     return out
 
 
 def _check_revenue(path: Path, frame: pd.DataFrame) -> None:
-    given = frame["revenue_sum"].notna() & frame["revenue_sum_squares"].notna()
-    for i in range(len(frame)):
-        has_sum, has_squares = pd.notna(frame.at[i, "revenue_sum"]), pd.notna(frame.at[i, "revenue_sum_squares"])
-        if has_sum != has_squares:
-            column = "revenue_sum_squares" if has_sum else "revenue_sum"
-            raise _fail(path, i, column, "empty, but the other revenue column is not (give both or neither)")
-        if has_sum:
-            users, total, squares = int(frame.at[i, "users"]), float(frame.at[i, "revenue_sum"]), \
-                float(frame.at[i, "revenue_sum_squares"])
-            # Σx² ≥ (Σx)²/n for any values (Cauchy–Schwarz); a small tolerance for rounded inputs
-            if squares < total ** 2 / users * (1 - 1e-9):
-                raise _fail(path, i, "revenue_sum_squares",
-                            f"{squares:g} is below revenue_sum²/users = {total ** 2 / users:g}: not a sum of squares")
-    mixed = frame.assign(given=given).groupby("experiment", sort=False)["given"].nunique()
-    for name in mixed[mixed > 1].index:
-        first = int(frame.index[(frame["experiment"] == name) & ~given][0])
-        raise _fail(path, first, "revenue_sum", f"empty, but other variants of experiment {name!r} have revenue")
+    has_sum, has_squares = frame["revenue_sum"].notna().to_numpy(), frame["revenue_sum_squares"].notna().to_numpy()
+    at = _first(has_sum != has_squares)
+    if at is not None:
+        column = "revenue_sum_squares" if has_sum[at] else "revenue_sum"
+        raise _fail(path, at, column, "empty, but the other revenue column is not (give both or neither)")
+    total, squares = frame["revenue_sum"].to_numpy(dtype=float), frame["revenue_sum_squares"].to_numpy(dtype=float)
+    floor = total ** 2 / frame["users"].to_numpy()
+    # Σx² ≥ (Σx)²/n for any values (Cauchy–Schwarz); a small tolerance for rounded inputs
+    at = _first(has_sum & (squares < floor * (1 - 1e-9)))
+    if at is not None:
+        raise _fail(path, at, "revenue_sum_squares",
+                    f"{squares[at]:g} is below revenue_sum²/users = {floor[at]:g}: not a sum of squares")
+    given = pd.Series(has_sum).groupby(frame["experiment"].to_numpy(), sort=False).transform("nunique").to_numpy()
+    at = _first((given > 1) & ~has_sum)
+    if at is not None:
+        raise _fail(path, at, "revenue_sum",
+                    f"empty, but other variants of experiment {frame.at[at, 'experiment']!r} have revenue")
 
 
-def _control_flags(path: Path, frame: pd.DataFrame) -> dict[int, bool]:
-    flags = {}
-    for i, value in frame["control"].items():
-        text = value.strip().lower() if isinstance(value, str) else ""  # an empty cell reads as missing
-        if text not in _YES | _NO:
-            raise _fail(path, int(i), "control", f"{value!r} is not 1/true/yes or 0/false/no")
-        flags[int(i)] = text in _YES
-    return flags
+def _control_flags(path: Path, frame: pd.DataFrame) -> np.ndarray:
+    text = frame["control"].fillna("").astype(str).str.strip().str.lower()  # an empty cell reads as missing
+    at = _first(~text.isin(_YES | _NO))
+    if at is not None:
+        raise _fail(path, at, "control", f"{frame.at[at, 'control']!r} is not 1/true/yes or 0/false/no")
+    return text.isin(_YES).to_numpy()
 
 
 def analyse_file(path: Path, cfg: AbTestConfig | None = None) -> list[ExperimentResult]:

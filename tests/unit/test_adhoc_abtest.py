@@ -75,6 +75,8 @@ def test_control_column_and_revenue(tmp_path, capsys):
      "line 2, column revenue_sum_squares: 10 is below revenue_sum²/users = 25: not a sum of squares"),
     ("experiment,variant,users,conversions,revenue_sum,revenue_sum_squares\nsms,A,100,10,5,\nsms,B,100,12,6,9\n",
      "line 2, column revenue_sum_squares: empty, but the other revenue column is not"),
+    ("experiment,variant,users,conversions,revenue_sum,revenue_sum_squares\nsms,A,100,10,5,1\nsms,B,100,12,,\n",
+     "line 3, column revenue_sum: empty, but other variants of experiment 'sms' have revenue"),
 ])
 def test_bad_input_is_one_line_naming_file_line_and_column(tmp_path, capsys, text, message):
     src = write(tmp_path / "bad.csv", text)

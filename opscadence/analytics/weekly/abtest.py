@@ -53,7 +53,7 @@ from opscadence.warehouse import as_date
 
 Verdict = Literal["ship", "keep_running", "stop", "invalid"]
 
-# gbstats' messages for the results it cannot compute (gbstats/messages.py)
+# gbstats' messages (its messages module) for the results it cannot compute
 BASELINE_VARIATION_ZERO = "ZERO_NEGATIVE_BASELINE_VARIATION"
 ZERO_NEGATIVE_VARIANCE = "ZERO_NEGATIVE_VARIANCE"
 NO_UNITS_IN_VARIATION = "NO_UNITS_IN_VARIATION"
