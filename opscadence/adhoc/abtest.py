@@ -127,7 +127,8 @@ def _control_flags(path: Path, frame: pd.DataFrame) -> np.ndarray:
 
 def analyse_file(path: Path, cfg: AbTestConfig | None = None) -> list[ExperimentResult]:
     cfg = cfg or AbTestConfig()
-    return [analyse_experiment(name, variants, cfg, control=control) for name, variants, control in read_experiments(path)]
+    return [analyse_experiment(name, variants, cfg, control=control)
+            for name, variants, control in read_experiments(path)]
 
 
 def _cmd_abtest(args: argparse.Namespace) -> int:

@@ -244,7 +244,7 @@ def test_section_lines_actions_and_data(engine):
     rows = []
     for offset in range(7):
         ds = WEEK.start + timedelta(days=offset)
-        rows += day_rows("sms", ds, {"A": (1500, 129, None, None), "B": (1500, 159, None, None)})
+        rows += day_rows("sms", ds, {"A": (1500, 129, 3000.0, 90000.0), "B": (1500, 159, 3600.0, 110000.0)})
         rows += day_rows("button", ds, {"A": (450, 90, None, None), "B": (550, 110, None, None)})
     write(engine, rows)
     section = weekly_section(context(engine))
@@ -254,6 +254,10 @@ def test_section_lines_actions_and_data(engine):
     button, sms = section.lines
     assert button.startswith("• :warning: *button* (7 days): sample ratio mismatch") and "p<0.001" in button
     assert "conversion 10.6% vs 8.6% (+2.0 pp; lift +23.3%" in sms and sms.endswith("→ *ship B*")
+    # revenue per user 25,200/10,500 = ¥2.40 vs 21,000/10,500 = ¥2.00: +20.0%; variances
+    # (630,000 - 21,000²/10,500)/10,499 = 56.005 and (770,000 - 25,200²/10,500)/10,499 = 67.578;
+    # relative sd √(67.578/(2²·10,500) + 56.005·2.4²/(2⁴·10,500)) = √0.0035291 = 0.05941; t = 3.37, p = 0.0008
+    assert ", revenue per user ¥2.40 vs ¥2.00 (+20.0%, p<0.001) → *ship B*" in sms
     assert [a.text for a in section.actions] == [
         "Fix the traffic split of button (45/55 instead of the planned 50/50, SRM p<0.001) and restart it",
         "Roll out B of sms: +2.0 pp conversion rate (10.6% vs 8.6%), p<0.001"]

@@ -314,7 +314,8 @@ class PowerNote:
     reachable: bool | None  # days_needed <= max_days; None without days
 
 
-def power_note(control: VariantStat, treatment: VariantStat, cfg: AbTestConfig, days: int | None = None) -> PowerNote | None:
+def power_note(control: VariantStat, treatment: VariantStat, cfg: AbTestConfig,
+               days: int | None = None) -> PowerNote | None:
     """The normal-approximation sample size with the control's variance for both variants:
     n = (z_{1−α/2} + z_power)² · 2σ²_A / (μ_A² · target_mde²) per variant; None when the
     control has no variance or mean (nothing to base it on)."""
@@ -468,18 +469,17 @@ def analyse_experiment(experiment: str, variants: Sequence[VariantTotals], cfg: 
     for v in variants:
         if v.variant == control:
             continue
-        conversion = compare(Moments.conversions(base.users, base.conversions),
-                             Moments.conversions(v.users, v.conversions), cfg.alpha,
-                             base.conversion_pre, v.conversion_pre)
+        control_conversions = Moments.conversions(base.users, base.conversions)
+        treatment_conversions = Moments.conversions(v.users, v.conversions)
+        conversion = compare(control_conversions, treatment_conversions, cfg.alpha, base.conversion_pre,
+                             v.conversion_pre)
         revenue = rpu = control_rpu = None
         if base.has_revenue and v.has_revenue:
             control_revenue = Moments.values(base.users, base.revenue_sum, base.revenue_sum_squares)
             treatment_revenue = Moments.values(v.users, v.revenue_sum, v.revenue_sum_squares)
             revenue = compare(control_revenue, treatment_revenue, cfg.alpha, base.revenue_pre, v.revenue_pre)
             rpu, control_rpu = treatment_revenue.mean, control_revenue.mean
-        a, b, _ = variant_stats(Moments.conversions(base.users, base.conversions),
-                                Moments.conversions(v.users, v.conversions))
-        power = power_note(a, b, cfg, days)
+        power = power_note(control_conversions.stat(), treatment_conversions.stat(), cfg, days)
         results.append(VariantResult(
             experiment=experiment, variant=v.variant, control=control, users=v.users, conversions=v.conversions,
             control_users=base.users, control_conversions=base.conversions, conversion=conversion,
@@ -499,8 +499,9 @@ TEXT: dict[str, dict[str, str]] = {
         "title": "A/B 测试",
         "line": "• *{experiment}*（{days} 天）：{parts}",
         "part": "{variant} 对比 {control}：转化率 {rate} vs {control_rate}（{points}；相对提升 {lift}，"
-                "{level} 置信区间 {ci_low} 至 {ci_high}；{p}；胜出概率 {chance}）→ *{verdict}*",
-        "revenue": "；人均收入 {value} vs {control_value}（{lift}，{p}）",
+                "{level} 置信区间 {ci_low} 至 {ci_high}；{p}；胜出概率 {chance}）",
+        "verdict": " → *{verdict}*",
+        "revenue": "，人均收入 {value} vs {control_value}（{lift}，{p}）",
         "more_days": "；按当前流量约还需 {days} 天才能检测 ±{mde} 的提升",
         "srm_line": "• :warning: *{experiment}*（{days} 天）：样本比例失衡（SRM）：{users}，计划 {planned}（{p}），"
                     "分流修复前结论无效",
@@ -525,8 +526,9 @@ TEXT: dict[str, dict[str, str]] = {
         "title": "A/B tests",
         "line": "• *{experiment}* ({days} days): {parts}",
         "part": "{variant} vs {control}: conversion {rate} vs {control_rate} ({points}; lift {lift}, "
-                "{level} CI {ci_low} to {ci_high}; {p}; chance to win {chance}) → *{verdict}*",
-        "revenue": "; revenue per user {value} vs {control_value} ({lift}, {p})",
+                "{level} CI {ci_low} to {ci_high}; {p}; chance to win {chance})",
+        "verdict": " → *{verdict}*",
+        "revenue": ", revenue per user {value} vs {control_value} ({lift}, {p})",
         "more_days": "; about {days} more days at this traffic to detect a ±{mde} lift",
         "srm_line": "• :warning: *{experiment}* ({days} days): sample ratio mismatch (SRM): {users}, "
                     "planned {planned} ({p}); no verdict until the assignment is fixed",
@@ -638,12 +640,13 @@ def section_from_results(results: Sequence[ExperimentResult], locale: str, cfg: 
             part = s["part"].format(
                 variant=variant, control=data_text(v.control), rate=_pct(v.rate), control_rate=_pct(v.control_rate),
                 points=points, lift=signed_pct(freq.lift), level=level, ci_low=signed_pct(freq.ci_low),
-                ci_high=signed_pct(freq.ci_high), p=_p_text(freq.p_value), chance=_pct(bayes.chance_to_win),
-                verdict=label)
+                ci_high=signed_pct(freq.ci_high), p=_p_text(freq.p_value), chance=_pct(bayes.chance_to_win))
             if v.revenue is not None:
-                part += s["revenue"].format(value=_money(v.revenue_per_user), control_value=_money(v.control_revenue_per_user),
+                part += s["revenue"].format(value=_money(v.revenue_per_user),
+                                            control_value=_money(v.control_revenue_per_user),
                                             lift=signed_pct(v.revenue.frequentist.lift),
                                             p=_p_text(v.revenue.frequentist.p_value))
+            part += s["verdict"].format(verdict=label)
             more = None
             if v.verdict == "keep_running" and v.power is not None and v.power.days_needed is not None and result.days:
                 more = max(v.power.days_needed - result.days, 1)
