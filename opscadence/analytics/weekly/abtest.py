@@ -500,7 +500,7 @@ TEXT: dict[str, dict[str, str]] = {
         "line": "• *{experiment}*（{days} 天）：{parts}",
         "part": "{variant} 对比 {control}：转化率 {rate} vs {control_rate}（{points}；相对提升 {lift}，"
                 "{level} 置信区间 {ci_low} 至 {ci_high}；{p}；胜出概率 {chance}）",
-        "verdict": " → *{verdict}*",
+        "verdict": "→ *{verdict}*",
         "revenue": "，人均收入 {value} vs {control_value}（{lift}，{p}）",
         "more_days": "；按当前流量约还需 {days} 天才能检测 ±{mde} 的提升",
         "srm_line": "• :warning: *{experiment}*（{days} 天）：样本比例失衡（SRM）：{users}，计划 {planned}（{p}），"
