@@ -1,5 +1,6 @@
 """Writing the demo into the warehouse's raw tables, idempotently (each window replaced in one
-transaction): the default shop in one go, large shops a chunk of days at a time."""
+transaction): the default shop in one go, large shops a chunk of days at a time; the shop's A/B
+tests (:mod:`opscadence.demo.experiments`) with either."""
 
 from __future__ import annotations
 
@@ -10,17 +11,18 @@ import numpy as np
 import pandas as pd
 from sqlalchemy.engine import Engine
 
+from opscadence.demo.experiments import experiments_frame
 from opscadence.demo.generator import build_days, generate_demo_frames, large_profile, shop_summary
 from opscadence.demo.shop import DemoShop, check_size, large_population
 from opscadence.demo.social import DemoSocialApp, generate_social_frames
-from opscadence.warehouse import RAW_TABLES, init_schema, replace_window
+from opscadence.warehouse import RAW_TABLES, init_schema, raw_experiments, replace_window
 
 
 def load_demo(engine: Engine, *, users: int = 10_000, days: int = 60, seed: int = 7, end_date: date,
               vertical: str = "ecommerce") -> DemoShop | DemoSocialApp:
     """Create the schema and replace the demo window of every raw table in one transaction:
-    the e-commerce shop, or (``vertical="social"``) the social app, whose orders and payments
-    are empty."""
+    the e-commerce shop with its A/B tests (``raw_experiments``), or (``vertical="social"``) the
+    social app, whose orders, payments and experiments are empty."""
     init_schema(engine)
     generate = {"ecommerce": generate_demo_frames, "social": generate_social_frames}.get(vertical)
     if generate is None:
@@ -30,6 +32,8 @@ def load_demo(engine: Engine, *, users: int = 10_000, days: int = 60, seed: int 
     with engine.begin() as conn:
         for key, table in RAW_TABLES.items():
             replace_window(conn, table, shop.start, stop, frames[key])
+        experiments = experiments_frame(seed, shop.start, shop.end) if vertical == "ecommerce" else []
+        replace_window(conn, raw_experiments, shop.start, stop, experiments)
     return shop
 
 
@@ -53,7 +57,8 @@ def load_demo_chunked(
     deterministic per seed whatever ``chunk_days`` is. ``dau_fraction`` sets the daily
     active visitors as a share of ``users``; ``buy_boost`` multiplies the returning
     members' checkout propensity (a busier shop than the default demo). Each chunk replaces
-    its days in one transaction, so a rerun converges to the same state.
+    its days in one transaction, so a rerun converges to the same state. The A/B tests are
+    the same as :func:`load_demo`'s (their own random stream), written after the last chunk.
     """
     check_size(users, days)
     init_schema(engine)
@@ -72,4 +77,7 @@ def load_demo_chunked(
         if progress:
             progress(pop.dates[chunk[-1]], {k: len(v) for k, v in frames.items()})
         del frames
+    with engine.begin() as conn:
+        replace_window(conn, raw_experiments, pop.dates[0], pop.dates[-1] + timedelta(days=1),
+                       experiments_frame(seed, pop.dates[0], pop.dates[-1]))
     return shop_summary(pop, totals)

@@ -408,3 +408,27 @@ mart_weekly_painpoints = sa.Table(
     sa.Column("quotes", sa.Text, nullable=False),  # JSON list of up to 3 masked, truncated texts
     sa.UniqueConstraint("week", "category", name="uq_mart_weekly_painpoints"),
 )
+
+# --- experiments
+# A/B tests, one row per ds × experiment × variant (the weekly A/B section's input). Kept out of
+# RAW_TABLES: the daily pipeline, its sources and CSV exports neither need nor validate it.
+# ``users`` are the users first assigned to the variant that day, so days add up; ``conversions``
+# are those of them who converted, ``revenue_sum``/``revenue_sum_squares`` the sum and sum of
+# squares of their revenue (null when the experiment has no revenue metric).
+raw_experiments = sa.Table(
+    "raw_experiments", metadata,
+    _ds(),
+    sa.Column("experiment", sa.String(128), nullable=False),
+    sa.Column("variant", sa.String(64), nullable=False),
+    sa.Column("users", sa.BigInteger, nullable=False),
+    sa.Column("conversions", sa.BigInteger, nullable=False),
+    sa.Column("revenue_sum", sa.Float),
+    sa.Column("revenue_sum_squares", sa.Float),
+    sa.UniqueConstraint("ds", "experiment", "variant", name="uq_raw_experiments"),
+)
+
+# The raw tables only the weekly analyses read, and every raw table (the daily ones first).
+WEEKLY_RAW_TABLES: dict[str, sa.Table] = {
+    "experiments": raw_experiments,
+}
+ALL_RAW_TABLES: dict[str, sa.Table] = {**RAW_TABLES, **WEEKLY_RAW_TABLES}
