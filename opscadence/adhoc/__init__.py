@@ -14,7 +14,7 @@ from pathlib import Path
 from opscadence.core.errors import UserError
 
 # The commands, in the order ``opscadence --help`` lists them.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("rfm",)
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:

@@ -25,7 +25,7 @@ from opscadence.metrics.catalog import CATALOG, metrics_for
 
 ENV_PREFIX = "OPSCADENCE_"
 # Environment variables with the prefix that are not config keys.
-_NOT_KEYS = {"CONFIG", "TEST_POSTGRES_URL", "FAULT_AT", "FAULT_ONCE_FILE"}
+_NOT_KEYS = {"CONFIG", "TEST_POSTGRES_URL", "FAULT_AT", "FAULT_ONCE_FILE", "PSEUDONYM_SECRET"}
 
 DEFAULT_BRIEF_CHANNEL = "#ops-brief"
 DEFAULT_ALERT_CHANNEL = "#ops-alerts"

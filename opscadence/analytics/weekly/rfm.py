@@ -540,8 +540,10 @@ _STRINGS: dict[str, dict[str, str]] = {
         "callbacks": "📞 回访名单：近 {days} 天消费最高的 {n} 位客户，合计 {spend}（{names}）；"
                      "真实 ID 见 {path}（仅本人可读）",
         "no_callbacks": "📞 回访名单：近 {days} 天没有付费客户",
-        "action_move": "{n} 位客户从{from_label}变为{to_label}：{action}",
-        "action_segment": "{n} 位客户属于{label}：{action}",
+        "action_move": "{who}从{from_label}变为{to_label}：{action}",
+        "action_segment": "{who}属于{label}：{action}",
+        "who": "{n} 位客户",
+        "who_one": "1 位客户",
         "action_callbacks": "逐一回访近 {days} 天消费最高的 {n} 位客户（合计 {spend}）：名单见 {file}",
         "no_customers": "截至 {as_of} 没有付费订单：无法计算 RFM 分层（请检查订单数据是否已导入）",
         "no_week_orders": "{start} 至 {as_of} 没有付费订单：分层只反映更早的购买（请检查本周订单数据）",
@@ -558,8 +560,10 @@ _STRINGS: dict[str, dict[str, str]] = {
         "callbacks": "📞 Callback list: the top {n} customers by spend in the last {days} days, {spend} in total "
                      "({names}); real ids in {path} (owner-only)",
         "no_callbacks": "📞 Callback list: no paying customers in the last {days} days",
-        "action_move": "{n} customers moved {from_label} → {to_label}: {action}",
-        "action_segment": "{n} customers are {label}: {action}",
+        "action_move": "{who} moved {from_label} → {to_label}: {action}",
+        "action_segment": "{who} in {label}: {action}",
+        "who": "{n} customers",
+        "who_one": "1 customer",
         "action_callbacks": "Call the top {n} customers by {days}-day spend ({spend}) one by one: list in {file}",
         "no_customers": "No paid orders up to {as_of}: RFM segments cannot be computed (check that orders are loaded)",
         "no_week_orders": "No paid orders from {start} to {as_of}: segments reflect older purchases only "
@@ -572,6 +576,10 @@ _PSEUDONYMS_SHOWN = 5
 
 def _pct(share: float) -> str:
     return f"{share * 100:.1f}%"
+
+
+def _who(n: int, s: dict[str, str]) -> str:
+    return s["who_one"] if n == 1 else s["who"].format(n=f"{n:,}")
 
 
 def _label(key: str, config: RfmConfig, locale: str, s: dict[str, str]) -> str:
@@ -635,7 +643,7 @@ def render_section(report: RfmReport, config: RfmConfig, locale: str, *, export_
         downgrades = report.migrations[report.migrations["downgrade"]].head(config.actions_from_migrations)
         for m in downgrades.itertuples(index=False):
             action = config.segment(m.to_segment).action(locale) if m.to_segment in config.keys else ""
-            actions.append(NextAction(s["action_move"].format(n=f"{m.customers:,}", from_label=label(m.from_segment),
+            actions.append(NextAction(s["action_move"].format(who=_who(m.customers, s), from_label=label(m.from_segment),
                                                               to_label=label(m.to_segment), action=data_text(action, 200)),
                                       priority=1))
     if not actions:
@@ -645,7 +653,7 @@ def render_section(report: RfmReport, config: RfmConfig, locale: str, *, export_
         sizes = dict(zip(report.summary["segment"], report.summary["customers"]))
         for rule in lapsing:
             if sizes.get(rule.key, 0):
-                actions.append(NextAction(s["action_segment"].format(n=f"{sizes[rule.key]:,}", label=label(rule.key),
+                actions.append(NextAction(s["action_segment"].format(who=_who(sizes[rule.key], s), label=label(rule.key),
                                                                      action=data_text(rule.action(locale), 200)),
                                           priority=1))
     if len(callbacks):
