@@ -322,14 +322,14 @@ def test_weekly_section_writes_tags_and_a_private_export_and_shows_no_id(sqlite_
     assert set(tags["segment"]) <= set(rfm.RfmConfig().keys)
 
 
-def test_the_tag_table_is_replaced_per_as_of(sqlite_engine):
+def test_the_tag_table_is_replaced_per_as_of(engine):
     table = rfm.rfm_segments(orders_frame(TINY), AS_OF)
     earlier = rfm.rfm_segments(orders_frame(TINY), AS_OF - timedelta(days=7))
-    with sqlite_engine.begin() as conn:
+    with engine.begin() as conn:
         rfm.write_customer_rfm(conn, earlier, AS_OF - timedelta(days=7))
         rfm.write_customer_rfm(conn, table, AS_OF)
         rfm.write_customer_rfm(conn, table, AS_OF)  # a rerun
-    with sqlite_engine.connect() as conn:
+    with engine.connect() as conn:
         counts = dict(conn.execute(sa.select(mart_customer_rfm.c.as_of, sa.func.count())
                                    .group_by(mart_customer_rfm.c.as_of)).all())
         u1 = conn.execute(sa.select(mart_customer_rfm).where(mart_customer_rfm.c.as_of == AS_OF,
