@@ -27,8 +27,9 @@ a customer never ordered twice a day; our monetary = the first day's spend + fre
 monetary_value (to a cent).
 
 Peak RSS: this process (``ru_maxrss``; it also holds the generated orders and the lifetimes
-result), and lifetimes' own process. ``--warehouse`` also loads the orders into a scratch SQLite
-warehouse and times the weekly path's SQL read (sql/weekly/rfm_orders.sql) and the tag-table write.
+result), and lifetimes' own process (VmHWM). ``--warehouse`` also loads the orders into a scratch
+warehouse (a temporary SQLite file, or ``--url``) and times the weekly path's SQL read
+(sql/weekly/rfm_orders.sql) and the tag-table write.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from opscadence.analytics.weekly import rfm  # noqa: E402
 ANCHORS_PYTHON = Path(__file__).resolve().parent / "anchors" / ".venv" / "bin" / "python"
 
 LIFETIMES_SCRIPT = r"""
-import json, resource, sys, time
+import json, sys, time
 import numpy as np, pandas as pd
 import lifetimes
 from lifetimes.utils import summary_data_from_transaction_data
@@ -76,8 +77,10 @@ for _ in range(int(sys.argv[3])):
 np.savez(sys.argv[2], customer_id=summary.index.to_numpy().astype(str), frequency=summary["frequency"].to_numpy(),
          recency=summary["recency"].to_numpy(), T=summary["T"].to_numpy(),
          monetary_value=summary["monetary_value"].to_numpy())
-print(json.dumps({"version": lifetimes.__version__, "pandas": pd.__version__, "times": times,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM: ru_maxrss of a process started by fork + exec starts at its parent's peak
+with open("/proc/self/status") as f:
+    peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+print(json.dumps({"version": lifetimes.__version__, "pandas": pd.__version__, "times": times, "peak_rss_mb": peak}))
 """
 
 
@@ -111,7 +114,13 @@ def timed(fn, repeat: int):
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    """This process's peak RSS: VmHWM (Linux), else ru_maxrss (which a child started by fork and
+    exec inherits from its parent, so it would report the parent's peak)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def run_lifetimes(orders: pd.DataFrame, as_of: date, repeat: int, folder: Path,
@@ -155,11 +164,13 @@ def agreement(orders: pd.DataFrame, ours: pd.DataFrame, theirs: pd.DataFrame) ->
     }
 
 
-def warehouse_path(orders: pd.DataFrame, as_of: date, folder: Path) -> dict:
-    """The weekly path's own I/O on SQLite: the paid-order read and the tag-table write."""
+def warehouse_path(orders: pd.DataFrame, as_of: date, url: str) -> dict:
+    """The weekly path's own I/O: the paid-order read and the tag-table write (the warehouse's
+    tables are dropped first and last: give a scratch database)."""
     from opscadence import warehouse
 
-    engine = warehouse.create_engine(f"sqlite:///{folder}/warehouse.sqlite")
+    engine = warehouse.create_engine(url)
+    warehouse.metadata.drop_all(engine)
     warehouse.init_schema(engine)
     raw = pd.DataFrame({"ds": orders["order_day"].dt.date, "order_id": orders["order_id"],
                         "user_id": orders["customer_id"], "order_at": orders["order_day"] + pd.Timedelta(hours=12),
@@ -177,8 +188,9 @@ def warehouse_path(orders: pd.DataFrame, as_of: date, folder: Path) -> dict:
             return rfm.write_customer_rfm(conn, table, as_of)
 
     _, wrote = timed(write, 1)
+    warehouse.metadata.drop_all(engine)
     engine.dispose()
-    return {"raw_orders_insert_s": round(load_s, 2), "read_paid_orders_s": round(read[0], 2),
+    return {"dialect": engine.dialect.name, "raw_orders_insert_s": round(load_s, 2), "read_paid_orders_s": round(read[0], 2),
             "write_tags_s": round(wrote[0], 2), "tag_rows": int(len(table))}
 
 
@@ -189,7 +201,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 29), dest="as_of")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--warehouse", action="store_true", help="also time the SQLite read and tag-table write")
+    parser.add_argument("--warehouse", action="store_true", help="also time the SQL read and the tag-table write")
+    parser.add_argument("--url", default=None,
+                        help="--warehouse on this scratch database (its opscadence tables are dropped; default: "
+                             "a temporary SQLite file)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--anchors-python", type=Path, default=ANCHORS_PYTHON,
                         help="the anchors venv's python (default: benchmarks/anchors/.venv/bin/python)")
@@ -200,13 +215,14 @@ def main() -> None:
     print(f"generated {len(orders):,} orders of {orders['customer_id'].nunique():,} customers "
           f"in {time.perf_counter() - start:.1f} s (seed {args.seed})")
 
+    generated_rss = peak_rss_mb()
     table, ours = timed(lambda: rfm.rfm_segments(orders, args.as_of), args.repeat)
     report, weekly = timed(lambda: rfm.build_report(orders, args.as_of), args.repeat)
     ours_rss = peak_rss_mb()
     with tempfile.TemporaryDirectory(prefix="rfm-bench-") as tmp:
         info, theirs = run_lifetimes(orders, args.as_of, args.repeat, Path(tmp), args.anchors_python)
         checks = agreement(orders, table, theirs)
-        io = warehouse_path(orders, args.as_of, Path(tmp)) if args.warehouse else None
+        io = warehouse_path(orders, args.as_of, args.url or f"sqlite:///{tmp}/warehouse.sqlite") if args.warehouse else None
 
     ours_s, weekly_s, theirs_s = (statistics.median(t) for t in (ours, weekly, info["times"]))
     result = {
@@ -214,25 +230,26 @@ def main() -> None:
         "ours_rfm_segments_s": round(ours_s, 3), "ours_weekly_report_s": round(weekly_s, 3),
         "lifetimes_summary_s": round(theirs_s, 3), "ratio_ours_over_lifetimes": round(ours_s / theirs_s, 3),
         "ours_runs_s": [round(t, 3) for t in ours], "lifetimes_runs_s": [round(t, 3) for t in info["times"]],
-        "peak_rss_mb_ours_process": round(ours_rss, 1), "peak_rss_mb_lifetimes_process": round(info["peak_rss_mb"], 1),
+        "peak_rss_mb_ours_process": round(ours_rss, 1), "peak_rss_mb_after_generating": round(generated_rss, 1), "peak_rss_mb_lifetimes_process": round(info["peak_rss_mb"], 1),
         "lifetimes": info["version"], "lifetimes_pandas": info["pandas"], "pandas": pd.__version__,
         "frequency_1_share": round(float((table["frequency"] == 1).mean()), 3),
         "f_scores_used": sorted(int(s) for s in table["f_score"].unique()),
         "segments": {str(k): int(v) for k, v in report.summary.set_index("segment")["customers"].items()},
         "agreement": checks,
-        **({"warehouse_sqlite": io} if io else {}),
+        **({"warehouse": io} if io else {}),
     }
     print(f"ours  rfm_segments (R/F/M + scores + segments): {ours_s:.3f} s  (runs {result['ours_runs_s']})")
     print(f"ours  build_report (two weeks, migrations, callbacks): {weekly_s:.3f} s")
     print(f"lifetimes {info['version']} summary_data_from_transaction_data: {theirs_s:.3f} s  "
           f"(runs {result['lifetimes_runs_s']}, pandas {info['pandas']})")
     print(f"ratio ours / lifetimes: {result['ratio_ours_over_lifetimes']:.3f}  (goal <= 1)")
-    print(f"peak RSS: ours {ours_rss:.0f} MB (goal <= 1536), lifetimes process {info['peak_rss_mb']:.0f} MB")
+    print(f"peak RSS: ours {ours_rss:.0f} MB (goal <= 1536; {generated_rss:.0f} MB once the orders were generated), "
+          f"lifetimes process {info['peak_rss_mb']:.0f} MB")
     print(f"frequency = 1: {result['frequency_1_share']:.1%} of customers; F scores used: {result['f_scores_used']}")
     print("segments:", result["segments"])
     print("agreement with lifetimes:", checks)
     if io:
-        print("SQLite warehouse:", io)
+        print("warehouse:", io)
     if args.json:
         args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
 
