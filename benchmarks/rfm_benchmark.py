@@ -152,7 +152,8 @@ def agreement(orders: pd.DataFrame, ours: pd.DataFrame, theirs: pd.DataFrame) ->
     return {
         "customers_ours": int(len(ours)),
         "customers_missing_in_lifetimes": int(theirs["T"].isna().sum()),
-        "recency_mismatches": int((ours["recency_days"].to_numpy() != (theirs["T"] - theirs["recency"]).to_numpy()).sum()),
+        "recency_mismatches": int((ours["recency_days"].to_numpy()
+                                   != (theirs["T"] - theirs["recency"]).to_numpy()).sum()),
         "frequency_mismatches": int(((theirs["frequency"] + 1).to_numpy() != distinct_days.to_numpy()).sum()),
         "frequency_equal_where_one_order_a_day": bool(
             (ours["frequency"].to_numpy()[single_day_orders]
@@ -190,7 +191,8 @@ def warehouse_path(orders: pd.DataFrame, as_of: date, url: str) -> dict:
     _, wrote = timed(write, 1)
     warehouse.metadata.drop_all(engine)
     engine.dispose()
-    return {"dialect": engine.dialect.name, "raw_orders_insert_s": round(load_s, 2), "read_paid_orders_s": round(read[0], 2),
+    return {"dialect": engine.dialect.name, "raw_orders_insert_s": round(load_s, 2),
+            "read_paid_orders_s": round(read[0], 2),
             "write_tags_s": round(wrote[0], 2), "tag_rows": int(len(table))}
 
 
@@ -222,7 +224,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rfm-bench-") as tmp:
         info, theirs = run_lifetimes(orders, args.as_of, args.repeat, Path(tmp), args.anchors_python)
         checks = agreement(orders, table, theirs)
-        io = warehouse_path(orders, args.as_of, args.url or f"sqlite:///{tmp}/warehouse.sqlite") if args.warehouse else None
+        url = args.url or f"sqlite:///{tmp}/warehouse.sqlite"
+        io = warehouse_path(orders, args.as_of, url) if args.warehouse else None
 
     ours_s, weekly_s, theirs_s = (statistics.median(t) for t in (ours, weekly, info["times"]))
     result = {
@@ -230,7 +233,8 @@ def main() -> None:
         "ours_rfm_segments_s": round(ours_s, 3), "ours_weekly_report_s": round(weekly_s, 3),
         "lifetimes_summary_s": round(theirs_s, 3), "ratio_ours_over_lifetimes": round(ours_s / theirs_s, 3),
         "ours_runs_s": [round(t, 3) for t in ours], "lifetimes_runs_s": [round(t, 3) for t in info["times"]],
-        "peak_rss_mb_ours_process": round(ours_rss, 1), "peak_rss_mb_after_generating": round(generated_rss, 1), "peak_rss_mb_lifetimes_process": round(info["peak_rss_mb"], 1),
+        "peak_rss_mb_ours_process": round(ours_rss, 1), "peak_rss_mb_after_generating": round(generated_rss, 1),
+        "peak_rss_mb_lifetimes_process": round(info["peak_rss_mb"], 1),
         "lifetimes": info["version"], "lifetimes_pandas": info["pandas"], "pandas": pd.__version__,
         "frequency_1_share": round(float((table["frequency"] == 1).mean()), 3),
         "f_scores_used": sorted(int(s) for s in table["f_score"].unique()),

@@ -75,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("rfm", help="RFM scores and segments of an order CSV (order_id,customer_id,order_time,amount[,status])")
+    parser = sub.add_parser("rfm", help=f"RFM scores and segments of an order CSV ({_HEADER})")
     parser.add_argument("--orders", type=Path, required=True, help=f"orders CSV: {_HEADER}")
     parser.add_argument("--as-of", type=_iso_date, required=True, dest="as_of",
                         help="the day recency counts to (YYYY-MM-DD); later orders are left out")

@@ -169,8 +169,9 @@ def test_without_a_status_column_every_order_counts():
 
 def test_the_paid_rule_is_the_staging_sql(engine):
     assert rfm.paid_statuses() == {"paid", "refunded"}
-    rows = [{"ds": datetime.fromisoformat(d).date(), "order_id": oid, "user_id": uid, "order_at": datetime.fromisoformat(d),
-             "amount": amount, "status": status} for oid, uid, d, amount, status in TINY]
+    rows = [{"ds": datetime.fromisoformat(d).date(), "order_id": oid, "user_id": uid,
+             "order_at": datetime.fromisoformat(d), "amount": amount, "status": status}
+            for oid, uid, d, amount, status in TINY]
     with engine.begin() as conn:
         conn.execute(warehouse.raw_orders.insert(), rows)
     with engine.connect() as conn:
@@ -357,3 +358,11 @@ def test_a_quiet_week_is_stated_and_actions_name_their_numbers(tmp_path):
                                 "only (check this week's orders)",)
     # every action starts with the number it rests on
     assert section.actions and all(re.match(r"(\d[\d,]* customers?|Call the top \d+)", a.text) for a in section.actions)
+
+
+def test_an_order_without_customer_or_amount_is_an_error():
+    frame = orders_frame(TINY[:2])
+    with pytest.raises(ValueError, match="no customer_id"):
+        rfm.customer_rfm(frame.assign(customer_id=[None, "u1"]), AS_OF)
+    with pytest.raises(ValueError, match="no amount"):
+        rfm.customer_rfm(frame.assign(amount=[np.nan, 1.0]), AS_OF)

@@ -264,6 +264,8 @@ def paid_orders(orders: pd.DataFrame | PaidOrders) -> PaidOrders:
     if "status" in orders.columns:
         orders = orders[orders["status"].isin(paid_statuses()).to_numpy()]
     codes, customers = pd.factorize(orders["customer_id"].to_numpy(dtype=object), sort=False)
+    if (codes < 0).any():
+        raise ValueError("an order has no customer_id")
     amount = orders["amount"].to_numpy(dtype=float)
     if np.isnan(amount).any():
         raise ValueError("an order has no amount")
@@ -489,7 +491,8 @@ def write_customer_rfm(conn: Connection, table: pd.DataFrame, as_of: date) -> in
     rows = pd.DataFrame({
         "customer_id": table["customer_id"].astype(str).to_numpy(dtype=object),
         "segment": table["segment"].astype(str).to_numpy(dtype=object),
-        **{c: table[c].to_numpy(dtype=np.int64) for c in ("recency_days", "frequency", "r_score", "f_score", "m_score")},
+        **{c: table[c].to_numpy(dtype=np.int64)
+           for c in ("recency_days", "frequency", "r_score", "f_score", "m_score")},
         "monetary": table["monetary"].to_numpy(dtype=float).round(2),
         "as_of": np.full(len(table), as_of, dtype=object),
     })
@@ -658,9 +661,9 @@ def render_section(report: RfmReport, config: RfmConfig, locale: str, *, export_
         downgrades = report.migrations[report.migrations["downgrade"]].head(config.actions_from_migrations)
         for m in downgrades.itertuples(index=False):
             action = config.segment(m.to_segment).action(locale) if m.to_segment in config.keys else ""
-            actions.append(NextAction(s["action_move"].format(who=_who(m.customers, s), from_label=label(m.from_segment),
-                                                              to_label=label(m.to_segment), action=data_text(action, 200)),
-                                      priority=1))
+            text = s["action_move"].format(who=_who(m.customers, s), from_label=label(m.from_segment),
+                                           to_label=label(m.to_segment), action=data_text(action, 200))
+            actions.append(NextAction(text, priority=1))
     if not actions:
         # no moves to act on (the first week, or a quiet one): the segments of customers who used
         # to buy often and stopped (R 1-2, F 3 and above on the grid)
@@ -668,9 +671,9 @@ def render_section(report: RfmReport, config: RfmConfig, locale: str, *, export_
         sizes = dict(zip(report.summary["segment"], report.summary["customers"]))
         for rule in lapsing:
             if sizes.get(rule.key, 0):
-                actions.append(NextAction(s["action_segment"].format(who=_who(sizes[rule.key], s), label=label(rule.key),
-                                                                     action=data_text(rule.action(locale), 200)),
-                                          priority=1))
+                text = s["action_segment"].format(who=_who(sizes[rule.key], s), label=label(rule.key),
+                                                  action=data_text(rule.action(locale), 200))
+                actions.append(NextAction(text, priority=1))
     if len(callbacks):
         actions.append(NextAction(s["action_callbacks"].format(n=f"{len(callbacks):,}", days=days, spend=spend,
                                                                file=file_name), priority=2))
