@@ -14,7 +14,7 @@ from pathlib import Path
 from opscadence.core.errors import UserError
 
 # The commands, in the order ``opscadence --help`` lists them.
-COMMANDS: tuple[str, ...] = ("abtest", "attribution")
+COMMANDS: tuple[str, ...] = ("abtest", "attribution", "rfm")
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:

@@ -432,3 +432,20 @@ WEEKLY_RAW_TABLES: dict[str, sa.Table] = {
     "experiments": raw_experiments,
 }
 ALL_RAW_TABLES: dict[str, sa.Table] = {**RAW_TABLES, **WEEKLY_RAW_TABLES}
+
+# --- RFM ----------------------------------------------------------------------------------
+# One row per as_of × customer: the weekly RFM tag a CRM reads (opscadence.analytics.weekly.rfm),
+# as of the week's last day. Written per as_of in one transaction (that as_of replaced).
+mart_customer_rfm = sa.Table(
+    "mart_customer_rfm", metadata,
+    sa.Column("customer_id", sa.String(64), nullable=False),  # raw_orders.user_id
+    sa.Column("segment", sa.String(32), nullable=False),  # the segment key (RfmConfig.segments)
+    sa.Column("recency_days", sa.Integer, nullable=False),  # days from the last paid order to as_of
+    sa.Column("frequency", sa.Integer, nullable=False),  # paid orders up to as_of
+    sa.Column("monetary", sa.Numeric(14, 2), nullable=False),  # their total amount
+    sa.Column("r_score", sa.SmallInteger, nullable=False),  # 1-5, 5 = best
+    sa.Column("f_score", sa.SmallInteger, nullable=False),
+    sa.Column("m_score", sa.SmallInteger, nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False, index=True),
+    sa.UniqueConstraint("as_of", "customer_id", name="uq_mart_customer_rfm"),
+)

@@ -107,7 +107,7 @@ def _check_window_frame(table: sa.Table, frame: pd.DataFrame, start: date, end: 
             raise ValueError(f"{table.name}: row with ds={value!r} is outside the window [{start}, {end})")
 
 
-def _bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> None:
     """Insert a frame on the caller's connection (same DB-API connection, same transaction)."""
     dialect = conn.dialect
     names = list(frame.columns)
@@ -163,7 +163,7 @@ def replace_window(
             raise ValueError(f"{table.name}: unknown columns {sorted(unknown)}")
         _check_window_frame(table, rows, start, end)
         conn.execute(table.delete().where(*where))
-        _bulk_insert(conn, table, rows)
+        bulk_insert(conn, table, rows)
         return len(rows)
     records = _records(rows, table)
     for rec in records:
