@@ -22,6 +22,10 @@ from pydantic_core import PydanticCustomError
 
 from opscadence.metrics import dimensions
 from opscadence.metrics.catalog import CATALOG, metrics_for
+from opscadence.analytics.weekly.abtest import AbTestConfig
+from opscadence.analytics.weekly.attribution import AttributionConfig
+from opscadence.analytics.weekly.painpoints import PainPointConfig
+from opscadence.analytics.weekly.rfm import RfmConfig
 
 ENV_PREFIX = "OPSCADENCE_"
 # Environment variables with the prefix that are not config keys.
@@ -262,6 +266,15 @@ class BackfillConfig(_Strict):
 RawTable = Literal["users", "events", "orders", "payments", "ad_spend", "feedback"]
 
 
+class WeeklyConfig(_Strict):
+    """The weekly review's analyses (each settings model lives with its analysis)."""
+
+    attribution: AttributionConfig = Field(default_factory=AttributionConfig)
+    rfm: RfmConfig = Field(default_factory=RfmConfig)
+    abtest: AbTestConfig = Field(default_factory=AbTestConfig)
+    painpoints: PainPointConfig = Field(default_factory=PainPointConfig)
+
+
 class SourceConfig(_Strict):
     """Where raw data comes from, and which raw tables it owns.
 
@@ -315,6 +328,7 @@ class Config(_Strict):
     sources: list[SourceConfig] = Field(default_factory=list)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     backfill: BackfillConfig = Field(default_factory=BackfillConfig)
+    weekly: WeeklyConfig = Field(default_factory=WeeklyConfig)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
     calendar: list[CalendarEntry] = Field(default_factory=list)
