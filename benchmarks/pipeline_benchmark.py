@@ -19,8 +19,12 @@ whole process, Python start-up included; Prefect is involved in the backfill pha
                  phase's JSON carries the validate/compute/evaluate split
                  (``--backfill-days N`` limits it to the last N days; the JSON says so).
 
+Every figure is also reported in machine reference units (``machine_reference``: a 5M-row
+SQLite group-by plus a numpy kernel, timed at the start and the end of the run), so that runs on
+different days and machines compare: ``seconds_in_units`` = seconds / reference seconds.
+
 Targets: daily pipeline on L <= 10 s, 365-day backfill <= 3 min, peak RSS <= 1.5 GB.
-RFM for 1M customers and attribution for 1M journeys are reported as "not built yet".
+RFM and attribution have their own benchmarks (rfm_benchmark.py, attribution_benchmark.py).
 
 Usage:
   .venv/bin/python benchmarks/pipeline_benchmark.py phase backfill '{"url": "sqlite:////tmp/opscadence_L.sqlite",
@@ -49,9 +53,9 @@ SIZES = {"S": (10_000, 60), "M": (50_000, 180), "L": (200_000, 365)}
 END = date(2026, 11, 24)
 SEED = 7
 TARGETS = {"daily_L_s": 10, "backfill_365_s": 180, "peak_rss_mb": 1536}
-NOT_BUILT = {
-    "rfm_1m_customers": "not built yet (no RFM feature in opscadence)",
-    "attribution_1m_journeys": "not built yet (no attribution feature in opscadence)",
+ELSEWHERE = {
+    "rfm_1m_orders": "benchmarks/rfm_benchmark.py (against lifetimes, same run)",
+    "attribution_100k_paths": "benchmarks/attribution_benchmark.py (against ChannelAttribution, same run)",
 }
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -189,6 +193,43 @@ def _child(argv: list[str]) -> None:
             payload[key] = date.fromisoformat(value)
     result = PHASES[name](**payload)
     print("RESULT " + json.dumps(result, ensure_ascii=False), flush=True)
+
+
+# --- the machine reference ------------------------------------------------------------------
+
+REFERENCE_ROWS = 5_000_000
+
+
+def machine_reference() -> dict:
+    """Seconds of two fixed jobs, so that runs on different days (machines here differ ~2x) compare.
+
+    ``sqlite``: a 5M-row in-memory SQLite table (built by a recursive CTE, not timed) grouped by
+    1,000 keys with count/sum; ``numpy``: a seeded 5M-element float array sorted, then a 2048² matrix
+    product. A phase's figure in reference units is its seconds / (sqlite + numpy) seconds.
+    """
+    import sqlite3
+
+    import numpy as np
+
+    con = sqlite3.connect(":memory:")
+    con.execute("create table t as with recursive n(i) as (select 0 union all select i + 1 from n where i < ?) "
+                "select i % 1000 as k, (i * 7919) % 10007 as v from n", (REFERENCE_ROWS - 1,))
+    t0 = time.perf_counter()  # the group-by only (building the table is not timed)
+    rows = con.execute("select k, count(*), sum(v) from t group by k").fetchall()
+    sqlite_s = time.perf_counter() - t0
+    con.close()
+    assert len(rows) == 1000
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    np.sort(rng.random(REFERENCE_ROWS))
+    a = rng.random((2048, 2048))
+    float((a @ a).trace())
+    numpy_s = time.perf_counter() - t0
+    return {"sqlite_s": round(sqlite_s, 3), "numpy_s": round(numpy_s, 3), "unit_s": round(sqlite_s + numpy_s, 3)}
+
+
+def in_units(seconds: float | None, unit_s: float) -> float | None:
+    return None if seconds is None else round(seconds / unit_s, 1)
 
 
 # --- the parent: run phases under /usr/bin/time -v -------------------------------------------
@@ -342,7 +383,18 @@ def main() -> None:
         return
     if len(sys.argv) > 1 and sys.argv[1] == "phase":  # one phase measured: phase NAME 'JSON'
         payload = json.loads(sys.argv[3])
-        print(json.dumps(run_phase(sys.argv[2], **payload), ensure_ascii=False))
+        before = machine_reference()
+        result = run_phase(sys.argv[2], **payload)
+        after = machine_reference()
+        unit = (before["unit_s"] + after["unit_s"]) / 2
+        result["machine_reference"] = {"before": before, "after": after, "unit_s": round(unit, 3)}
+        result["seconds_in_units"] = in_units(result.get("seconds"), unit)
+        for stage, sec in (result.get("stage_seconds") or {}).items():
+            result.setdefault("stage_units", {})[stage] = in_units(sec, unit)
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "reference":  # the machine reference alone
+        print(json.dumps(machine_reference()))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="S,M,L")
@@ -360,19 +412,31 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     backends = ([] if args.no_sqlite else ["sqlite"]) + (["postgresql"] if args.url else [])
     results = []
+    before = machine_reference()  # start and end of the run: the machine may change in between
     for size in [s.strip().upper() for s in args.sizes.split(",") if s.strip()]:
         for backend in backends:
             print(f"== {size} on {backend}", file=sys.stderr, flush=True)
             results.append(bench_one(size, backend, args, workdir))
-    report = {"end_date": END.isoformat(), "seed": SEED, "targets": TARGETS, "results": results, **NOT_BUILT}
+    after = machine_reference()
+    unit = (before["unit_s"] + after["unit_s"]) / 2
+    for r in results:
+        for phase in r.values():
+            if isinstance(phase, dict) and "seconds" in phase:
+                phase["seconds_in_units"] = in_units(phase.get("seconds"), unit)
+    reference = {"before": before, "after": after, "unit_s": round(unit, 3)}
+    report = {"end_date": END.isoformat(), "seed": SEED, "targets": TARGETS, "machine_reference": reference,
+              "results": results, **ELSEWHERE}
     text = json.dumps(report, indent=2, ensure_ascii=False)
     if args.json:
         args.json.write_text(text + "\n", encoding="utf-8")
     print(text)
     print()
     print(table(results))
+    print(f"\nmachine reference: {unit:.2f} s per unit (5M-row SQLite group-by {before['sqlite_s']} / "
+          f"{after['sqlite_s']} s, numpy kernel {before['numpy_s']} / {after['numpy_s']} s, start / end); "
+          "seconds_in_units in the JSON = seconds / unit")
     print()
-    for key, value in NOT_BUILT.items():
+    for key, value in ELSEWHERE.items():
         print(f"- {key}: {value}")
 
 
