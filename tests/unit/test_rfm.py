@@ -305,7 +305,7 @@ def test_weekly_section_writes_tags_and_a_private_export_and_shows_no_id(sqlite_
     with sqlite_engine.connect() as conn:
         tags = pd.read_sql(sa.select(mart_customer_rfm), conn)
     assert len(tags) == 12 and set(tags["as_of"].astype(str)) == {"2026-11-29"}
-    assert set(tags["segment"]) <= set(rfm.RfmConfig().keys)
+    assert set(tags["segment"]) <= set(rfm.RfmConfig().segment_keys)
 
 
 def test_the_tag_table_is_replaced_per_as_of(engine):

@@ -170,7 +170,7 @@ class RfmConfig(BaseModel):
         return grid
 
     @property
-    def keys(self) -> list[str]:
+    def segment_keys(self) -> list[str]:
         return [s.key for s in self.segments]
 
     def segment(self, key: str) -> SegmentRule:
@@ -312,7 +312,7 @@ def quintile_scores(values: np.ndarray | pd.Series, *, higher_is_better: bool = 
 def assign_segments(r_score: np.ndarray, f_score: np.ndarray, config: RfmConfig) -> pd.Categorical:
     """Each customer's segment key from its R and F scores (categories in the config's order)."""
     codes = config.grid[np.asarray(r_score, dtype=np.intp) - 1, np.asarray(f_score, dtype=np.intp) - 1]
-    return pd.Categorical.from_codes(codes, categories=config.keys)
+    return pd.Categorical.from_codes(codes, categories=config.segment_keys)
 
 
 def rfm_segments(orders: pd.DataFrame | PaidOrders, as_of: date, config: RfmConfig | None = None) -> pd.DataFrame:
@@ -331,7 +331,7 @@ def segment_summary(table: pd.DataFrame, config: RfmConfig) -> pd.DataFrame:
     their shares of all customers and of all monetary value."""
     grouped = table.groupby("segment", observed=False).agg(customers=("customer_id", "size"),
                                                            monetary=("monetary", "sum"))
-    grouped = grouped.reindex(config.keys, fill_value=0)
+    grouped = grouped.reindex(config.segment_keys, fill_value=0)
     total_customers, total_monetary = grouped["customers"].sum(), grouped["monetary"].sum()
     grouped["customer_share"] = grouped["customers"] / total_customers if total_customers else 0.0
     grouped["monetary_share"] = grouped["monetary"] / total_monetary if total_monetary else 0.0
@@ -355,7 +355,7 @@ def segment_migrations(previous: pd.DataFrame, current: pd.DataFrame, config: Rf
     moves = moves[moves["from_segment"] != moves["to_segment"]]
     out = (moves.groupby(["from_segment", "to_segment"], sort=False)
            .agg(customers=("monetary", "size"), monetary=("monetary", "sum")).reset_index())
-    rank = {key: i for i, key in enumerate(config.keys)}
+    rank = {key: i for i, key in enumerate(config.segment_keys)}
     out["downgrade"] = [f != NEW and rank.get(t, -1) > rank.get(f, len(rank))
                         for f, t in zip(out["from_segment"], out["to_segment"])]
     out["monetary"] = out["monetary"].round(2)
@@ -588,7 +588,7 @@ def render_section(report: RfmReport, config: RfmConfig, locale: str, *, export_
     if report.previous_customers:
         downgrades = report.migrations[report.migrations["downgrade"]].head(config.actions_from_migrations)
         for m in downgrades.itertuples(index=False):
-            action = config.segment(m.to_segment).action(locale) if m.to_segment in config.keys else ""
+            action = config.segment(m.to_segment).action(locale) if m.to_segment in config.segment_keys else ""
             text = s["action_move"].format(who=_who(m.customers, s), from_label=label(m.from_segment),
                                            to_label=label(m.to_segment), action=data_text(action, 200))
             actions.append(NextAction(text, priority=1))
