@@ -387,3 +387,36 @@ def _add_missing_columns(engine: Engine) -> None:
                 # "if not exists": two runs upgrading at once must not fail (PostgreSQL has it, SQLite not)
                 guard = "if not exists " if engine.dialect.name == "postgresql" else ""
                 conn.execute(sa.text(f"alter table {table.name} add column {guard}{column.name} {kind}"))
+
+
+# --- weekly marts ------------------------------------------------------------------------------
+# One row per ISO week × metric × dimension × dimension_value; ``ds`` is the week's Monday (so the
+# window writer and mart_inputs key a week like a day) and ``week`` its key (2026-W48). Sums and
+# ratios of sums come from the week's daily marts, distinct counts (weekly active visitors,
+# buyers, funnel steps) from the raw data of the week (opscadence.analytics.weekly.marts).
+mart_weekly_kpis = sa.Table(
+    "mart_weekly_kpis", metadata,
+    _ds(),
+    sa.Column("week", sa.String(10), nullable=False),
+    sa.Column("metric", sa.String(64), nullable=False),
+    sa.Column("dimension", sa.String(32), nullable=False),
+    sa.Column("dimension_value", sa.String(255), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("numerator", sa.Float),
+    sa.Column("denominator", sa.Float),
+    sa.UniqueConstraint("ds", "metric", "dimension", "dimension_value", name="uq_mart_weekly_kpis"),
+)
+
+# One row per ISO week × funnel step × dimension × dimension_value: distinct visitors who reached
+# the step during the week (ds: the week's Monday).
+mart_weekly_funnel = sa.Table(
+    "mart_weekly_funnel", metadata,
+    _ds(),
+    sa.Column("week", sa.String(10), nullable=False),
+    sa.Column("step_index", sa.Integer, nullable=False),
+    sa.Column("step", sa.String(32), nullable=False),
+    sa.Column("dimension", sa.String(32), nullable=False),
+    sa.Column("dimension_value", sa.String(255), nullable=False),
+    sa.Column("users", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("ds", "step", "dimension", "dimension_value", name="uq_mart_weekly_funnel"),
+)
