@@ -27,7 +27,7 @@ import functools
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -256,7 +256,7 @@ def funnel_rows(measures: Measures, week: Period, vertical: str,
 def definitions_version(vertical: str, tables: Collection[str] | None = None) -> str:
     """The weekly numbers' definitions: the daily marts' (they are read), the weekly SQL and
     the weekly metric list."""
-    provided = None if tables is None else ",".join(sorted(tables))
+    provided = None if tables is None or set(daily_kpis.RAW_TABLE_KEYS) <= set(tables) else ",".join(sorted(tables))
     return _definitions_version(vertical, provided)
 
 
@@ -339,7 +339,3 @@ def load_funnel(conn: Connection, weeks: list[Period]) -> dict[Period, list[tupl
 def has_week(conn: Connection, week: Period) -> bool:
     query = sa.select(mart_weekly_kpis.c.ds).where(mart_weekly_kpis.c.ds == week.start).limit(1)
     return conn.execute(query).first() is not None
-
-
-def week_days(week: Period) -> list[date]:
-    return [week.start + timedelta(days=n) for n in range(7)]
