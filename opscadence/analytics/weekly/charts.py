@@ -77,11 +77,19 @@ def render_chart(trends: Trends, vertical: str, locale: str, path: Path) -> Path
         return None
     family = [cjk_font_family(), FALLBACK_FAMILY]
     # every text of the figure (titles, ticks drawn later by the formatters) in these fonts
-    with matplotlib.rc_context({"font.family": "sans-serif", "font.sans-serif": family}):
-        return _render(shown, trends, locale, Path(path), family)
+    path = Path(path)
+    with matplotlib.rc_context({"font.family": "sans-serif", "font.sans-serif": family}), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _render(shown, trends, locale, path, family)
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    if missing:
+        path.unlink(missing_ok=True)
+        raise RuntimeError(f"the weekly chart lacks glyphs: {missing[0]}")
+    return path
 
 
-def _render(shown: list[Trend], trends: Trends, locale: str, path: Path, family: list[str]) -> Path:
+def _render(shown: list[Trend], trends: Trends, locale: str, path: Path, family: list[str]) -> None:
     rows = -(-len(shown) // COLUMNS)
     figure = Figure(figsize=(4.2 * COLUMNS, 2.9 * rows + 0.6), dpi=DPI)
     figure.suptitle(text(locale, "chart_title", week=trends.week.label(locale), n=CHART_WEEKS),
@@ -97,14 +105,7 @@ def _render(shown: list[Trend], trends: Trends, locale: str, path: Path, family:
                       frameon=False)
     figure.tight_layout(rect=(0, 0.05, 1, 0.95))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        figure.savefig(path, format="png", metadata={"Software": None})
-    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
-    if missing:
-        path.unlink(missing_ok=True)
-        raise RuntimeError(f"the weekly chart lacks glyphs: {missing[0]}")
-    return path
+    figure.savefig(path, format="png", metadata={"Software": None})
 
 
 def _panel(ax, trend: Trend, locale: str, family: list[str]) -> None:  # noqa: ANN001 - a matplotlib Axes
