@@ -7,8 +7,8 @@ up what does not add up:
   daily measures, and **ratios of sums** divide them again (AOV = Σ GMV / Σ orders, payment
   success = Σ successes / Σ attempts, bounce rate = Σ bounced / Σ sessions, CTR, stickiness
   = Σ DAU / Σ MAU, interaction time = Σ seconds / Σ daily visitors);
-* **distinct counts** come from the week's raw data (``sql/weekly/visitor_facts``,
-  ``sql/weekly/buyer_measures``): weekly active visitors (WAU), funnel-step visitors, buyers and
+* **distinct counts** come from the week's raw data (``sql/weekly/visitor_facts.sql``,
+  ``sql/weekly/buyer_measures.sql``): weekly active visitors (WAU), funnel-step visitors, buyers and
   repeat buyers; a visitor active on five days is one visitor. Rates over people use them:
   paying rate = buyers / WAU, registration conversion = new users / WAU, add-to-cart = cart
   adders / product viewers, share rate = sharers / WAU, repurchase = repeat buyers / buyers;
@@ -124,7 +124,7 @@ WEEKLY_BY_NAME: dict[str, WeeklyMetric] = {m.name: m for m in WEEKLY_METRICS}
 SUMMED_MEASURES = ("active_visitors", "mau_visitors", "new_users", "sessions", "bounced_sessions", "paid_orders",
                    "gmv", "payment_attempts", "payment_successes", "ad_impressions", "ad_clicks", "ad_cost",
                    "engagement_seconds")
-# Distinct visitors per funnel flag of sql/weekly/visitor_facts.
+# Distinct visitors per funnel flag of sql/weekly/visitor_facts.sql.
 VISITOR_FLAGS = (("product_viewers", "viewed_product"), ("cart_adders", "added_to_cart"),
                  ("checkout_users", "checked_out"), ("sharers", "shared"), ("interactors", "interacted"),
                  ("posters", "posted"))
@@ -176,7 +176,7 @@ def summed_measures(by_day: Mapping[tuple[date, str, str], Mapping[str, float]],
 
 def visitor_measures(facts: pd.DataFrame) -> Measures:
     """Distinct visitors per (dimension, value), overall and per funnel flag, from
-    ``sql/weekly/visitor_facts`` rows (a visitor with several platforms counts once per value)."""
+    ``sql/weekly/visitor_facts.sql`` rows (a visitor with several platforms counts once per value)."""
     out: Measures = {}
     if facts.empty:
         return out
