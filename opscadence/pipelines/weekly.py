@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from contextlib import AbstractContextManager, nullcontext
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,13 @@ from opscadence.analytics.weekly import charts, marts, trends, wording
 from opscadence.analytics.weekly.sections import SECTION_PROVIDERS, WeeklyContext, WeeklySection, provider
 from opscadence.core.config import Config
 from opscadence.core.locks import period_lock
+from opscadence.core.model import Message
 from opscadence.core.periods import BackfillPass, PassOutcome, Period, get_cadence, today_in
 from opscadence.core.privacy import mask_secrets
 from opscadence.delivery.files import FileOutcome, deliver_file
 from opscadence.delivery.outbox import DeliveryOutcome, deliver
 from opscadence.pipelines import daily
+from opscadence.reporting.i18n import strings
 from opscadence.reporting.slack.weekly import WeeklyBrief, failed_section, render_weekly_brief
 from opscadence.sources import PartitionSource
 from opscadence.warehouse.schema import mart_inputs
@@ -182,7 +184,8 @@ def fill_history(engine: Engine, cfg: Config, week: Period, n: int = trends.CHAR
 
 def week_notes(prepared: dict[str, WeekPreparation], locale: str) -> list[str]:
     """The brief's data notes: why this week's numbers are withheld, which comparison is incomplete."""
-    words = WEEK_NOTES[locale] if locale in WEEK_NOTES else WEEK_NOTES["en"]
+    strings(locale)  # an unknown locale fails as everywhere else
+    words = WEEK_NOTES[locale]
     sep = "、" if locale == "zh-CN" else ", "
     notes = []
     this = prepared["week"]
@@ -242,16 +245,15 @@ def chart_location(client: Any, week: Period) -> str:
     return "thread" if client is not None else f"{CHART_KIND}-{week.key}.png"
 
 
-def render(brief: WeeklyBrief, locale: str):
+def render(brief: WeeklyBrief, locale: str) -> tuple[Message, Message]:
     """The message, and the same without the run link (what decides "changed" on reruns)."""
-    from dataclasses import replace
-
     return render_weekly_brief(brief, locale), render_weekly_brief(replace(brief, run_url=None), locale)
 
 
 # --- delivery -----------------------------------------------------------------------------------
 
-def deliver_brief(engine: Engine, client: Any, cfg: Config, week: Period, message, content_key) -> list[DeliveryOutcome]:
+def deliver_brief(engine: Engine, client: Any, cfg: Config, week: Period, message: Message,
+                  content_key: Message) -> list[DeliveryOutcome]:
     return [deliver(engine, client, kind=BRIEF_KIND, ds=week.start, channel=channel, message=message,
                     outbox_dir=cfg.outbox_dir, content_key=content_key, period=week.key)
             for channel in cfg.slack.channels.brief_channels()]

@@ -420,3 +420,13 @@ mart_weekly_funnel = sa.Table(
     sa.Column("users", sa.BigInteger, nullable=False),
     sa.UniqueConstraint("ds", "step", "dimension", "dimension_value", name="uq_mart_weekly_funnel"),
 )
+
+# One row per day × registered user active that day (the user's id on an event, or a paid
+# order), written with the week's marts for the week's days (``ds``: the day itself, not the
+# week's Monday). Retention reads 12 weeks of these small rows instead of 12 weeks of raw events.
+mart_weekly_active_users = sa.Table(
+    "mart_weekly_active_users", metadata,
+    _ds(),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Index("ix_mart_weekly_active_users_ds_user", "ds", "user_id"),
+)

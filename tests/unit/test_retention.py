@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from opscadence import warehouse
-from opscadence.analytics.weekly import retention
+from opscadence.analytics.weekly import marts, retention
 from opscadence.core.periods import Period
 
 WEEK = Period("week", date(2026, 11, 16))  # the reviewed week, 2026-W47; its last day is Sunday 22 November
@@ -89,8 +89,27 @@ def test_the_sql_reads_signups_and_active_days_from_events_and_paid_orders(sqlit
         conn.execute(warehouse.raw_users.insert(), users)
         conn.execute(warehouse.raw_events.insert(), events)
         conn.execute(warehouse.raw_orders.insert(), orders)
-    table = retention.load_retention(sqlite_engine, WEEK, n=3)
-    by_week = {row.cohort: row for row in table}
+        for week in (W45, W46):  # the weekly marts write each week's active users; W47 has none yet
+            marts.compute_week(conn, week, "ecommerce")
+    loaded = retention.load_retention(sqlite_engine, WEEK, n=3)
+    by_week = {row.cohort: row for row in loaded.table}
     assert by_week[W45].days[1] == 0.25  # a only, of a, b, c, d
-    assert by_week[W46].days == {1: 0.0, 7: 0.5, 30: None}  # e's paid order on D7; f's cancelled one is nothing
+    # f's cancelled order is no activity: D1 0 of 2; e's D7 (the 16th) falls in W47, which has no marts: unknown
+    assert by_week[W46].days == {1: 0.0, 7: None, 30: None}
+    assert loaded.unobserved == [WEEK] and by_week[W45].weeks == {1: 0.0, 2: None}
+    with sqlite_engine.begin() as conn:
+        marts.compute_week(conn, WEEK, "ecommerce")
+    by_week = {row.cohort: row for row in retention.load_retention(sqlite_engine, WEEK, n=3).table}
+    assert by_week[W46].days == {1: 0.0, 7: 0.5, 30: None}  # e's paid order on D7
     assert by_week[W46].cohort.start - timedelta(days=7) == W45.start
+
+
+def test_a_cell_needing_a_week_without_marts_is_unknown_not_zero():
+    signups, activity = _frames()
+    table = retention.retention_table(signups, activity, WEEK, n=3, observed={W45, WEEK})  # W46 unobserved
+    by_week = {row.cohort: row for row in table}
+    # W45's D1 (3rd..9th) and D7 (9th..15th) reach into W46; its W1 is W46; its W2 (W47) is observed: 25%
+    assert by_week[W45].days == {1: None, 7: None, 30: None} and by_week[W45].weeks == {1: None, 2: 0.25}
+    assert by_week[W46].days[7] == 0.5  # the 16th and 17th: W47
+    finding = retention.section_from_retention(table, "en", n=3, unobserved=[W46]).findings[0]
+    assert finding.startswith("1 week(s) without weekly numbers (2026-W46)")

@@ -40,9 +40,9 @@ from opscadence.analytics.daily import kpis as daily_kpis
 from opscadence.core.periods import Period
 from opscadence.core.sqlfiles import read_sql_frame, run_sql, sql_names, sql_text
 from opscadence.metrics import dimensions
-from opscadence.metrics.catalog import CATALOG, metrics_for, unavailable_metrics
+from opscadence.metrics.catalog import CATALOG, unavailable_metrics
 from opscadence.warehouse.inputs import stale_or_missing_windows, window_checksums
-from opscadence.warehouse.schema import mart_weekly_funnel, mart_weekly_kpis
+from opscadence.warehouse.schema import mart_inputs, mart_weekly_active_users, mart_weekly_funnel, mart_weekly_kpis
 
 CADENCE = "weekly"
 
@@ -281,6 +281,9 @@ def write_week(conn: Connection, week: Period, kpis: list[dict[str, Any]], funne
     """Replace the week's rows and record its inputs, inside the caller's transaction."""
     warehouse.replace_window(conn, mart_weekly_kpis, week.start, week.end, kpis)
     warehouse.replace_window(conn, mart_weekly_funnel, week.start, week.end, funnel)
+    active = read_sql_frame(conn, "weekly/active_users", start=week.start, end=week.end)
+    active["ds"] = pd.to_datetime(active["ds"].astype(str).str[:10], format="%Y-%m-%d").dt.date
+    warehouse.replace_window(conn, mart_weekly_active_users, week.start, week.end, active)
     warehouse.record_inputs(conn, CADENCE, week.start, window_checksums(conn, week.start, week.end),
                             definitions_version(vertical, tables))
 
@@ -289,6 +292,7 @@ def withdraw_week(conn: Connection, week: Period) -> None:
     """Remove a week's numbers (a day of it failed validation or has no data)."""
     warehouse.replace_window(conn, mart_weekly_kpis, week.start, week.end, [])
     warehouse.replace_window(conn, mart_weekly_funnel, week.start, week.end, [])
+    warehouse.replace_window(conn, mart_weekly_active_users, week.start, week.end, [])
     warehouse.record_inputs(conn, CADENCE, week.start, None, "")
 
 
@@ -334,6 +338,16 @@ def load_funnel(conn: Connection, weeks: list[Period]) -> dict[Period, list[tupl
         if week is not None and row["dimension"] == dimensions.ALL:
             out.setdefault(week, []).append((row["step"], int(row["users"])))
     return out
+
+
+def weeks_with_marts(conn: Connection, weeks: list[Period]) -> set[Period]:
+    """The weeks among ``weeks`` whose marts are written (recorded in ``mart_inputs``)."""
+    if not weeks:
+        return set()
+    by_start = {w.start: w for w in weeks}
+    query = sa.select(mart_inputs.c.ds).where(mart_inputs.c.cadence == CADENCE, mart_inputs.c.ds >= min(by_start),
+                                              mart_inputs.c.ds <= max(by_start))
+    return {by_start[d] for d in map(warehouse.as_date, conn.execute(query).scalars()) if d in by_start}
 
 
 def has_week(conn: Connection, week: Period) -> bool:

@@ -12,6 +12,10 @@ Definitions (the shop's calendar days, ``ds``):
 * **week-N retention**: the share of its users active during the N-th ISO week after the
   cohort's week (W1 = the next week), given once that week has ended.
 
+Active days are read from ``mart_weekly_active_users``, written with each week's marts: a cell
+that needs a week without weekly marts is not given (—), and the section says which weeks lack
+them, rather than counting their users as gone.
+
 The week-over-week change compares, for each of D1, D7, D30 and W1, the latest cohort for
 which it is observable with the cohort one week older, in percentage points.
 """
@@ -19,12 +23,13 @@ which it is observable with the cohort one week older, in percentage points.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from opscadence.analytics.weekly import marts
 from opscadence.analytics.weekly.sections import NextAction, WeeklyContext, WeeklySection
 from opscadence.analytics.weekly.wording import text
 from opscadence.core.periods import Period
@@ -69,12 +74,21 @@ def _days(values: pd.Series) -> pd.Series:
 
 
 def retention_table(signups: pd.DataFrame, activity: pd.DataFrame, week: Period, n: int = COHORTS,
-                    day_marks: tuple[int, ...] = DAY_MARKS) -> list[CohortRetention]:
+                    day_marks: tuple[int, ...] = DAY_MARKS,
+                    observed: set[Period] | None = None) -> list[CohortRetention]:
     """Retention of the ``n`` cohorts ending with ``week`` (cohorts without signups are left out).
 
     ``signups``: user_id, signup_ds (one row per user); ``activity``: user_id, ds (a row per
-    active user-day, duplicates allowed). Observed up to ``week``'s last day.
+    active user-day, duplicates allowed). Observed up to ``week``'s last day, in the weeks of
+    ``observed`` (None: every week); a cell reading another week is None.
     """
+
+    def seen(first_day: date, last_day: date) -> bool:
+        if observed is None:
+            return True
+        weeks = {Period.containing("week", first_day + timedelta(days=k)) for k in range((last_day - first_day).days + 1)}
+        return weeks <= observed
+
     cohorts = cohort_weeks(week, n)
     first, last_day = cohorts[0].start, week.last_day
     if signups.empty:
@@ -96,16 +110,19 @@ def retention_table(signups: pd.DataFrame, activity: pd.DataFrame, week: Period,
             continue
         size = len(members)
         mine = joined[joined["cohort"] == index]
-        last_signup = members["signup"].max().date()
+        first_signup, last_signup = members["signup"].min().date(), members["signup"].max().date()
         days = {}
         for mark in day_marks:
-            observable = last_signup + timedelta(days=mark) <= last_day
+            observable = last_signup + timedelta(days=mark) <= last_day and seen(
+                first_signup + timedelta(days=mark), last_signup + timedelta(days=mark))
             days[mark] = (mine.loc[mine["offset"] == mark, "user_id"].nunique() / size) if observable else None
         weeks = {}
         for mark in range(1, n):
-            if cohort.shift(mark).last_day > last_day:
+            later = cohort.shift(mark)
+            if later.last_day > last_day:
                 break
-            weeks[mark] = mine.loc[mine["week_offset"] == mark, "user_id"].nunique() / size
+            weeks[mark] = (mine.loc[mine["week_offset"] == mark, "user_id"].nunique() / size
+                           if seen(later.start, later.last_day) else None)
         out.append(CohortRetention(cohort, size, days, weeks))
     return out
 
@@ -130,12 +147,22 @@ def changes(table: list[CohortRetention]) -> list[RetentionChange]:
     return out
 
 
-def load_retention(engine: Any, week: Period, n: int = COHORTS) -> list[CohortRetention]:
-    start = cohort_weeks(week, n)[0].start
+@dataclass(frozen=True)
+class Retention:
+    table: list[CohortRetention]
+    unobserved: list[Period]  # weeks of the window without weekly marts (their activity is unknown)
+
+
+def load_retention(engine: Any, week: Period, n: int = COHORTS) -> Retention:
+    weeks = cohort_weeks(week, n)
     with engine.connect() as conn:
-        signups = read_sql_frame(conn, "weekly/retention_signups", start=start, end=week.end)
-        activity = read_sql_frame(conn, "weekly/retention_activity", start=start, end=week.end)
-    return retention_table(signups, activity, week, n)
+        signups = read_sql_frame(conn, "weekly/retention_signups", start=weeks[0].start, end=week.end)
+        activity = read_sql_frame(conn, "weekly/retention_activity", start=weeks[0].start, end=week.end)
+        observed = marts.weeks_with_marts(conn, weeks)
+    table = retention_table(signups, activity, week, n, observed=observed)
+    # weeks before the first cohort with signups are not missing anything retention needs
+    first = table[0].cohort if table else week
+    return Retention(table, [w for w in weeks if w not in observed and w >= first])
 
 
 def _pct(value: float | None, locale: str) -> str:
@@ -173,14 +200,20 @@ def retention_actions(table: list[CohortRetention], locale: str) -> list[NextAct
     return out
 
 
-def section_from_retention(table: list[CohortRetention], locale: str, n: int = COHORTS) -> WeeklySection:
-    findings = () if table else (text(locale, "retention_no_cohorts", n=n),)
+def section_from_retention(table: list[CohortRetention], locale: str, n: int = COHORTS,
+                           unobserved: list[Period] | None = None) -> WeeklySection:
+    findings = [] if table else [text(locale, "retention_no_cohorts", n=n)]
+    if table and unobserved:
+        sep = "、" if locale == "zh-CN" else ", "
+        findings.append(text(locale, "retention_unobserved", n=len(unobserved),
+                             weeks=sep.join(w.label(locale) for w in unobserved)))
     data = {"cohorts": [{"cohort": r.cohort.key, "users": r.users, "days": r.days, "weeks": r.weeks} for r in table]}
     return WeeklySection(key="retention", title=text(locale, "retention_title", n=n),
                          lines=tuple(retention_lines(table, locale)) if table else (),
-                         actions=tuple(retention_actions(table, locale)), findings=findings, data=data)
+                         actions=tuple(retention_actions(table, locale)), findings=tuple(findings), data=data)
 
 
 def retention_section(ctx: WeeklyContext) -> WeeklySection:
     """The weekly brief's retention (a :data:`~.sections.SECTION_PROVIDERS` provider)."""
-    return section_from_retention(load_retention(ctx.engine, ctx.period), ctx.locale)
+    loaded = load_retention(ctx.engine, ctx.period)
+    return section_from_retention(loaded.table, ctx.locale, unobserved=loaded.unobserved)

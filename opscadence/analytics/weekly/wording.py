@@ -7,7 +7,6 @@ the weekly meaning of the few that differ (mean DAU, MAU at the week's end, WAU)
 
 from __future__ import annotations
 
-from opscadence.core.periods import Period
 from opscadence.core.privacy import escape_mrkdwn
 from opscadence.reporting.i18n import metric_label, strings
 
@@ -38,6 +37,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "retention_line": "• {cohort} · {users} 人 · D1 {d1} · D7 {d7} · D30 {d30} · W1 {w1} · W2 {w2} · W4 {w4}",
         "retention_change": "{mark} 最新可观测组 {cohort} 为 {value}，前一组 {before} 为 {previous}（{change}）",
         "retention_no_cohorts": "最近 {n} 周没有新注册用户：无法计算留存。",
+        "retention_unobserved": "{n} 周没有周数据（{weeks}）：用到这些周的留存格显示为 —；可用 `opscadence backfill weekly` 补齐。",
         "action_retention": "{mark} 留存下降 {change}（{cohort}：{value}，前一组 {previous}）：检查新用户首周体验与召回触达。",
         "chart_title": "{week} 核心指标（近{n}周）",
         "chart_band": "常态区间（中位数 ± {k}×MAD）",
@@ -45,7 +45,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "chart_outside": "超出区间",
         "chart_short": "历史不足，未画区间",
         "chart_alt": "{week} 核心指标近{n}周走势折线图",
-        "chart_week": "周",
     },
     "en": {
         "trends_title": "📈 This week (vs last week · vs the same week last year)",
@@ -73,6 +72,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "retention_line": "• {cohort} · {users} users · D1 {d1} · D7 {d7} · D30 {d30} · W1 {w1} · W2 {w2} · W4 {w4}",
         "retention_change": "{mark}: latest observable cohort {cohort} {value}, the one before ({before}) {previous} ({change})",
         "retention_no_cohorts": "No signups in the last {n} weeks: no retention to compute.",
+        "retention_unobserved": "{n} week(s) without weekly numbers ({weeks}): the retention cells that need them show —; `opscadence backfill weekly` fills them.",
         "action_retention": "{mark} retention fell {change} ({cohort}: {value}, the cohort before {previous}): review the first week of new users and re-engagement messages.",
         "chart_title": "{week} core KPIs (last {n} weeks)",
         "chart_band": "usual range (median ± {k}×MAD)",
@@ -80,7 +80,6 @@ STRINGS: dict[str, dict[str, str]] = {
         "chart_outside": "outside the range",
         "chart_short": "too little history for a range",
         "chart_alt": "Line charts of the core KPIs over the last {n} weeks, {week}",
-        "chart_week": "week",
     },
 }
 
@@ -102,7 +101,3 @@ def weekly_metric_label(metric: str, locale: str) -> tuple[str, str]:
     label, unit = metric_label(metric, locale)
     special = WEEKLY_LABELS[locale].get(metric)
     return (escape_mrkdwn(special) if special else label), unit
-
-
-def week_label(week: Period, locale: str) -> str:
-    return week.label(locale)
