@@ -25,6 +25,16 @@ Methods (as documented by Slack; auth failures are HTTP 200 with ``ok: false``):
 * ``conversations.replies`` (channel id, ``ts`` of the parent, same options): the parent
   and its replies, oldest first; ``thread_not_found`` for an unknown parent.
 * ``conversations.list``: ``{"ok", "channels": [{"id", "name", ...}], "response_metadata"}``.
+* files, as slack-sdk's ``files_upload_v2`` uses them: ``files.getUploadURLExternal``
+  (``filename``, ``length``; ``alt_txt``): ``{"ok", "upload_url", "file_id"}`` with an upload URL
+  on this server (``invalid_arguments`` without a filename or a positive length); a POST of the
+  raw bytes to that URL: HTTP 200 ``OK - <bytes>`` as text, 404 for an unknown URL (the request
+  is recorded as method ``upload``, body ``{"file_id", "bytes"}``);
+  ``files.completeUploadExternal`` (``files`` a JSON list of ``{"id", "title"}``, ``channel_id``,
+  ``thread_ts``, ``initial_comment``): ``{"ok", "files": [{"id", "title", "name", ...}]}``;
+  ``file_not_found`` for an id never uploaded, ``channel_not_found``/``thread_not_found`` for
+  a channel id or parent ts it does not know. Shared in a thread, the file shows in
+  ``conversations.replies`` as a reply carrying ``files`` (``files`` lists what was uploaded).
 * ``auth.test``: ``{"ok": true, ...}``.
 
 Beyond HTTP errors, ``fail_next`` scripts the failures a network has: ``hang=`` seconds of
@@ -92,6 +102,7 @@ class _State:
     faults: dict[str, deque[_Fault]] = field(default_factory=dict)
     ts_counter: int = 0
     arrived: dict[str, float] = field(default_factory=dict)  # ts -> epoch time the message arrived
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # file id -> name, length, bytes, shares
 
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
@@ -211,6 +222,13 @@ class SlackApiServer:
         with self._state.lock:
             return copy.deepcopy(self._state.messages)
 
+    @property
+    def files(self) -> dict[str, dict[str, Any]]:
+        """file id -> {"filename", "length", "alt_txt", "data" (bytes or None), "title", "shares":
+        [(channel_id, thread_ts)]} (a deep copy)."""
+        with self._state.lock:
+            return copy.deepcopy(self._state.files)
+
     def channel_id(self, channel: str) -> str:
         """The id this server gives (or gave) ``channel``."""
         with self._state.lock:
@@ -223,6 +241,7 @@ class SlackApiServer:
             for store in self._state.messages.values():
                 store.clear()  # channels still exist, their messages are gone
             self._state.faults.clear()
+            self._state.files.clear()
 
     # --- internals (called with the lock held) --------------------------------------------
     def _resolve_channel(self, channel: str) -> str:
@@ -303,16 +322,76 @@ class SlackApiServer:
             picked = [ts for ts in picked if self._state.arrived.get(ts, 0.0) > oldest]  # Slack: ts > oldest
             return self._page(picked, body, lambda ts: self._history_item(ts, stored[ts], _truthy(
                 body.get("include_all_metadata"))), "messages")
+        if method == "files.getUploadURLExternal":
+            return self._upload_url(body)
+        if method == "files.completeUploadExternal":
+            return self._complete_upload(body)
         if method == "conversations.list":
             channels = sorted(self._state.channel_ids.items(), key=lambda item: item[1])
             return self._page([{"id": cid, "name": name, "is_channel": True, "is_archived": False}
                                for name, cid in channels], body, lambda item: item, "channels")
         return {"ok": False, "error": "unknown_method"}
 
+    def _upload_url(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            length = int(body.get("length") or 0)
+        except (TypeError, ValueError):
+            length = 0
+        if not body.get("filename") or length <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self._state.files) + 1:04d}"
+        self._state.files[file_id] = {"filename": str(body["filename"]), "length": length,
+                                      "alt_txt": body.get("alt_txt"), "data": None, "title": None, "shares": []}
+        host, port = self._httpd.server_address[:2]
+        return {"ok": True, "upload_url": f"http://{host}:{port}/upload/v1/{file_id}", "file_id": file_id}
+
+    def _receive_upload(self, file_id: str, data: bytes) -> tuple[int, str]:
+        """The upload URL's answer: Slack's "OK - <bytes>" (HTTP 200), or 404 for an unknown URL."""
+        with self._state.lock:
+            known = file_id in self._state.files
+            if known:
+                self._state.files[file_id]["data"] = data
+            status = 200 if known else 404
+            self._state.requests.append(RecordedRequest("upload", {"file_id": file_id, "bytes": len(data)}, {},
+                                                        status, None, time.monotonic()))
+        return status, f"OK - {len(data)}" if known else "Not Found"
+
+    def _complete_upload(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            items = json.loads(body["files"]) if isinstance(body.get("files"), str) else body.get("files")
+        except (KeyError, json.JSONDecodeError):
+            items = None
+        if not isinstance(items, list) or not items or not all(isinstance(i, dict) and i.get("id") for i in items):
+            return {"ok": False, "error": "invalid_arguments"}
+        if any(self._state.files.get(i["id"], {}).get("data") is None for i in items):
+            return {"ok": False, "error": "file_not_found"}
+        channel_id, thread_ts = body.get("channel_id"), body.get("thread_ts")
+        if channel_id and channel_id not in self._state.messages:
+            return {"ok": False, "error": "channel_not_found"}
+        if thread_ts and (not channel_id or thread_ts not in self._state.messages[channel_id]):
+            return {"ok": False, "error": "thread_not_found"}
+        shared = []
+        for item in items:
+            stored = self._state.files[item["id"]]
+            stored["title"] = item.get("title") or stored["filename"]
+            shared.append({"id": item["id"], "name": stored["filename"], "title": stored["title"],
+                           "size": len(stored["data"]), "mimetype": "image/png"
+                           if stored["filename"].endswith(".png") else "application/octet-stream"})
+            if channel_id:
+                stored["shares"].append((channel_id, thread_ts))
+        if channel_id:  # the file appears as a message (a reply when threaded)
+            ts = self._next_ts()
+            self._state.arrived[ts] = time.time()
+            self._state.messages[channel_id][ts] = {"text": body.get("initial_comment") or "", "blocks": None,
+                                                    "thread_ts": thread_ts, "files": shared}
+        return {"ok": True, "files": [{"id": f["id"], "title": f["title"], "name": f["name"]} for f in shared]}
+
     @staticmethod
     def _history_item(ts: str, stored: dict[str, Any], with_metadata: bool) -> dict[str, Any]:
         item = {"type": "message", "user": "U0001", "bot_id": "B0001", "ts": ts, "text": stored.get("text"),
                 "blocks": stored.get("blocks")}
+        if stored.get("files"):
+            item["files"] = copy.deepcopy(stored["files"])
         if stored.get("thread_ts"):
             item["thread_ts"] = stored["thread_ts"]
         if with_metadata and stored.get("metadata"):
@@ -396,6 +475,16 @@ class SlackApiServer:
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                path = urlsplit(self.path).path
+                if path.startswith("/upload/v1/"):  # a file's bytes, not an API call
+                    status, text = server._receive_upload(path[len("/upload/v1/"):], raw)
+                    payload = text.encode("utf-8")
+                    self.send_response(status)
+                    self.send_header("Content-Type", "text/plain; charset=utf-8")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
                 try:
                     body = _parse_body(raw, self.headers.get("Content-Type", ""))
                 except (ValueError, UnicodeDecodeError):

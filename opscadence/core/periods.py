@@ -305,3 +305,9 @@ register(Cadence(
     flow="flows.daily:daily_brief", chunk_periods=16,
     description="Validated daily data brief for the day that just ended, before 10:00.",
 ))
+register(Cadence(
+    name="weekly", grain="week", cron="30 9 * * 1", steps="opscadence.pipelines.weekly",
+    flow="flows.weekly:weekly_review", chunk_periods=4,
+    description="Weekly review of the ISO week (Monday to Sunday) that just ended: trends, retention, "
+                "diagnosis and next week's actions, Monday 09:30.",
+))

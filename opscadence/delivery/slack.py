@@ -10,6 +10,11 @@ Web API methods used:
 * ``chat.update`` (channel id, ts, text, blocks).
 * ``conversations.history`` / ``conversations.replies`` (``include_all_metadata=true``) and,
   to turn a channel name into an id, ``conversations.list``: only to look for such a post.
+* files: slack-sdk's ``files_upload_v2`` (``files.getUploadURLExternal``, the bytes POSTed to
+  the URL it returns, then ``files.completeUploadExternal`` with ``channel_id`` and
+  ``thread_ts``) shares a file in a message's thread (:meth:`SlackWebClient.upload_file`); a
+  file whose upload's outcome is unknown is looked for by name in that thread
+  (:meth:`SlackWebClient.find_file`). Like a post, a lost answer is never retried blindly.
 
 Retries are slack-sdk's own retry handlers, bounded by one time budget per client (one run):
 ``RateLimitErrorRetryHandler`` (HTTP 429, sleeps for ``Retry-After``), any 5xx, and
@@ -71,6 +76,8 @@ CONNECTION_FAILED = "connection_failed"
 BUDGET_SPENT = "delivery_time_spent"
 
 _MAX_ERROR_CHARS = 300
+# Calls that act once (a message posted, a file shared): a lost answer is looked for, never repeated.
+_NOT_REPEATED = frozenset({"chat.postMessage", "files.upload_v2"})
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,13 @@ class SlackDeliveryError(RuntimeError):
         self.error = error
         self.status = status
         self.outcome_unknown = outcome_unknown
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """A file shared in a channel (or a thread): Slack's file id."""
+
+    file_id: str
 
 
 @dataclass(frozen=True)
@@ -351,6 +365,46 @@ class SlackWebClient:
                 return None
         return None
 
+    def upload_file(
+        self, channel_id: str, path: str | os.PathLike, *, filename: str, title: str, thread_ts: str | None = None,
+        alt_text: str | None = None,
+    ) -> UploadedFile:
+        """Share the file at ``path`` in ``channel_id`` (in ``thread_ts``'s thread when given) with
+        slack-sdk's ``files_upload_v2``: ``files.getUploadURLExternal``, the bytes to the URL it
+        returns, ``files.completeUploadExternal``."""
+        response = self._call(
+            "files.upload_v2",
+            self._web.files_upload_v2,
+            file=str(path),
+            filename=filename,
+            title=title,
+            alt_txt=alt_text,
+            channel=channel_id,
+            thread_ts=thread_ts,
+        )
+        files = response.get("files") or []
+        file_id = files[0].get("id") if files and isinstance(files[0], Mapping) else None
+        if not file_id:
+            raise SlackDeliveryError("Slack files.completeUploadExternal returned ok without a file id",
+                                     error="invalid_response")
+        return UploadedFile(str(file_id))
+
+    def find_file(self, channel_id: str, thread_ts: str, filename: str, *, oldest: float,
+                  max_pages: int = 5) -> UploadedFile | None:
+        """A file named ``filename`` shared in ``thread_ts``'s thread since ``oldest`` (epoch seconds)."""
+        cursor = None
+        for _ in range(max_pages):
+            response = self._call("conversations.replies", self._web.conversations_replies, channel=channel_id,
+                                  ts=thread_ts, oldest=f"{oldest:.6f}", limit=200, cursor=cursor)
+            for item in response.get("messages") or []:
+                for shared in item.get("files") or []:
+                    if isinstance(shared, Mapping) and shared.get("name") == filename and shared.get("id"):
+                        return UploadedFile(str(shared["id"]))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+        return None
+
     def channel_id(self, channel: str) -> str:
         """The id of ``channel`` (``#name``, ``name`` or an id), looked up once per client."""
         name = channel.lstrip("#")
@@ -385,7 +439,7 @@ class SlackWebClient:
             try:
                 return self._call_once(method, fn, **kwargs)
             except SlackDeliveryError as exc:
-                if (not exc.outcome_unknown or method == "chat.postMessage" or retries >= self.max_retries
+                if (not exc.outcome_unknown or method in _NOT_REPEATED or retries >= self.max_retries
                         or self.budget.remaining() <= 0):
                     raise
                 retries += 1
@@ -481,6 +535,7 @@ class RecordingSlackClient:
     posts: list[RecordedCall] = field(default_factory=list)
     updates: list[RecordedCall] = field(default_factory=list)
     failures: list[RecordedCall] = field(default_factory=list)
+    uploads: list[RecordedCall] = field(default_factory=list)  # files.upload_v2: ts is the file id
     messages: dict[tuple[str, str], Message] = field(default_factory=dict)  # (channel_id, ts) -> message
     _channel_ids: dict[str, str] = field(default_factory=dict)
     _fail_budget: int = 0
@@ -541,4 +596,22 @@ class RecordingSlackClient:
         for call in reversed(self.posts):
             if call.channel_id == channel_id and call.thread_ts == thread_ts and matches(call.metadata, key):
                 return FoundMessage(channel_id, str(call.ts), dict(call.metadata["event_payload"]))
+        return None
+
+    def upload_file(
+        self, channel_id: str, path: str | os.PathLike, *, filename: str, title: str, thread_ts: str | None = None,
+        alt_text: str | None = None,
+    ) -> UploadedFile:
+        call = RecordedCall("files.upload_v2", channel_id, Message(text=title, blocks=[]), thread_ts=thread_ts,
+                            channel_id=channel_id, metadata={"filename": filename, "bytes": os.path.getsize(path)})
+        self._maybe_fail(call)
+        with self._lock:
+            call.ts = f"F{len(self.uploads) + 1:04d}"
+            self.uploads.append(call)
+        return UploadedFile(call.ts)
+
+    def find_file(self, channel_id: str, thread_ts: str, filename: str, *, oldest: float) -> UploadedFile | None:
+        for call in reversed(self.uploads):
+            if call.channel_id == channel_id and call.thread_ts == thread_ts and call.metadata["filename"] == filename:
+                return UploadedFile(str(call.ts))
         return None

@@ -106,3 +106,37 @@ def stale_or_missing(conn: Connection, cadence: str, days: list[date], definitio
         else:
             out[ds] = "current"
     return out
+
+
+def window_checksums(conn: Connection, start: date, end: date,
+                     tables: Iterable[str] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """The checksums of every day of [start, end) with rows, keyed by ISO day: the inputs of a
+    period longer than a day (a week's marts), as :func:`record_inputs` stores them."""
+    return {day.isoformat(): sums for day, sums in sorted(input_checksums(conn, start, end, tables).items())}
+
+
+def stale_or_missing_windows(conn: Connection, cadence: str, windows: list[tuple[date, date]], definitions: str,
+                             tables: Iterable[str] | None = None) -> dict[date, str]:
+    """:func:`stale_or_missing` for periods of several days: each ``(start, end)`` window's marts
+    are recorded under ``start`` with the checksums of :func:`window_checksums`; returns
+    "missing", "changed" or "current" per window start."""
+    if not windows:
+        return {}
+    low, high = min(s for s, _ in windows), max(e for _, e in windows)
+    by_day = input_checksums(conn, low, high, tables)
+    stored = {
+        as_date(r.ds): r
+        for r in conn.execute(sa.select(mart_inputs.c.ds, mart_inputs.c.inputs, mart_inputs.c.definitions).where(
+            mart_inputs.c.cadence == cadence, mart_inputs.c.ds >= low, mart_inputs.c.ds < high))
+    }
+    out = {}
+    for start, end in windows:
+        row = stored.get(start)
+        now = {day.isoformat(): sums for day, sums in sorted(by_day.items()) if start <= day < end}
+        if row is None:
+            out[start] = "missing"
+        elif row.inputs != _digest(now) or row.definitions != definitions:
+            out[start] = "changed"
+        else:
+            out[start] = "current"
+    return out

@@ -448,4 +448,45 @@ mart_customer_rfm = sa.Table(
     sa.Column("m_score", sa.SmallInteger, nullable=False),
     sa.Column("as_of", sa.Date, nullable=False, index=True),
     sa.UniqueConstraint("as_of", "customer_id", name="uq_mart_customer_rfm"),
+
+# --- weekly marts ------------------------------------------------------------------------------
+# One row per ISO week × metric × dimension × dimension_value; ``ds`` is the week's Monday (so the
+# window writer and mart_inputs key a week like a day) and ``week`` its key (2026-W48). Sums and
+# ratios of sums come from the week's daily marts, distinct counts (weekly active visitors,
+# buyers, funnel steps) from the raw data of the week (opscadence.analytics.weekly.marts).
+mart_weekly_kpis = sa.Table(
+    "mart_weekly_kpis", metadata,
+    _ds(),
+    sa.Column("week", sa.String(10), nullable=False),
+    sa.Column("metric", sa.String(64), nullable=False),
+    sa.Column("dimension", sa.String(32), nullable=False),
+    sa.Column("dimension_value", sa.String(255), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("numerator", sa.Float),
+    sa.Column("denominator", sa.Float),
+    sa.UniqueConstraint("ds", "metric", "dimension", "dimension_value", name="uq_mart_weekly_kpis"),
+)
+
+# One row per ISO week × funnel step × dimension × dimension_value: distinct visitors who reached
+# the step during the week (ds: the week's Monday).
+mart_weekly_funnel = sa.Table(
+    "mart_weekly_funnel", metadata,
+    _ds(),
+    sa.Column("week", sa.String(10), nullable=False),
+    sa.Column("step_index", sa.Integer, nullable=False),
+    sa.Column("step", sa.String(32), nullable=False),
+    sa.Column("dimension", sa.String(32), nullable=False),
+    sa.Column("dimension_value", sa.String(255), nullable=False),
+    sa.Column("users", sa.BigInteger, nullable=False),
+    sa.UniqueConstraint("ds", "step", "dimension", "dimension_value", name="uq_mart_weekly_funnel"),
+)
+
+# One row per day × registered user active that day (the user's id on an event, or a paid
+# order), written with the week's marts for the week's days (``ds``: the day itself, not the
+# week's Monday). Retention reads 12 weeks of these small rows instead of 12 weeks of raw events.
+mart_weekly_active_users = sa.Table(
+    "mart_weekly_active_users", metadata,
+    _ds(),
+    sa.Column("user_id", sa.String(64), nullable=False),
+    sa.Index("ix_mart_weekly_active_users_ds_user", "ds", "user_id"),
 )
