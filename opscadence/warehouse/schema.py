@@ -448,6 +448,7 @@ mart_customer_rfm = sa.Table(
     sa.Column("m_score", sa.SmallInteger, nullable=False),
     sa.Column("as_of", sa.Date, nullable=False, index=True),
     sa.UniqueConstraint("as_of", "customer_id", name="uq_mart_customer_rfm"),
+)
 
 # --- weekly marts ------------------------------------------------------------------------------
 # One row per ISO week × metric × dimension × dimension_value; ``ds`` is the week's Monday (so the

@@ -46,7 +46,12 @@ class WeeklySection:
 SectionProvider = Callable[[WeeklyContext], WeeklySection]
 
 # "module:function" of each provider, in the brief's order.
-SECTION_PROVIDERS: tuple[str, ...] = ()
+SECTION_PROVIDERS: tuple[str, ...] = (
+    "opscadence.analytics.weekly.attribution:weekly_section",
+    "opscadence.analytics.weekly.rfm:weekly_section",
+    "opscadence.analytics.weekly.abtest:weekly_section",
+    "opscadence.analytics.weekly.painpoints:weekly_section",
+)
 
 
 def provider(spec: str) -> SectionProvider:
