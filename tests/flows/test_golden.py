@@ -19,7 +19,9 @@ from tests.golden import snapshot
 # What was added on purpose since the snapshot was recorded: new outputs, nothing that changes an
 # old one. Each entry is removed from the run's snapshot before the comparison.
 ADDED_TABLES = {"mart_inputs",  # what each day's marts were built from (issue: marts know their inputs)
-                "mart_weekly_kpis", "mart_weekly_funnel"}  # the weekly cadence's marts (empty in this daily scenario)
+                # the weekly cadence's marts and tables (empty in this daily scenario)
+                "mart_weekly_kpis", "mart_weekly_funnel", "mart_weekly_active_users", "mart_weekly_painpoints",
+                "mart_customer_rfm"}
 ADDED_RESULT_KEYS = {"cadence", "period", "recomputed"}  # flows return their cadence and period
 
 

@@ -4,6 +4,7 @@ brief → Slack (a real local HTTP server), the chart through files_upload_v2 in
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import sqlalchemy as sa
@@ -27,6 +28,13 @@ def test_the_brief_is_posted_once_with_its_chart_in_its_thread_and_a_rerun_sends
     blocks = json.dumps(posts[0].body["blocks"], ensure_ascii=False)
     for part in ("Weekly review · 2026-W47", "WoW", "YoY no data (2025-W47)", "What moved", "New-user retention",
                  "Next week", "in this message's thread"):
+        assert part in blocks, part
+    # The sections of the other weekly analyses, on the demo's data: the channel ROI names its best
+    # and worst channel, the planted experiments get their verdicts (recall SMS copy: ship B; the
+    # checkout button's 45/55 split: SRM, no verdict), the RFM moves and the pain points.
+    assert re.search(r"Best ROI: \w+ \(\+[\d,]+%\); worst: \w+ \(", blocks)
+    assert re.search(r"recall_sms_copy\*.*ship B", blocks) and "sample ratio mismatch" in blocks
+    for part in ("RFM customer segments", "Callback list", "Customer pain points", "unhappy customer"):
         assert part in blocks, part
     # files_upload_v2: an upload URL, the PNG's bytes to it, then the share into the brief's thread
     assert [len([c for c in slack_server.calls(m) if c.status == 200]) for m in FILE_METHODS] == [1, 1, 1]
