@@ -55,3 +55,12 @@ def test_a_partial_week_and_data_notes_come_first():
     assert message.blocks[0]["text"]["text"] == "Weekly review · 2026-W47"
     notes = message.blocks[2]["elements"][0]["text"]
     assert notes.startswith("⚠️ 2026-W47 has not ended yet (Asia/Shanghai)") and "No data for 2026-11-18" in notes
+
+
+def test_every_weekly_string_exists_in_both_locales():
+    from opscadence.analytics.weekly import wording
+    from opscadence.pipelines import weekly
+    from opscadence.reporting.slack import weekly as brief
+
+    for catalogue in (wording.STRINGS, wording.WEEKLY_LABELS, brief.STRINGS, weekly.WEEK_NOTES):
+        assert set(catalogue) == {"zh-CN", "en"} and set(catalogue["zh-CN"]) == set(catalogue["en"])

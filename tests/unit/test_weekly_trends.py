@@ -12,7 +12,7 @@ import pytest
 from opscadence import warehouse
 from opscadence.analytics.weekly import marts, trends
 from opscadence.core.periods import Period
-from opscadence.core.sqlfiles import read_sql_frame, run_sql
+from opscadence.core.sqlfiles import read_sql_frame
 
 WEEK = Period("week", date(2026, 11, 16))  # 2026-W47, Monday 16 .. Sunday 22 November
 PLATFORMS = ["ios", "android", None]
@@ -71,8 +71,7 @@ def test_weekly_distinct_counts_equal_a_brute_force_count_of_the_raw_rows(week_s
     engine, users, events, orders = week_shop
     with engine.connect() as conn:
         measured = marts.visitor_measures(read_sql_frame(conn, "weekly/visitor_facts", start=WEEK.start, end=WEEK.end))
-        buyers = {(r["dimension"], r["dimension_value"]): r
-                  for r in run_sql(conn, "weekly/buyer_measures", start=WEEK.start, end=WEEK.end)}
+        buyers = marts.buyer_measures(read_sql_frame(conn, "weekly/buyer_measures", start=WEEK.start, end=WEEK.end))
 
     # Brute force: the week's rows, each visitor counted once per value, whatever its days.
     week = events[(events["ds"] >= WEEK.start) & (events["ds"] < WEEK.end)].copy()

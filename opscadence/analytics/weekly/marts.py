@@ -8,12 +8,15 @@ up what does not add up:
   success = Σ successes / Σ attempts, bounce rate = Σ bounced / Σ sessions, CTR, stickiness
   = Σ DAU / Σ MAU, interaction time = Σ seconds / Σ daily visitors);
 * **distinct counts** come from the week's raw data (``sql/weekly/visitor_facts.sql``,
-  ``sql/weekly/buyer_measures.sql``): weekly active visitors (WAU), funnel-step visitors, buyers and
+  ``sql/weekly/buyer_measures.sql``, counted in pandas): weekly active visitors (WAU), funnel-step visitors, buyers and
   repeat buyers; a visitor active on five days is one visitor. Rates over people use them:
   paying rate = buyers / WAU, registration conversion = new users / WAU, add-to-cart = cart
   adders / product viewers, share rate = sharers / WAU, repurchase = repeat buyers / buyers;
 * ``dau`` is the week's mean DAU (Σ daily visitors / 7, additive over segments), ``mau``
   the 30-day MAU on the week's last day.
+
+With them the week's active registered users per day go to ``mart_weekly_active_users``
+(``sql/weekly/active_users.sql``), what retention reads.
 
 A week is computed only when its seven days are validated and their daily marts current; the
 write replaces the week in one transaction and records the week's input fingerprint (the raw
@@ -196,6 +199,31 @@ def visitor_measures(facts: pd.DataFrame) -> Measures:
     return out
 
 
+# The orders dimensions of sql/weekly/buyer_measures.sql rows (None: the whole shop).
+ORDER_DIMENSIONS = dimensions.breakdowns("orders")
+
+
+def buyer_measures(orders: pd.DataFrame) -> Measures:
+    """Distinct buyers and repeat buyers per (dimension, value) from ``sql/weekly/buyer_measures.sql``
+    rows (one per paid order): a buyer of several orders counts once per value."""
+    out: Measures = {}
+    if orders.empty:
+        return out
+    buyer = pd.factorize(orders["user_id"])[0].astype(np.int64)
+    repeat = orders["repeat_purchase"].to_numpy(dtype=np.int64) > 0
+    for dimension, column in ORDER_DIMENSIONS:
+        if column is None:
+            codes, labels = np.zeros(len(orders), dtype=np.int64), np.array([dimensions.ALL], dtype=object)
+        else:
+            codes, labels = pd.factorize(orders[column].astype(str))
+        buyers = _distinct(codes, buyer, len(labels))
+        repeaters = _distinct(codes[repeat], buyer[repeat], len(labels))
+        for index, label in enumerate(labels):
+            out[(dimension, str(label))] = {"paying_users": float(buyers[index]),
+                                            "repeat_paying_users": float(repeaters[index])}
+    return out
+
+
 def _distinct(group: np.ndarray, member: np.ndarray, groups: int) -> np.ndarray:
     """Distinct members per group (both integer codes)."""
     if not len(group):
@@ -216,10 +244,9 @@ def week_measures(conn: Connection, week: Period) -> Measures:
     facts = read_sql_frame(conn, "weekly/visitor_facts", start=week.start, end=week.end)
     for key, values in visitor_measures(facts).items():
         measures[key].update(values)
-    for row in run_sql(conn, "weekly/buyer_measures", start=week.start, end=week.end):
-        key = (str(row["dimension"]), str(row["dimension_value"]))
-        measures[key]["paying_users"] = float(row["paying_users"] or 0)
-        measures[key]["repeat_paying_users"] = float(row["repeat_paying_users"] or 0)
+    orders = read_sql_frame(conn, "weekly/buyer_measures", start=week.start, end=week.end)
+    for key, values in buyer_measures(orders).items():
+        measures[key].update(values)
     days = float(len(week.days()))
     for values in measures.values():
         values["days"] = days
