@@ -46,14 +46,16 @@ from opscadence.reporting.i18n import (
 )
 from opscadence.reporting.playbook import DEFAULT_PLAYBOOK, Playbook
 from opscadence.reporting.slack.blocks import (
+    MAX_LINE,
     MAX_BLOCKS,
     MAX_CONTEXT_ELEMENT,
     MAX_FALLBACK_TEXT,
     MAX_FIELD_TEXT,
     MAX_FIELDS,
-    MAX_SECTION_TEXT,
     context,
     header,
+    pack_sections,
+    safe_link,
     section,
 )
 
@@ -72,7 +74,6 @@ MAX_SAMPLES = 3
 MAX_FEEDBACK_SHOWN = 3
 FEEDBACK_EXCERPT_CHARS = 200
 DQ_DETAIL_CHARS = 200
-MAX_LINE = 1500  # one rendered line, so that two always fit in a section
 MAX_DETAILS_SHOWN = 2  # root-cause lines under an alert in the brief
 
 _SEVERITY_RANK = {"P1": 0, "P2": 1, "P3": 2}
@@ -89,36 +90,9 @@ def _safe_tz(tz: str) -> str:
     return re.sub(r"[^A-Za-z0-9_/+\-]", "", tz)[:64]
 
 
-def _safe_link(url: str | None, label: str) -> str | None:
-    """``<url|label>`` for an http(s) URL, with Slack's control characters escaped."""
-    if not url:
-        return None
-    url = url.strip()
-    if not re.match(r"https?://", url, re.IGNORECASE) or any(c.isspace() for c in url):
-        return None
-    url = url.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "%7C")
-    link = f"<{url}|{label}>"
-    return link if len(link) <= MAX_CONTEXT_ELEMENT - 50 else None
-
-
 # ---------------------------------------------------------------------------
 # Parts: each returns (blocks, fallback lines)
 # ---------------------------------------------------------------------------
-
-
-def _pack(title: str, lines: list[str]) -> list[dict[str, Any]]:
-    """Section blocks holding ``*title*`` then ``lines``, each text ≤ MAX_SECTION_TEXT."""
-    blocks: list[dict[str, Any]] = []
-    current = f"*{title}*"
-    for line in lines:
-        line = truncate(line, MAX_LINE)
-        if len(current) + 1 + len(line) > MAX_SECTION_TEXT:
-            blocks.append(section(current))
-            current = line
-        else:
-            current = f"{current}\n{line}"
-    blocks.append(section(current))
-    return blocks
 
 
 def _more(n: int, s: dict[str, str]) -> str:
@@ -200,7 +174,7 @@ def _alerts_part(alerts: list[Alert], dq_passed: bool, locale: str, s: dict[str,
         extra.append(_more(hidden, s))
     if withheld:
         extra.append(s["withheld_alerts"].format(n=withheld))
-    return _pack(title, lines(True) + extra), [title, *lines(False), *extra]
+    return pack_sections(title, lines(True) + extra), [title, *lines(False), *extra]
 
 
 def _issue_line(issue: DataQualityIssue, s: dict[str, str]) -> str:
@@ -236,7 +210,7 @@ def _dq_failed_part(brief: DailyBrief, s: dict[str, str]) -> Part:
     if len(issues) > MAX_DQ_ISSUES_SHOWN:
         lines.append(_more(len(issues) - MAX_DQ_ISSUES_SHOWN, s))
     lines.append(s["dq_failed_hint"])
-    return _pack(title, lines), [title, *lines]
+    return pack_sections(title, lines), [title, *lines]
 
 
 def _dq_warning_part(issues: list[DataQualityIssue], s: dict[str, str]) -> Part:
@@ -281,7 +255,7 @@ def _funnel_part(funnel: Funnel, locale: str, s: dict[str, str]) -> Part:
                                                  conv=format_value(step.conversion, "ratio", locale)))
     if funnel.weakest_step:
         lines.append(_weakest_line(funnel, locale, s))
-    return _pack(s["funnel"], lines), [s["funnel"], *lines]
+    return pack_sections(s["funnel"], lines), [s["funnel"], *lines]
 
 
 def _feedback_excerpt(text: str) -> str:
@@ -293,11 +267,11 @@ def _feedback_part(brief: DailyBrief, s: dict[str, str]) -> Part:
     lines = [_feedback_excerpt(t) for t in brief.urgent_feedback[:MAX_FEEDBACK_SHOWN] if str(t).strip()]
     if lines and brief.urgent_feedback_count > len(lines):  # the count is of all, the excerpts a few
         lines.append(_more(brief.urgent_feedback_count - len(lines), s))
-    return _pack(title, lines), [title, *lines]
+    return pack_sections(title, lines), [title, *lines]
 
 
 def _footer(brief: DailyBrief, s: dict[str, str]) -> tuple[dict[str, Any], str]:
-    link = _safe_link(brief.run_url, s["run_link"])
+    link = safe_link(brief.run_url, s["run_link"])
     block_text = f"{link} · opscadence" if link else "opscadence"
     text = "opscadence"
     if link:
@@ -387,5 +361,5 @@ def render_backfill_summary(summary: Any, locale: str = "zh-CN") -> Message:
         lines += [f"• {period}: {data_text(why, 300)}" for period, why in failed[:MAX_ALERTS_SHOWN]]
         if len(failed) > MAX_ALERTS_SHOWN:
             lines.append(_more(len(failed) - MAX_ALERTS_SHOWN, s))
-    blocks: list[dict[str, Any]] = [header(title), *_pack(counts, lines[1:])]
+    blocks: list[dict[str, Any]] = [header(title), *pack_sections(counts, lines[1:])]
     return Message(text=truncate("\n".join([title, *lines]), MAX_FALLBACK_TEXT), blocks=_fit_blocks(blocks, s))

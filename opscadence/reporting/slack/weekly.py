@@ -29,15 +29,15 @@ from opscadence.reporting.slack.blocks import (
     MAX_BLOCKS,
     MAX_CONTEXT_ELEMENT,
     MAX_FALLBACK_TEXT,
-    MAX_SECTION_TEXT,
     context,
     header,
+    pack_sections,
+    safe_link,
     section,
 )
 
 MAX_ACTIONS_SHOWN = 8
 MAX_FINDINGS_SHOWN = 5  # per section
-MAX_LINE = 1500  # one line, so that two always fit in a section block
 
 STRINGS: dict[str, dict[str, str]] = {
     "zh-CN": {
@@ -91,32 +91,6 @@ def _s(locale: str) -> dict[str, str]:
     return STRINGS[locale]
 
 
-def _blocks_of(title: str, lines: list[str]) -> list[dict[str, Any]]:
-    """Section blocks holding ``*title*`` then ``lines``, each text ≤ MAX_SECTION_TEXT."""
-    blocks: list[dict[str, Any]] = []
-    current = f"*{title}*"
-    for line in lines:
-        line = truncate(line, MAX_LINE)
-        if len(current) + 1 + len(line) > MAX_SECTION_TEXT:
-            blocks.append(section(current))
-            current = line
-        else:
-            current = f"{current}\n{line}"
-    blocks.append(section(current))
-    return blocks
-
-
-def _safe_link(url: str | None, label: str) -> str | None:
-    if not url:
-        return None
-    url = url.strip()
-    if not re.match(r"https?://", url, re.IGNORECASE) or any(c.isspace() for c in url):
-        return None
-    url = url.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "%7C")
-    link = f"<{url}|{label}>"
-    return link if len(link) <= MAX_CONTEXT_ELEMENT - 50 else None
-
-
 def sorted_actions(sections: list[WeeklySection]) -> list[NextAction]:
     """Every section's actions, priority 1 first; ties keep the sections' and their own order."""
     ranked = [(a.priority, i, j, a) for i, sec in enumerate(sections) for j, a in enumerate(sec.actions)]
@@ -124,7 +98,7 @@ def sorted_actions(sections: list[WeeklySection]) -> list[NextAction]:
 
 
 def _section_part(sec: WeeklySection, s: dict[str, str], chart: str | None) -> tuple[list[dict[str, Any]], list[str]]:
-    blocks = _blocks_of(sec.title, list(sec.lines)) if sec.lines else [section(f"*{sec.title}*")]
+    blocks = pack_sections(sec.title, list(sec.lines)) if sec.lines else [section(f"*{sec.title}*")]
     lines = [sec.title, *sec.lines]
     findings = [f"⚠️ {f}" for f in sec.findings[:MAX_FINDINGS_SHOWN]]
     if len(sec.findings) > MAX_FINDINGS_SHOWN:
@@ -153,7 +127,7 @@ def _actions_part(sections: list[WeeklySection], s: dict[str, str]) -> tuple[lis
         lines.append(s["more"].format(n=len(actions) - MAX_ACTIONS_SHOWN))
     if not lines:
         lines = [s["no_actions"]]
-    return _blocks_of(s["next_week"], lines), [s["next_week"], *lines]
+    return pack_sections(s["next_week"], lines), [s["next_week"], *lines]
 
 
 def _fit(blocks: list[dict[str, Any]], s: dict[str, str], keep_last: int) -> list[dict[str, Any]]:
@@ -194,7 +168,7 @@ def render_weekly_brief(brief: WeeklyBrief, locale: str = "zh-CN") -> Message:
         blocks.append(context(health))
         paragraphs.append([health])
         tail += 1
-    link = _safe_link(brief.run_url, s["run_link"])
+    link = safe_link(brief.run_url, s["run_link"])
     blocks.append(context(f"{link} · opscadence" if link else "opscadence"))
     paragraphs.append([f"{s['run_link']}: {link[1:link.rindex('|')]} · opscadence" if link else "opscadence"])
     text = "\n\n".join("\n".join(p) for p in paragraphs)
