@@ -57,3 +57,21 @@ def test_the_brief_is_posted_once_with_its_chart_in_its_thread_and_a_rerun_sends
     new_calls = slack_server.requests[calls_before:]
     assert [c.method for c in new_calls if c.method in ("chat.postMessage", "chat.update", *FILE_METHODS)] == []
     assert rerun["text"].split("View run")[0] == result["text"].split("View run")[0]
+
+
+def test_a_weekly_backfill_builds_each_week_once_and_a_rerun_skips_them(shop_env, slack_server):
+    from flows.backfill import backfill
+
+    shop, home, engine = shop_env  # the demo's days end Tuesday 24 November: W46 and W47 are whole
+
+    result = backfill(cadence="weekly", start=date(2026, 11, 9), end=date(2026, 11, 22), notify=False)
+
+    assert result["done"] == ["2026-W46", "2026-W47"] and result["failed"] == {} and result["skipped"] == []
+    with engine.connect() as conn:
+        weeks = set(conn.execute(sa.select(mart_weekly_kpis.c.week).distinct()).scalars())
+    assert weeks == {"2026-W46", "2026-W47"}
+    assert slack_server.calls("chat.postMessage") == []  # a backfill sends no weekly brief
+
+    again = backfill(cadence="weekly", start=date(2026, 11, 9), end=date(2026, 11, 22), notify=False)
+
+    assert again["done"] == [] and again["skipped"] == ["2026-W46", "2026-W47"]
