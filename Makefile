@@ -64,7 +64,7 @@ demo: $(VENV)/.installed
 
 ## make test: install the dev extras and run the whole test suite
 test: $(VENV)/.installed-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 ## make anchors: the reference packages of the weekly benchmarks (ChannelAttribution, lifetimes, gbstats)
 ## in their own venv, benchmarks/anchors/.venv (they pin old numpy/pandas); see benchmarks/README.md

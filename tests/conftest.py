@@ -21,7 +21,32 @@ os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="opscadence-xdg-")
 
 from opscadence import warehouse  # noqa: E402
 
-POSTGRES_URL = os.environ.get("OPSCADENCE_TEST_POSTGRES_URL")
+
+
+def _worker_database(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets its own PostgreSQL database (``test_gw0``, ...).
+
+    Tests drop and recreate every table of their database, so two workers sharing one would
+    wipe each other's data. The database is created on first use, next to the configured one.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    configured = sa.engine.make_url(url)
+    name = f"{configured.database}_{worker}"
+    admin = sa.create_engine(configured.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.scalar(sa.text("select 1 from pg_database where datname = :name"), {"name": name}) is None:
+                conn.execute(sa.text(f'create database "{name}"'))
+    finally:
+        admin.dispose()
+    worker_url = configured.set(database=name).render_as_string(hide_password=False)
+    os.environ["OPSCADENCE_TEST_POSTGRES_URL"] = worker_url  # read by subprocesses and the golden scenario
+    return worker_url
+
+
+POSTGRES_URL = _worker_database(os.environ.get("OPSCADENCE_TEST_POSTGRES_URL"))
 WAREHOUSES = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 
