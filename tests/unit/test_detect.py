@@ -10,6 +10,7 @@ a noise-free history is 0, so the band is set by the 5 % materiality floor: 95�
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date, timedelta
 
 import numpy as np
@@ -367,10 +368,12 @@ def test_false_discovery_rate_across_the_series_of_one_run():
 def test_week_over_week_drift_catches_a_slow_decline_the_daily_band_misses():
     wobble = [0.04, -0.04, 0.02, -0.02, 0.0, 0.04, -0.04]  # a fixed ±4 % wobble, shifted each week
     values = [100.0 * (1 + wobble[(i + i // 7) % 7]) * 0.97 ** max(0, i - 99) for i in range(130)]
-    # The run test off in both, so that the drift test alone makes the difference.
-    on = detect_series(frame(values), policy=BOTH, config=DetectorConfig(sustained_sensitivity=None))
+    # The run test and the ramp test off in both, so that the drift test alone makes the difference.
+    on = detect_series(frame(values), policy=BOTH,
+                       config=DetectorConfig(sustained_sensitivity=None, ramp_sensitivity=None))
     off = detect_series(frame(values), policy=BOTH,
-                        config=DetectorConfig(drift_sensitivity=None, sustained_sensitivity=None))
+                        config=DetectorConfig(drift_sensitivity=None, sustained_sensitivity=None,
+                                              ramp_sensitivity=None))
     assert not on.iloc[:100]["is_anomaly"].any()  # the wobble alone never alerts
     # Day 109 (-3 % a day for 10 days) is inside the daily band (|z| < 3) ...
     assert abs(off.iloc[109]["score"]) < 3 and not off.iloc[109]["is_anomaly"]
@@ -416,3 +419,66 @@ def test_a_low_rate_is_judged_by_its_exact_tail():
     assert tail == pytest.approx(0.00048, abs=1e-5)
     assert out.iloc[60]["score"] == pytest.approx(special.ndtri(tail), rel=1e-6)
     assert flagged(out) == [60]
+
+
+def alternating(n: int, start: int | None = None, ramp: float = 0.0) -> list[float]:
+    """100 ± 4 % on alternate days (even days 104, odd days 96), from day ``start`` on falling by
+    ``ramp`` of the base per day (day start is 1 × ramp down)."""
+    return [100.0 * (1 + 0.04 * (-1) ** i) * (1 - ramp * max(0, i - start + 1) if start is not None else 1.0)
+            for i in range(n)]
+
+
+def test_ramp_test_pages_a_gradual_degradation_the_trailing_level_follows():
+    # No weekday profile (baseline "level"): the level is the median of the last 14 clean
+    # values, exactly 100 on the ±4 % series (7 values at 104, 7 at 96), every one-step error
+    # is ±4 %, so sigma = 1.4826 × 0.04 × t-widening for 84 errors (a MAD from 0.37 × 84
+    # degrees of freedom): 0.059304 × 1.0867 = 0.0644. From day 100 on the series falls 2 % of
+    # its base a day (day 100: × 0.98 ... day 107: × 0.84, 80.64 against an undisturbed 96).
+    values = alternating(140, start=100, ramp=0.02)
+    cfg = DetectorConfig(baseline="level")
+    policy = MetricPolicy(direction="drop")
+    on = detect_series(frame(values), policy=policy, config=cfg)
+    off = detect_series(frame(values), policy=policy, config=replace(cfg, ramp_sensitivity=None))
+    widening = special.stdtrit(0.37 * 84, special.ndtr(3.0)) / 3.0
+    sigma = 1.4826 * 0.04 * widening
+    assert sigma == pytest.approx(0.0644, abs=1e-4)
+    # Day 107: the trailing median (days 93–106, the ramp's first 7 days among them) is 96, so
+    # 80.64 is -16 %, z = -0.16 / 0.0644 = -2.48: inside the band, below the run test's 2.5.
+    assert on.iloc[107]["expected"] == pytest.approx(96.0)
+    assert on.iloc[107]["score"] == pytest.approx(-0.16 / sigma, rel=1e-6)
+    assert not off.iloc[107]["is_anomaly"]
+    # Against the level of 7 days earlier (day 100: days 86–99, 100; the same on day 72, so no trend
+    # to carry forward) days 101–107 are 92.16 97.76 88.32 93.6 84.48 89.44 80.64: -7.84 -2.24
+    # -11.68 -6.4 -15.52 -10.56 -19.36 %, z -1.216 -0.348 -1.812 -0.993 -2.408 -1.639 -3.0 (capped
+    # at the band). Weighted 1..7: -54.19; sqrt(140 + 28² × 1.2533² / 14) = sqrt(227.96) = 15.10;
+    # Z = -3.59, beyond 3.5; today -19.4 % = -3.0 sigmas against the reference (≥ 2) and -2.48
+    # against the trailing level (≥ 2.2), material both ways: a drop.
+    dev = np.array([92.16, 97.76, 88.32, 93.6, 84.48, 89.44, 80.64]) / 100.0 - 1.0
+    z = np.clip(dev / sigma, -3.0, 3.0)
+    w = np.arange(1, 8)
+    big_z = (w * z).sum() / math.sqrt((w**2).sum() + w.sum() ** 2 * 1.2533**2 / 14)
+    assert big_z == pytest.approx(-3.59, abs=0.01) and big_z < -3.5
+    assert values[107] == pytest.approx(80.64)
+    assert flagged(on)[0] == 107 and on.iloc[107]["direction"] == "drop"
+    # The old rules first page two days later (day 109: -3.1 sigmas).
+    assert flagged(off)[0] == 109
+    assert not on.iloc[:107]["is_anomaly"].any()
+
+
+def test_ramp_test_leaves_a_seasonal_trend_and_an_outage_recovery_alone():
+    # Weekdays 100, weekends 60, ±4 % on alternate days, growing 50 % a year (0.137 % a day:
+    # the level of 7 days ago is 1 % low, 0.15 sigma), an 8-day outage at -40 % on days
+    # 120–127, then the old level again.
+    weekly = [1.0, 1.0, 1.0, 1.0, 1.0, 0.6, 0.6]
+    values = [100 * weekly[i % 7] * (1 + 0.04 * (-1) ** i) * math.exp(0.5 / 365 * i) for i in range(210)]
+    for i in range(120, 128):
+        values[i] *= 0.6
+    out = detect_series(frame(values), policy=BOTH)
+    # The outage pages on each of its days (the point test: -40 % is 6 sigmas); its end is
+    # judged against a reference that never saw it (its points were kept out of the level) and
+    # the outage's drops are opposite points in the window: no rising "ramp" on recovery.
+    assert flagged(out) == list(range(120, 128))
+    assert set(out.iloc[120:128]["direction"]) == {"drop"}
+    # Without the ramp test the same days, and nothing else either.
+    off = detect_series(frame(values), policy=BOTH, config=DetectorConfig(ramp_sensitivity=None))
+    assert flagged(off) == flagged(out)
