@@ -292,6 +292,7 @@ def _cmd_alerts(args: argparse.Namespace) -> int:
 
 def _cmd_detect(args: argparse.Namespace) -> int:
     from opscadence.adhoc import output_path
+    from opscadence.core.csvsafe import safe_frame
     from opscadence.detection.anomalies import calendars, policies
     from opscadence.detection.detector import detect_long, read_series_csv
 
@@ -303,10 +304,10 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     columns = ["ds", "metric", "value", "expected", "lower", "upper", "is_anomaly", "direction", "score"]
     result = result[columns]
     if args.out:
-        result.to_csv(args.out, index=False)
+        safe_frame(result).to_csv(args.out, index=False)
         print(f"{int(result['is_anomaly'].sum())} anomalies in {len(result)} rows -> {args.out}", file=sys.stderr)
     else:
-        result.to_csv(sys.stdout, index=False)
+        safe_frame(result).to_csv(sys.stdout, index=False)
     return 0
 
 

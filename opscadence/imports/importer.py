@@ -263,8 +263,13 @@ def plan_import(table: str, paths: Sequence[Path], *, aliases: AliasTable, timez
         reports.append(report)
         try:
             data = read_file(Path(path), table, sheet=sheet, sheet_words=aliases.sheets.get(table, ()))
-        except UserError as exc:
-            problems.add(Problem(str(path), str(exc).removeprefix(f"{path}: ")))
+        except UserError as exc:  # the message names the file already
+            text = str(exc)
+            if text.startswith(f"{path} "):  # "<path> line 3: …" (a binary file)
+                at, _, rest = text[len(str(path)) + 1:].partition(": ")
+                problems.add(Problem(f"{path} {at}", rest))
+            else:
+                problems.add(Problem(str(path), text.removeprefix(f"{path}: ")))
             continue
         report.label = data.label
         frame = _read_sheet(data, table, aliases, tz, hasher, report, problems)
@@ -303,12 +308,11 @@ def _deduplicate(frame: pd.DataFrame, table: str, problems: _Collector) -> tuple
             values = value if isinstance(value, tuple) else (value,)
             shown = ", ".join(f"{k} {v if k not in PERSON_COLUMNS else '(not shown)'}"
                               for k, v in zip(key, values))
-            where = f"{first['_file']} row {first['_row']}"
             other = f"row {second['_row']}" if second["_file"] == first["_file"] else \
                 f"{second['_file']} row {second['_row']}"
             problems.problems.append(Problem(
-                where, f"{shown} appears again in {other} with a different {', '.join(differs)}; "
-                       "fix one of the two rows"))
+                first["_file"], f"{shown} appears again in {other} with a different {', '.join(differs)}; "
+                                "fix one of the two rows", int(first["_row"])))
     return kept, int(identical.sum())
 
 
