@@ -408,17 +408,17 @@ def test_no_personal_value_in_the_commands_output(tmp_path, monkeypatch, capsys)
 # --- writing --------------------------------------------------------------------------------------
 
 
-def test_one_transaction_replacing_by_key_and_a_reimport_adds_nothing(sqlite_engine, tmp_path):
+def test_one_transaction_replacing_by_key_and_a_reimport_adds_nothing(engine, tmp_path):
     f = write(tmp_path / "o.csv", ORDERS_ZH)
-    assert write_import(sqlite_engine, plan("orders", f)) == 0
-    first = rows(sqlite_engine, "orders")
+    assert write_import(engine, plan("orders", f)) == 0
+    first = rows(engine, "orders")
     assert len(first) == 3
-    assert write_import(sqlite_engine, plan("orders", f)) == 3  # the same three keys replaced
-    assert rows(sqlite_engine, "orders") == first
+    assert write_import(engine, plan("orders", f)) == 3  # the same three keys replaced
+    assert rows(engine, "orders") == first
     # T1003 corrected and moved to the 5th: its row on the 4th is gone, not doubled
     moved = write(tmp_path / "o2.csv", ORDERS_ZH.splitlines()[0] + "\nT1003,U1,2026-11-05 09:00,90,交易成功\n")
-    assert write_import(sqlite_engine, plan("orders", moved)) == 1
-    now = {r["order_id"]: r for r in rows(sqlite_engine, "orders")}
+    assert write_import(engine, plan("orders", moved)) == 1
+    now = {r["order_id"]: r for r in rows(engine, "orders")}
     assert len(now) == 3 and now["T1003"]["ds"] == date(2026, 11, 5) and float(now["T1003"]["amount"]) == 90.0
 
 
@@ -472,3 +472,18 @@ def test_events_and_users_import(engine, tmp_path):
     assert (e["event_id"], e["visitor_id"], e["utm_source"], e["ds"]) == ("e1", "v1", "baidu", date(2026, 11, 3))
     (u,) = rows(engine, "users")
     assert (u["user_id"], u["region"], u["signup_at"]) == ("u1", "浙江", datetime(2026, 11, 3))
+
+
+def test_an_xlsx_imports_through_the_command(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OPSCADENCE_HOME", str(tmp_path / "home"))
+    f = _workbook(tmp_path / "orders.xlsx", {"说明": [["导出说明"]], "Sheet2": ORDER_ROWS[:2]})
+    assert main(["import", "orders", str(f)]) == 2  # two sheets, neither named like orders
+    assert "2 sheets (说明, Sheet2); say which with --sheet NAME or --sheet 1..2" in capsys.readouterr().err
+    assert main(["import", "orders", str(f), "--sheet", "Sheet2"]) == 0
+    out = capsys.readouterr().out
+    assert f"{f} sheet Sheet2: 1 rows (sheet Sheet2 (of 说明, Sheet2))" in out
+    engine = warehouse.create_engine(f"sqlite:///{tmp_path / 'home' / 'warehouse.sqlite'}")
+    (row,) = rows(engine, "orders")
+    engine.dispose()
+    assert (row["order_id"], float(row["amount"]), row["status"], row["ds"]) == ("202611030001", 1299.0, "paid",
+                                                                                 date(2026, 11, 3))
