@@ -197,36 +197,38 @@ def _read_sheet(sheet: Sheet, table: str, aliases: AliasTable, tz: ZoneInfo, has
         def note(mask: pd.Series, message: Callable[[Any], str]) -> None:
             problems.cells(sheet, rows, mask, header, column, message, cells)  # noqa: B023 - used at once
 
+        here = present(cells)
         if not sa_column.nullable:
-            note(~present(cells), lambda _v: "empty; every row needs a value")
+            note(~here, lambda _v: "empty; every row needs a value")
         if kind in ("number", "integer"):
-            values, bad = parse_number(cells, integer=kind == "integer")
+            values, bad = parse_number(cells, integer=kind == "integer", here=here)
             what = "a whole number" if kind == "integer" else ("an amount" if column in ("amount", "cost")
                                                                else "a number")
             note(bad, lambda v, what=what: f"{_quote(v, column)} is not {what}")
             if kind == "integer":
                 values = values.astype("Int64")
         elif kind == "datetime":
-            values, bad = parse_timestamp(cells, tz, epoch=sheet.epoch)
+            values, bad = parse_timestamp(cells, tz, epoch=sheet.epoch, here=here)
             note(bad, lambda v: f"{_quote(v, column)} is not a date and time "
                                 "(e.g. 2026-11-03 14:05, 2026/11/3 14:05:00, 2026年11月3日 14:05)")
         elif kind == "date":
-            values, bad = parse_date(cells, tz, epoch=sheet.epoch)
+            values, bad = parse_date(cells, tz, epoch=sheet.epoch, here=here)
             note(bad, lambda v: f"{_quote(v, column)} is not a date (e.g. 2026-11-03, 2026/11/3, 2026年11月3日)")
         else:
             identifier = column.endswith("_id")
             length = getattr(sa_column.type, "length", None)
             values, rounded, too_long = parse_text(cells, max_length=None if source.hashed else length,
-                                                   identifier=identifier)
+                                                   identifier=identifier, here=here)
             note(rounded, lambda v: f"{_quote(v, column)} is a number Excel has rounded (it keeps 15 digits): "
                                     "the real id is lost; export the column as text")
             mapped = aliases.value_map(table, column)
             if mapped is not None:
-                known = values.map(lambda v: v is None or normalise(v) in mapped)
+                lookup = {v: mapped.get(normalise(v)) for v in pd.unique(values.dropna())}
+                known = values.isna() | values.map(lambda v: lookup.get(v) is not None)
                 note(~known.astype(bool), lambda v: f"{_quote(v, column)} is not a known {column} (known: "
                      f"{', '.join(dict.fromkeys(mapped.values()))}, and their aliases in "
                      "opscadence/imports/aliases.yaml; a mapping file can add more)")
-                values = values.map(lambda v: None if v is None else mapped.get(normalise(v)))
+                values = values.map(lambda v: lookup.get(v)).astype(object)
             hash_it = source.hashed or (column in PERSON_COLUMNS and _looks_personal(values))
             if hash_it:
                 if not source.hashed:
@@ -325,6 +327,8 @@ def _same(a: Any, b: Any) -> bool:
 
 def _db_ready(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
+    # ds as datetime64: the bulk writer then formats the days vectorised (it is a Date column)
+    out["ds"] = pd.to_datetime(out["ds"]).astype("datetime64[us]")
     for name in out.columns:
         if isinstance(out[name].dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_integer_dtype(
                 out[name].dtype):
@@ -347,7 +351,7 @@ def write_import(engine: Engine, plan: ImportPlan) -> int:
     frame = _db_ready(plan.frame)
     with engine.begin() as conn:
         if len(key) == 1:
-            replaced = _delete_by_key(conn, table, key[0], frame[key[0]].tolist())
+            replaced = _delete_by_key(conn, table, key[0], frame[key[0]])
         else:
             statement = table.delete().where(*(table.c[k] == sa.bindparam(f"k_{k}") for k in key))
             params = [{f"k_{k}": v for k, v in zip(key, row)} for row in frame[list(key)].itertuples(index=False)]
@@ -356,7 +360,7 @@ def write_import(engine: Engine, plan: ImportPlan) -> int:
     return max(int(replaced or 0), 0)
 
 
-def _delete_by_key(conn: sa.engine.Connection, table: sa.Table, column: str, values: list[str]) -> int:
+def _delete_by_key(conn: sa.engine.Connection, table: sa.Table, column: str, values: pd.Series) -> int:
     """Delete the rows whose ``column`` is one of ``values``: the keys go into a temporary table
     first, so the delete is one pass over the raw table whatever the number of keys."""
     keys = sa.Table(_KEYS_TABLE, sa.MetaData(), sa.Column("k", sa.String(255), primary_key=True),
@@ -364,7 +368,7 @@ def _delete_by_key(conn: sa.engine.Connection, table: sa.Table, column: str, val
     keys.drop(conn, checkfirst=True)
     keys.create(conn)
     try:
-        conn.execute(keys.insert(), [{"k": v} for v in dict.fromkeys(values)])
+        bulk_insert(conn, keys, pd.DataFrame({"k": pd.unique(values.astype(object))}))
         result = conn.execute(table.delete().where(table.c[column].in_(sa.select(keys.c.k))))
         return result.rowcount
     finally:

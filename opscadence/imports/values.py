@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-_CURRENCY = re.compile(r"[¥$€£]|元|人民币|RMB|CNY|USD", re.IGNORECASE)
+_CURRENCY = re.compile(r"[¥￥$＄€£]|元|人民币|RMB|CNY|USD", re.IGNORECASE)
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:\.\d+)?[eE][+-]?\d+")
 _TIMESTAMP = re.compile(
@@ -56,21 +56,44 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
+def all_text(cells: pd.Series) -> bool:
+    """Every cell is a string (a CSV column): the vectorised paths apply."""
+    return pd.api.types.infer_dtype(cells, skipna=False) == "string"
+
+
 def present(cells: pd.Series) -> pd.Series:
+    """Cells with a value (not empty, not blank)."""
+    if all_text(cells):
+        return cells.ne("") & ~cells.str.isspace().astype(bool)
     return ~cells.map(_missing).astype(bool)
 
 
-def parse_number(cells: pd.Series, *, integer: bool = False) -> tuple[pd.Series, pd.Series]:
+def _nfkc_series(text: pd.Series) -> pd.Series:
+    """NFKC only where needed (non-ASCII text), stripped."""
+    ascii_ = text.str.isascii()
+    if ascii_.all():
+        return text.str.strip()
+    out = text.copy()
+    out[~ascii_] = text[~ascii_].map(_nfkc)
+    return out.str.strip()
+
+
+def parse_number(cells: pd.Series, *, integer: bool = False, here: pd.Series | None = None) -> tuple[pd.Series, pd.Series]:
     """Amounts and counts (see the module docstring); ``integer``: whole numbers only."""
     out = pd.Series(np.nan, index=cells.index, dtype="float64")
     bad = pd.Series(False, index=cells.index)
-    here = present(cells)
-    numeric = cells.map(_is_number).astype(bool) & here
+    here = present(cells) if here is None else here
+    numeric = (pd.Series(False, index=cells.index) if all_text(cells) else cells.map(_is_number).astype(bool)) & here
     if numeric.any():
         out[numeric] = cells[numeric].astype("float64")
     text = here & ~numeric
+    if text.any():  # plain numbers first, in C; the rest through the cleaning below
+        plain = pd.to_numeric(cells[text], errors="coerce")
+        plain = plain[plain.notna()]
+        out[plain.index] = plain.astype("float64")
+        text[plain.index] = False
     if text.any():
-        cleaned = cells[text].astype(str).map(_nfkc).str.replace(_CURRENCY, "", regex=True).str.replace(
+        cleaned = _nfkc_series(cells[text].astype(str).str.replace(_CURRENCY, "", regex=True)).str.replace(
             r"\s+", "", regex=True)
         ok = cleaned.str.fullmatch(_NUMBER)
         out[ok[ok].index] = pd.to_numeric(cleaned[ok].str.replace(",", "", regex=False), errors="coerce")
@@ -101,13 +124,16 @@ def _offset_minutes(text: pd.Series) -> pd.Series:
     return out
 
 
-def parse_timestamp(cells: pd.Series, tz: ZoneInfo, *, epoch: datetime | None = None) -> tuple[pd.Series, pd.Series]:
+def parse_timestamp(cells: pd.Series, tz: ZoneInfo, *, epoch: datetime | None = None, here: pd.Series | None = None) -> tuple[pd.Series, pd.Series]:
     """Naive shop-local timestamps (``datetime64[us]``) and the mask of unreadable cells."""
     out = pd.Series(pd.NaT, index=cells.index, dtype="datetime64[us]")
     bad = pd.Series(False, index=cells.index)
-    here = present(cells)
-    kinds = cells.map(lambda v: "dt" if isinstance(v, (datetime, date, pd.Timestamp)) else
-                      "num" if _is_number(v) else "str" if isinstance(v, str) else "other")
+    here = present(cells) if here is None else here
+    if all_text(cells):
+        kinds = pd.Series("str", index=cells.index)
+    else:
+        kinds = cells.map(lambda v: "dt" if isinstance(v, (datetime, date, pd.Timestamp)) else
+                          "num" if _is_number(v) else "str" if isinstance(v, str) else "other")
     dt = here & (kinds == "dt")
     for label in dt[dt].index:  # workbook datetime cells: naive = shop-local
         value = pd.Timestamp(cells[label])
@@ -118,7 +144,18 @@ def parse_timestamp(cells: pd.Series, tz: ZoneInfo, *, epoch: datetime | None = 
     numbers = pd.Series(np.nan, index=cells.index, dtype="float64")
     digits = pd.Series(0, index=cells.index, dtype="int64")
     if text.any():
-        s = cells[text].map(_nfkc)
+        s = _nfkc_series(cells[text].astype(str))
+        # Fast path: ISO layouts without an offset (2026-11-03, 2026-11-03 14:05[:00]), parsed in C.
+        layout = s.str.len().isin([10, 16, 19]) & (s.str[4] == "-") & (s.str[7] == "-")
+        if layout.any():
+            try:
+                quick = pd.to_datetime(s[layout], format="ISO8601", errors="coerce")
+            except (ValueError, TypeError, OverflowError):  # offsets mixed with local times: the slow path
+                quick = pd.Series(pd.NaT, index=s[layout].index, dtype="datetime64[us, UTC]")
+            if getattr(quick.dt, "tz", None) is None:
+                done = quick[quick.notna()]
+                out[done.index] = done.astype("datetime64[us]")
+                s = s.drop(done.index)
         parts = s.str.extract(_TIMESTAMP.pattern + "$", expand=True)
         parts = parts[s.str.fullmatch(_TIMESTAMP)]
         matched = parts.index
@@ -172,9 +209,10 @@ def parse_timestamp(cells: pd.Series, tz: ZoneInfo, *, epoch: datetime | None = 
     return out, bad
 
 
-def parse_date(cells: pd.Series, tz: ZoneInfo, *, epoch: datetime | None = None) -> tuple[pd.Series, pd.Series]:
+def parse_date(cells: pd.Series, tz: ZoneInfo, *, epoch: datetime | None = None,
+               here: pd.Series | None = None) -> tuple[pd.Series, pd.Series]:
     """Calendar days (``datetime.date`` objects): any timestamp :func:`parse_timestamp` reads."""
-    stamps, bad = parse_timestamp(cells, tz, epoch=epoch)
+    stamps, bad = parse_timestamp(cells, tz, epoch=epoch, here=here)
     days = pd.Series(stamps.dt.date.to_numpy(dtype=object), index=cells.index, dtype=object)
     return days.where(stamps.notna(), None), bad
 
@@ -195,11 +233,16 @@ def id_text(value: Any) -> str | None:
     return text
 
 
-def parse_text(cells: pd.Series, *, max_length: int | None, identifier: bool) -> tuple[pd.Series, pd.Series, pd.Series]:
+def parse_text(cells: pd.Series, *, max_length: int | None, identifier: bool, here: pd.Series | None = None) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Text values (stripped; missing → None), the mask of rounded ids, and of too-long values."""
-    here = present(cells)
+    here = present(cells) if here is None else here
     raw = cells.astype(object)
-    if identifier:
+    if all_text(cells):
+        values = cells.str.strip().where(here, None).astype(object)
+        rounded = here & values.str.fullmatch(_SCIENTIFIC.pattern).fillna(False).astype(bool) if identifier else \
+            pd.Series(False, index=cells.index)
+        values[rounded] = None
+    elif identifier:
         values = pd.Series([id_text(v) if h else None for v, h in zip(raw, here)], index=cells.index, dtype=object)
         rounded = here & values.isna()
     else:
@@ -208,5 +251,5 @@ def parse_text(cells: pd.Series, *, max_length: int | None, identifier: bool) ->
         rounded = pd.Series(False, index=cells.index)
     too_long = pd.Series(False, index=cells.index)
     if max_length is not None:
-        too_long = pd.Series([isinstance(v, str) and len(v) > max_length for v in values], index=cells.index)
+        too_long = (values.str.len() > max_length).fillna(False).astype(bool) if here.any() else too_long
     return values, rounded, too_long
