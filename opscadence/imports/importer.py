@@ -131,8 +131,16 @@ class _Collector:
 def _quote(value: Any, column: str) -> str:
     if column in PERSON_COLUMNS or column in FREE_TEXT_COLUMNS:
         return "the value"  # a customer's value is never shown
-    text = str(value)
+    text = mask_pii(str(value)[:200], structured=True)  # a phone or e-mail typed into a wrong column
     return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+def _not(value: Any, column: str, what: str) -> str:
+    """``'x' is not <what>``; a formula says it is never evaluated and how to get its values."""
+    if isinstance(value, str) and value.lstrip().startswith("="):
+        return (f"{_quote(value, column)} is a formula, which is never evaluated: paste the values instead "
+                f"(Excel: Paste Special → Values) and export again")
+    return f"{_quote(value, column)} is not {what}"
 
 
 def _hasher(key: Callable[[], bytes]) -> Callable[[str], str]:
@@ -204,16 +212,16 @@ def _read_sheet(sheet: Sheet, table: str, aliases: AliasTable, tz: ZoneInfo, has
             values, bad = parse_number(cells, integer=kind == "integer", here=here)
             what = "a whole number" if kind == "integer" else ("an amount" if column in ("amount", "cost")
                                                                else "a number")
-            note(bad, lambda v, what=what: f"{_quote(v, column)} is not {what}")
+            note(bad, lambda v, what=what: _not(v, column, what))
             if kind == "integer":
                 values = values.astype("Int64")
         elif kind == "datetime":
             values, bad = parse_timestamp(cells, tz, epoch=sheet.epoch, here=here)
-            note(bad, lambda v: f"{_quote(v, column)} is not a date and time "
-                                "(e.g. 2026-11-03 14:05, 2026/11/3 14:05:00, 2026年11月3日 14:05)")
+            note(bad, lambda v: _not(v, column, "a date and time "
+                                     "(e.g. 2026-11-03 14:05, 2026/11/3 14:05:00, 2026年11月3日 14:05)"))
         elif kind == "date":
             values, bad = parse_date(cells, tz, epoch=sheet.epoch, here=here)
-            note(bad, lambda v: f"{_quote(v, column)} is not a date (e.g. 2026-11-03, 2026/11/3, 2026年11月3日)")
+            note(bad, lambda v: _not(v, column, "a date (e.g. 2026-11-03, 2026/11/3, 2026年11月3日)"))
         else:
             identifier = column.endswith("_id")
             length = getattr(sa_column.type, "length", None)

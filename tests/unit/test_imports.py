@@ -196,6 +196,14 @@ def test_bad_dates_and_amounts_name_the_spreadsheet_row_and_both_column_names(tm
     assert p.frame.empty
 
 
+def test_a_quoted_bad_value_has_phones_and_emails_masked(tmp_path):
+    f = write(tmp_path / "o.csv", "订单号,买家ID,下单时间,实付金额,订单状态\nA1,u1,13812345678,a@b.com,已付款\n")
+    assert messages(plan("orders", f)) == [
+        f"{f} row 2, column 下单时间 (order_at): '[phone]' is not a date and time "
+        "(e.g. 2026-11-03 14:05, 2026/11/3 14:05:00, 2026年11月3日 14:05)",
+        f"{f} row 2, column 实付金额 (amount): '[email]' is not an amount"]
+
+
 def test_an_empty_required_cell_is_named(tmp_path):
     p = plan("orders", write(tmp_path / "o.csv", "订单号,买家ID,下单时间,实付金额,订单状态\nA1,,2026-11-03 10:00,1,已付款\n"))
     assert messages(p) == [f"{tmp_path / 'o.csv'} row 2, column 买家ID (user_id): empty; every row needs a value"]
@@ -318,7 +326,9 @@ def test_a_formula_cell_is_read_as_its_text_and_never_evaluated(tmp_path):
     assert p.frame["channel"].tolist() == ["=1+1"]  # not 2
     assert p.frame["order_at"].iloc[0] == pd.Timestamp("2026-11-03 12:00")  # serial 46329.5
     bad = _workbook(tmp_path / "bad.xlsx", {"Sheet": ORDER_ROWS})
-    assert messages(plan("orders", bad)) == [f"{bad} sheet Sheet row 3, column 实付金额 (amount): '=1+1' is not an amount"]
+    assert messages(plan("orders", bad)) == [
+        f"{bad} sheet Sheet row 3, column 实付金额 (amount): '=1+1' is a formula, which is never evaluated: "
+        "paste the values instead (Excel: Paste Special → Values) and export again"]
 
 
 def test_an_id_excel_has_rounded_is_an_error(tmp_path):
