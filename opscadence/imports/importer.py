@@ -189,17 +189,17 @@ def _read_sheet(sheet: Sheet, table: str, aliases: AliasTable, tz: ZoneInfo, has
         problems.add(Problem(sheet.label, f"no column for {wanted}; the headers are: {seen_headers} "
                              "(a mapping file can name other headers: --mapping)", sheet.header_row))
         return None
-    if not sheet.rows:
+    if sheet.table.empty:
         problems.add(Problem(sheet.label, f"no data rows after the header (row {sheet.header_row}): "
                              "nothing to import", None))
         return None
-    index = pd.RangeIndex(len(sheet.rows))
+    index = pd.RangeIndex(len(sheet.table))
     rows = pd.Series(sheet.row_numbers, index=index)
     out = pd.DataFrame({"_file": sheet.label, "_row": rows}, index=index)
     sa_table = RAW_TABLES[table]
     before = problems.count
     for column, source in plan.sources.items():
-        cells = pd.Series([r[source.position] for r in sheet.rows], index=index, dtype=object)
+        cells = sheet.table[source.position]
         sa_column = sa_table.c[column]
         kind = "date" if column == "ds" else column_kind(sa_column)
         header = source.header
@@ -243,7 +243,8 @@ def _read_sheet(sheet: Sheet, table: str, aliases: AliasTable, tz: ZoneInfo, has
             if hash_it:
                 if not source.hashed:
                     report.hashed.append(f"{header} → {column} (its values include phone numbers or e-mails)")
-                values = values.map(lambda v: None if v is None else hasher(v))
+                hashed = {v: hasher(v) for v in pd.unique(values.dropna())}
+                values = values.map(hashed).astype(object).where(values.notna(), None)
             else:
                 note(too_long, lambda _v, n=length: f"longer than {n} characters")
             if column in FREE_TEXT_COLUMNS:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
+
+import numpy as np
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,8 +37,8 @@ class Sheet:
     label: str  # how messages name it: the path, and the sheet of a workbook
     header: list[str]
     header_row: int
-    rows: list[list[Any]]
-    row_numbers: list[int]
+    table: Any  # a DataFrame of the cells, one column per header position (0, 1, …), one row per record
+    row_numbers: list[int]  # the spreadsheet row of each record
     epoch: Any = None  # a workbook's date system (openpyxl's epoch), for serial dates
     notes: list[str] = field(default_factory=list)
 
@@ -72,7 +74,7 @@ def read_file(path: Path, table: str, *, sheet: str | None = None,
 
 def _delimiter(text: str) -> str:
     """Tab when the first non-blank line has more tabs than commas (outside quotes), else comma."""
-    for line in text.splitlines():
+    for line in io.StringIO(text):  # lazily: only the first lines are looked at
         if line.strip():
             tabs = commas = 0
             quoted = False
@@ -93,6 +95,12 @@ def _read_csv(path: Path) -> Sheet:
         raise ImportFileError(str(exc)) from None
     text = text.removeprefix("\ufeff")
     delimiter = _delimiter(text)
+    sep = "tab" if delimiter == "\t" else "comma"
+    fast = _read_csv_fast(path, text, delimiter)
+    if fast is not None:
+        fast.notes.append(f"{sep}-separated")
+        return fast
+    # The csv module, record by record: slower, and it names the row of a malformed record.
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     header: list[str] | None = None
     header_row = 0
@@ -118,8 +126,49 @@ def _read_csv(path: Path) -> Sheet:
         raise ImportFileError(f"{path} row {row + 1}: malformed CSV ({exc})") from None
     if header is None:
         raise ImportFileError(f"{path}: the file is empty (no header row)")
-    sep = "tab" if delimiter == "\t" else "comma"
-    return Sheet(path, str(path), header, header_row, rows, numbers, notes=[f"{sep}-separated"])
+    return _sheet(path, str(path), header, header_row, rows, numbers, notes=[f"{sep}-separated"])
+
+
+def _read_csv_fast(path: Path, text: str, delimiter: str) -> Sheet | None:
+    """pandas' C parser (the csv module's dialect: ``"`` quotes, doubled to escape); None when it
+    refuses the text (a record with more fields than the first), so the slow path names the row."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, dtype=str, keep_default_na=False,
+                            na_filter=False, skip_blank_lines=False, engine="c", quotechar='"', doublequote=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        return None
+    frame = frame.fillna("")
+    # record i is spreadsheet row i + 1 (a quoted cell with a line break stays one row)
+    blank = (frame == "").all(axis=1).to_numpy()
+    # rows of spaces only are blank too: only a row whose first cell is blank can be one
+    maybe = np.flatnonzero(~blank & (frame[0].str.strip() == "").to_numpy())
+    if len(maybe):
+        blank[maybe] = (frame.iloc[maybe].apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
+    nonblank = np.flatnonzero(~blank)
+    if not len(nonblank):
+        return None  # empty: the slow path says so
+    first = int(nonblank[0])
+    header = [str(h).strip() for h in frame.iloc[first].tolist()]
+    while header and not header[-1] and (frame.iloc[:, len(header) - 1] == "").all():
+        header.pop()  # trailing empty columns (a trailing separator on every line)
+    body = frame.iloc[first + 1:, :len(header)]
+    keep = ~blank[first + 1:]
+    body = body[keep]
+    numbers = (np.flatnonzero(keep) + first + 2).tolist()
+    table = body.reset_index(drop=True).astype(object)
+    table.columns = range(len(header))
+    return Sheet(path, str(path), header, first + 1, table, numbers)
+
+
+def _sheet(path: Path, label: str, header: list[str], header_row: int, rows: list[list[Any]], numbers: list[int],
+           **extra: Any) -> Sheet:
+    import pandas as pd
+
+    table = pd.DataFrame(rows, columns=range(len(header)), dtype=object) if rows else \
+        pd.DataFrame({i: pd.Series(dtype=object) for i in range(len(header))})
+    return Sheet(path, label, header, header_row, table, numbers, **extra)
 
 
 # -- xlsx ---------------------------------------------------------------------------------------
@@ -196,7 +245,7 @@ def _read_xlsx(path: Path, table: str, sheet: str | None, words: Sequence[str]) 
         header.pop()
         for row in rows:
             row.pop()
-    return Sheet(path, label, header, header_row, rows, numbers, epoch=epoch, notes=[note] if note else [])
+    return _sheet(path, label, header, header_row, rows, numbers, epoch=epoch, notes=[note] if note else [])
 
 
 def _present(value: Any) -> bool:

@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 _CURRENCY = re.compile(r"[¥￥$＄€£]|元|人民币|RMB|CNY|USD", re.IGNORECASE)
+_CURRENCY_OR_SPACE = re.compile(r"[¥￥$＄€£\s]|元|人民币|RMB|CNY|USD", re.IGNORECASE)
+_PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
 _SCIENTIFIC = re.compile(r"[+-]?\d+(?:\.\d+)?[eE][+-]?\d+")
 _TIMESTAMP = re.compile(
@@ -93,11 +95,21 @@ def parse_number(cells: pd.Series, *, integer: bool = False, here: pd.Series | N
         out[plain.index] = plain.astype("float64")
         text[plain.index] = False
     if text.any():
-        cleaned = _nfkc_series(cells[text].astype(str).str.replace(_CURRENCY, "", regex=True)).str.replace(
-            r"\s+", "", regex=True)
-        ok = cleaned.str.fullmatch(_NUMBER)
-        out[ok[ok].index] = pd.to_numeric(cleaned[ok].str.replace(",", "", regex=False), errors="coerce")
-        bad[ok[~ok].index] = True
+        raw = cells[text].astype(str)
+        for attempt in (1, 2):  # the second time in NFKC form (full-width digits), for what is left
+            cleaned = raw.str.replace(_CURRENCY_OR_SPACE, "", regex=True)
+            grouped = cleaned.str.contains(",", regex=False)
+            if grouped.any():  # a comma only between groups of three digits: 1,299.00 but not 1,29
+                wrong = ~cleaned[grouped].str.fullmatch(_NUMBER)
+                cleaned[wrong[wrong].index] = "x"
+                cleaned = cleaned.str.replace(",", "", regex=False)
+            number = pd.to_numeric(cleaned.where(cleaned.str.fullmatch(_PLAIN), "x"), errors="coerce")
+            done = number[number.notna()]
+            out[done.index] = done.astype("float64")
+            left = number.index[number.isna()]
+            if attempt == 1 and len(left):
+                raw = raw[left].map(_nfkc)
+        bad[left] = True
     bad |= here & ~bad & ~np.isfinite(out.fillna(0.0))
     if integer:
         bad |= here & ~bad & (out % 1 != 0)

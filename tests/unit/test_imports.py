@@ -497,3 +497,26 @@ def test_an_xlsx_imports_through_the_command(tmp_path, monkeypatch, capsys):
     engine.dispose()
     assert (row["order_id"], float(row["amount"]), row["status"], row["ds"]) == ("202611030001", 1299.0, "paid",
                                                                                  date(2026, 11, 3))
+
+
+def test_the_fast_and_the_record_by_record_csv_readers_agree(tmp_path, monkeypatch):
+    from opscadence.imports import reading
+
+    text = ("\n订单号,买家ID,下单时间,实付金额,订单状态,\n"  # a blank first line, a trailing separator
+            "A1,u1,2026-11-03 10:00,1,已付款,\n"
+            "  ,  ,  ,  ,  ,\n"  # spaces only: a blank row
+            "A2,\"u\n2\",2026-11-03 11:00,2,已付款,\n"  # a cell with a line break: still one row
+            "A3,u3,2026-11-03 12:00,3,已付款,\n")
+    f = write(tmp_path / "o.csv", text)
+    fast = reading._read_csv(f)
+    with monkeypatch.context() as m:
+        m.setattr(reading, "_read_csv_fast", lambda *a: None)
+        slow = reading._read_csv(f)
+    assert fast.header[:5] == slow.header[:5] == ["订单号", "买家ID", "下单时间", "实付金额", "订单状态"]
+    assert fast.header_row == slow.header_row == 2
+    assert fast.row_numbers == slow.row_numbers == [3, 5, 6]
+    assert fast.table[1].tolist() == slow.table[1].tolist() == ["u1", "u\n2", "u3"]
+    # a record with more fields than the header: the csv module's path names its row
+    bad = write(tmp_path / "bad.csv", "订单号,买家ID\nA1,u1\nA2,u2,x,y\n")
+    assert messages(plan("orders", bad)) == [
+        f"{bad} row 3: 4 fields, the header has 2 (is the separator a comma? a value with a comma needs quotes)"]
