@@ -460,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument("table", choices=list(IMPORT_TABLES))
     imports.add_argument("files", type=Path, nargs="+", metavar="FILE", help=".csv (UTF-8, GBK/GB18030; comma or tab) "
                          "or .xlsx")
-    imports.add_argument("--mapping", type=Path, default=None,
+    imports.add_argument("--mapping", type=Path, default=None, metavar="FILE",
                          help="a YAML file of more header and value aliases (format: opscadence/imports/aliases.yaml)")
     imports.add_argument("--sheet", default=None, metavar="NAME|INDEX",
                          help=".xlsx: the sheet to read, by name or number (1 = first)")
