@@ -520,3 +520,24 @@ def test_the_fast_and_the_record_by_record_csv_readers_agree(tmp_path, monkeypat
     bad = write(tmp_path / "bad.csv", "订单号,买家ID\nA1,u1\nA2,u2,x,y\n")
     assert messages(plan("orders", bad)) == [
         f"{bad} row 3: 4 fields, the header has 2 (is the separator a comma? a value with a comma needs quotes)"]
+
+
+def test_a_mapping_file_can_hash_and_drop_headers(tmp_path):
+    mapping = write(tmp_path / "m.yaml", "hash:\n  user_id: [淘宝账号]\ndrop: [买家备注]\n")
+    f = write(tmp_path / "o.csv", "订单号,淘宝账号,买家备注,下单时间,实付金额,订单状态\nA1,tb_小明,请尽快发货,2026-11-03 10:00,1,已付款\n")
+    assert not plan("orders", f).ok  # without the mapping no column gives user_id
+    p = plan("orders", f, aliases=load_aliases(mapping))
+    assert p.ok, messages(p)
+    assert p.files[0].hashed == ["淘宝账号 → user_id"] and p.files[0].dropped == ["买家备注"]
+    assert p.frame["user_id"].tolist() == [pseudonym("tb_小明", KEY, length=16)]
+
+
+def test_a_dry_run_writes_nothing_not_even_the_key(tmp_path, monkeypatch, capsys):
+    home = tmp_path / "home"
+    monkeypatch.setenv("OPSCADENCE_HOME", str(home))
+    f = write(tmp_path / "o.csv", PERSONAL)
+    assert main(["import", "orders", str(f), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("dry run: nothing written. raw_orders would get 2 rows from 1 file(s)\n")
+    assert "rows per day (1 day(s)): 2026-11-03 2" in out
+    assert not home.exists()  # no warehouse, no pseudonym key file
