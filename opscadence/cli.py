@@ -333,10 +333,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
     engine = warehouse.create_engine(cfg.resolved_warehouse_url)
     try:
         warehouse.init_schema(engine)
-        replaced = write_import(engine, plan)
+        written = write_import(engine, plan)
     finally:
         engine.dispose()
-    for line in summary_lines(plan, dry_run=False, replaced=replaced):
+    for line in summary_lines(plan, dry_run=False, written=written):
         print(line)
     return 0
 

@@ -7,6 +7,6 @@ columns: ``aliases.yaml`` and mapping files), :mod:`values` (amounts, timestamps
 """
 
 from opscadence.imports.aliases import IMPORT_TABLES, load_aliases
-from opscadence.imports.importer import NATURAL_KEYS, ImportPlan, plan_import, write_import
+from opscadence.imports.importer import NATURAL_KEYS, ImportPlan, WriteResult, plan_import, write_import
 
-__all__ = ["IMPORT_TABLES", "NATURAL_KEYS", "ImportPlan", "load_aliases", "plan_import", "write_import"]
+__all__ = ["IMPORT_TABLES", "NATURAL_KEYS", "ImportPlan", "WriteResult", "load_aliases", "plan_import", "write_import"]

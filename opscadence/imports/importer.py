@@ -350,37 +350,90 @@ def _db_ready(frame: pd.DataFrame) -> pd.DataFrame:
 _KEYS_TABLE = "opscadence_import_keys"
 
 
-def write_import(engine: Engine, plan: ImportPlan) -> int:
-    """Write a plan in one transaction, replacing the rows with the same natural key; returns how
-    many rows of the table were replaced."""
+@dataclass(frozen=True)
+class WriteResult:
+    new: int  # rows whose key was not in the table
+    changed: int  # rows that replaced a row with the same key and other content
+    unchanged: int  # rows already there as they are: left alone
+
+
+def _canonical(frame: pd.DataFrame, columns: Sequence[str], table: sa.Table) -> pd.Series:
+    """One comparable text per row (the same whether it comes from the file or the warehouse)."""
+    parts = []
+    for name in columns:
+        kind = "date" if name == "ds" else column_kind(table.c[name])
+        values = frame[name]
+        if kind in ("datetime", "date"):
+            stamps = pd.to_datetime(values.astype(object).where(values.notna(), None))
+            text = stamps.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+        elif kind in ("number", "integer"):
+            text = pd.to_numeric(values.astype(object).where(values.notna(), None)).astype("float64").round(6).map(repr)
+        else:
+            text = values.astype(object).where(values.notna(), None).map(str, na_action="ignore")
+        parts.append(text.fillna("\x00").astype(str).to_numpy())
+    joined = parts[0].astype(object)
+    for part in parts[1:]:
+        joined = joined + "\x1f" + part.astype(object)
+    return pd.Series(joined, index=frame.index)
+
+
+def write_import(engine: Engine, plan: ImportPlan) -> WriteResult:
+    """Write a plan in one transaction: rows whose natural key is new are inserted, rows that
+    differ from the row with their key replace it, rows already there as they are stay."""
     if not plan.ok:
         raise UserError(plan.first_problem())
     if plan.frame.empty:
         raise UserError(f"nothing to import into {plan.table}")
     table = RAW_TABLES[plan.table]
-    key = NATURAL_KEYS[plan.table]
+    key = list(NATURAL_KEYS[plan.table])
     frame = _db_ready(plan.frame)
+    columns = list(frame.columns)
     with engine.begin() as conn:
         if len(key) == 1:
-            replaced = _delete_by_key(conn, table, key[0], frame[key[0]])
-        else:
-            statement = table.delete().where(*(table.c[k] == sa.bindparam(f"k_{k}") for k in key))
-            params = [{f"k_{k}": v for k, v in zip(key, row)} for row in frame[list(key)].itertuples(index=False)]
-            replaced = conn.execute(statement, params).rowcount
-        bulk_insert(conn, table, frame)
-    return max(int(replaced or 0), 0)
+            keys = _keys_table(conn, frame[key[0]])
+            existing = _frame(conn, sa.select(*(table.c[c] for c in columns)).where(
+                table.c[key[0]].in_(sa.select(keys.c.k))), columns)
+        else:  # ad spend: a few rows per day, read by day
+            days = sorted(set(frame["ds"].dt.date))
+            existing = _frame(conn, sa.select(*(table.c[c] for c in columns)).where(table.c.ds.in_(days)), columns)
+        ours = frame.assign(_key=_canonical(frame, key, table), _row=_canonical(frame, columns, table))
+        theirs = existing.assign(_key=_canonical(existing, key, table), _row=_canonical(existing, columns, table))
+        theirs = theirs[theirs["_key"].isin(set(ours["_key"]))]
+        unchanged = ours["_row"].isin(set(theirs["_row"])) & ~ours["_key"].isin(
+            set(theirs.loc[~theirs["_row"].isin(set(ours["_row"])), "_key"]))
+        present_keys = set(theirs["_key"])
+        changed = ~unchanged & ours["_key"].isin(present_keys)
+        stale = ours.loc[changed, key]
+        if len(stale):
+            if len(key) == 1:
+                conn.execute(keys.delete())
+                bulk_insert(conn, keys, pd.DataFrame({"k": pd.unique(stale[key[0]].astype(object))}))
+                conn.execute(table.delete().where(table.c[key[0]].in_(sa.select(keys.c.k))))
+            else:
+                statement = table.delete().where(*(table.c[k] == sa.bindparam(f"k_{k}") for k in key))
+                conn.execute(statement, [{f"k_{k}": (v.date() if k == "ds" else v) for k, v in zip(key, row)}
+                                         for row in stale.itertuples(index=False)])
+        if len(key) == 1:
+            keys.drop(conn)
+        fresh = frame[~unchanged.to_numpy()]
+        if len(fresh):
+            bulk_insert(conn, table, fresh)
+    return WriteResult(new=int((~unchanged & ~changed).sum()), changed=int(changed.sum()),
+                       unchanged=int(unchanged.sum()))
 
 
-def _delete_by_key(conn: sa.engine.Connection, table: sa.Table, column: str, values: pd.Series) -> int:
-    """Delete the rows whose ``column`` is one of ``values``: the keys go into a temporary table
-    first, so the delete is one pass over the raw table whatever the number of keys."""
+def _frame(conn: sa.engine.Connection, query: sa.Select, columns: list[str]) -> pd.DataFrame:
+    rows = conn.execute(query).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns) if rows else \
+        pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+def _keys_table(conn: sa.engine.Connection, values: pd.Series) -> sa.Table:
+    """A temporary table of the import's keys (dropped by the caller; a rollback drops it too), so
+    reading and deleting by key is one pass over the raw table whatever the number of keys."""
     keys = sa.Table(_KEYS_TABLE, sa.MetaData(), sa.Column("k", sa.String(255), primary_key=True),
                     prefixes=["TEMPORARY"])
     keys.drop(conn, checkfirst=True)
     keys.create(conn)
-    try:
-        bulk_insert(conn, keys, pd.DataFrame({"k": pd.unique(values.astype(object))}))
-        result = conn.execute(table.delete().where(table.c[column].in_(sa.select(keys.c.k))))
-        return result.rowcount
-    finally:
-        keys.drop(conn)
+    bulk_insert(conn, keys, pd.DataFrame({"k": pd.unique(values.astype(object))}))
+    return keys

@@ -3,10 +3,10 @@ data was dropped or hashed (by header, never a value), duplicates, and the probl
 
 from __future__ import annotations
 
-from opscadence.imports.importer import MAX_LISTED, ImportPlan
+from opscadence.imports.importer import MAX_LISTED, ImportPlan, WriteResult
 
 
-def summary_lines(plan: ImportPlan, *, dry_run: bool, replaced: int | None = None) -> list[str]:
+def summary_lines(plan: ImportPlan, *, dry_run: bool, written: WriteResult | None = None) -> list[str]:
     table = f"raw_{plan.table}"
     lines: list[str] = []
     rows = len(plan.frame)
@@ -14,8 +14,9 @@ def summary_lines(plan: ImportPlan, *, dry_run: bool, replaced: int | None = Non
         lines.append(f"dry run: nothing written. {table} would get {rows:,} rows from {len(plan.files)} file(s)"
                      if plan.ok else f"dry run: {plan.problem_count} problem(s); nothing would be imported")
     else:
-        lines.append(f"imported {rows:,} rows into {table} from {len(plan.files)} file(s) in one transaction"
-                     + (f"; {replaced:,} rows with the same key were replaced" if replaced else ""))
+        counts = "" if written is None else (f": {written.new:,} new, {written.changed:,} changed (replacing the row "
+                                             f"with their key), {written.unchanged:,} already there unchanged")
+        lines.append(f"imported {rows:,} rows into {table} from {len(plan.files)} file(s) in one transaction{counts}")
     for report in plan.files:
         notes = f" ({'; '.join(report.notes)})" if report.notes else ""
         lines.append(f"  {report.label}: {report.rows:,} rows{notes}")

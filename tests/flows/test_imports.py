@@ -78,7 +78,7 @@ def test_a_gbk_export_imports_and_its_day_is_computed_from_it(import_env, capsys
 
     assert main(["import", "orders", str(export)]) == 0
     out = capsys.readouterr().out
-    assert "imported 7 rows into raw_orders from 1 file(s) in one transaction" in out
+    assert "imported 7 rows into raw_orders from 1 file(s) in one transaction: 7 new, 0 changed" in out
     assert "personal data hashed (keyed hash): 买家昵称 → user_id" in out
     assert "personal data dropped (not read): 收货人, 手机号" in out
     assert "duplicates ignored: 1 row(s) identical to an earlier one" in out
@@ -99,7 +99,7 @@ def test_a_gbk_export_imports_and_its_day_is_computed_from_it(import_env, capsys
 
     # the same file again: nothing added, the day's inputs unchanged, so the backfill skips it
     assert main(["import", "orders", str(export)]) == 0
-    assert "7 rows with the same key were replaced" in capsys.readouterr().out
+    assert "0 new, 0 changed (replacing the row with their key), 7 already there unchanged" in capsys.readouterr().out
     assert _orders(engine) == stored
     assert "0 done, 1 skipped, 0 failed" in _backfill(capsys)
 
@@ -116,7 +116,7 @@ def test_a_gbk_export_imports_and_its_day_is_computed_from_it(import_env, capsys
     fixed = folder / "fixed.csv"
     fixed.write_bytes(EXPORT.replace("500,交易关闭", "500,交易成功").encode("gbk"))  # T4 was paid after all
     assert main(["import", "orders", str(fixed)]) == 0
-    capsys.readouterr()
+    assert ": 0 new, 1 changed" in capsys.readouterr().out
     out = _backfill(capsys)
     assert "1 done, 0 skipped, 0 failed" in out and "1 recomputed: inputs changed" in out
     kpis = _kpis(engine, DAY)

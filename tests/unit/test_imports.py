@@ -419,17 +419,32 @@ def test_no_personal_value_in_the_commands_output(tmp_path, monkeypatch, capsys)
 
 
 def test_one_transaction_replacing_by_key_and_a_reimport_adds_nothing(engine, tmp_path):
+    from opscadence.imports import WriteResult
+
     f = write(tmp_path / "o.csv", ORDERS_ZH)
-    assert write_import(engine, plan("orders", f)) == 0
+    assert write_import(engine, plan("orders", f)) == WriteResult(new=3, changed=0, unchanged=0)
     first = rows(engine, "orders")
     assert len(first) == 3
-    assert write_import(engine, plan("orders", f)) == 3  # the same three keys replaced
+    assert write_import(engine, plan("orders", f)) == WriteResult(new=0, changed=0, unchanged=3)
     assert rows(engine, "orders") == first
-    # T1003 corrected and moved to the 5th: its row on the 4th is gone, not doubled
-    moved = write(tmp_path / "o2.csv", ORDERS_ZH.splitlines()[0] + "\nT1003,U1,2026-11-05 09:00,90,交易成功\n")
-    assert write_import(engine, plan("orders", moved)) == 1
+    # T1003 corrected and moved to the 5th: its row on the 4th is gone, not doubled; T1004 is new
+    moved = write(tmp_path / "o2.csv", ORDERS_ZH.splitlines()[0] + "\nT1003,U1,2026-11-05 09:00,90,交易成功,淘宝\n"
+                  "T1004,U3,2026-11-05 10:00,5,交易成功,淘宝\nT1001,U1,2026-11-03 14:05:00,1299,已付款,淘宝\n")
+    assert write_import(engine, plan("orders", moved)) == WriteResult(new=1, changed=1, unchanged=1)
     now = {r["order_id"]: r for r in rows(engine, "orders")}
-    assert len(now) == 3 and now["T1003"]["ds"] == date(2026, 11, 5) and float(now["T1003"]["amount"]) == 90.0
+    assert len(now) == 4 and now["T1003"]["ds"] == date(2026, 11, 5) and float(now["T1003"]["amount"]) == 90.0
+
+
+def test_a_key_stored_twice_is_replaced_by_the_imported_row(engine, tmp_path):
+    # an earlier load left two rows for T1001 (one as the file has it): both go, the file's row stays once
+    with engine.begin() as conn:
+        for amount in (1299, 1):
+            conn.execute(warehouse.raw_orders.insert().values(
+                ds=date(2026, 11, 3), order_id="T1001", user_id="U1", order_at=datetime(2026, 11, 3, 14, 5),
+                amount=amount, status="paid", channel="淘宝"))
+    result = write_import(engine, plan("orders", write(tmp_path / "o.csv", ORDERS_ZH)))
+    assert (result.changed, result.new) == (1, 2)
+    assert [float(r["amount"]) for r in rows(engine, "orders") if r["order_id"] == "T1001"] == [1299.0]
 
 
 def test_a_set_with_one_bad_file_writes_nothing(tmp_path, monkeypatch, capsys):
@@ -466,10 +481,11 @@ def test_ad_spend_is_keyed_by_day_channel_and_campaign(engine, tmp_path):
     f = write(tmp_path / "spend.csv", text, "gbk")
     p = plan("ad_spend", f)
     assert p.ok, messages(p)
-    write_import(engine, p)
-    assert write_import(engine, plan("ad_spend", f)) == 2
+    assert write_import(engine, p).new == 2
+    again = write_import(engine, plan("ad_spend", write(tmp_path / "s2.csv", text.replace(",200\n", ",250\n"), "gbk")))
+    assert (again.new, again.changed, again.unchanged) == (0, 1, 1)
     got = [(r["ds"], r["campaign"], r["impressions"], r["clicks"], float(r["cost"])) for r in rows(engine, "ad_spend")]
-    assert sorted(got) == [(date(2026, 11, 3), "双11预热", 12000, 300, 1500.5), (date(2026, 11, 3), "日常", 5000, 100, 200.0)]
+    assert sorted(got) == [(date(2026, 11, 3), "双11预热", 12000, 300, 1500.5), (date(2026, 11, 3), "日常", 5000, 100, 250.0)]
 
 
 def test_events_and_users_import(engine, tmp_path):
