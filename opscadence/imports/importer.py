@@ -357,24 +357,22 @@ class WriteResult:
     unchanged: int  # rows already there as they are: left alone
 
 
-def _canonical(frame: pd.DataFrame, columns: Sequence[str], table: sa.Table) -> pd.Series:
-    """One comparable text per row (the same whether it comes from the file or the warehouse)."""
-    parts = []
+def _row_hashes(frame: pd.DataFrame, columns: Sequence[str], table: sa.Table) -> pd.Series:
+    """A 64-bit hash per row of ``columns``, the same whether the row comes from the file or from the
+    warehouse as text (times compared to the microsecond, numbers to 6 decimals)."""
+    normal = {}
     for name in columns:
         kind = "date" if name == "ds" else column_kind(table.c[name])
         values = frame[name]
         if kind in ("datetime", "date"):
-            stamps = pd.to_datetime(values.astype(object).where(values.notna(), None))
-            text = stamps.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+            stamps = pd.to_datetime(values.astype(object).where(values.notna(), None), format="ISO8601") \
+                if not pd.api.types.is_datetime64_dtype(values.dtype) else values
+            normal[name] = stamps.astype("datetime64[us]").to_numpy().astype("int64")
         elif kind in ("number", "integer"):
-            text = pd.to_numeric(values.astype(object).where(values.notna(), None)).astype("float64").round(6).map(repr)
+            normal[name] = pd.to_numeric(values.astype(object).where(values.notna(), None)).astype("float64").round(6)
         else:
-            text = values.astype(object).where(values.notna(), None).map(str, na_action="ignore")
-        parts.append(text.fillna("\x00").astype(str).to_numpy())
-    joined = parts[0].astype(object)
-    for part in parts[1:]:
-        joined = joined + "\x1f" + part.astype(object)
-    return pd.Series(joined, index=frame.index)
+            normal[name] = values.astype(object).where(values.notna(), "\x00")
+    return pd.util.hash_pandas_object(pd.DataFrame(normal, index=frame.index), index=False)
 
 
 def write_import(engine: Engine, plan: ImportPlan) -> WriteResult:
@@ -388,22 +386,29 @@ def write_import(engine: Engine, plan: ImportPlan) -> WriteResult:
     key = list(NATURAL_KEYS[plan.table])
     frame = _db_ready(plan.frame)
     columns = list(frame.columns)
+    # the warehouse's rows read as text (no per-value conversion in Python), parsed in bulk
+    as_text = [sa.cast(table.c[c], sa.String).label(c) if column_kind(table.c[c]) != "text" else table.c[c]
+               for c in columns]
     with engine.begin() as conn:
         if len(key) == 1:
             keys = _keys_table(conn, frame[key[0]])
-            existing = _frame(conn, sa.select(*(table.c[c] for c in columns)).where(
-                table.c[key[0]].in_(sa.select(keys.c.k))), columns)
+            existing = _frame(conn, sa.select(*as_text).where(table.c[key[0]].in_(sa.select(keys.c.k))), columns)
         else:  # ad spend: a few rows per day, read by day
             days = sorted(set(frame["ds"].dt.date))
-            existing = _frame(conn, sa.select(*(table.c[c] for c in columns)).where(table.c.ds.in_(days)), columns)
-        ours = frame.assign(_key=_canonical(frame, key, table), _row=_canonical(frame, columns, table))
-        theirs = existing.assign(_key=_canonical(existing, key, table), _row=_canonical(existing, columns, table))
-        theirs = theirs[theirs["_key"].isin(set(ours["_key"]))]
-        unchanged = ours["_row"].isin(set(theirs["_row"])) & ~ours["_key"].isin(
-            set(theirs.loc[~theirs["_row"].isin(set(ours["_row"])), "_key"]))
-        present_keys = set(theirs["_key"])
-        changed = ~unchanged & ours["_key"].isin(present_keys)
-        stale = ours.loc[changed, key]
+            existing = _frame(conn, sa.select(*as_text).where(table.c.ds.in_(days)), columns)
+        if existing.empty:
+            unchanged = changed = pd.Series(False, index=frame.index)
+        else:
+            ours_key, theirs_key = _row_hashes(frame, key, table), _row_hashes(existing, key, table)
+            ours_row, theirs_row = _row_hashes(frame, columns, table), _row_hashes(existing, columns, table)
+            mine = set(ours_key)
+            relevant = theirs_key.isin(mine)
+            theirs_rows = set(theirs_row[relevant])
+            # a key also stored with other content (an earlier load's duplicate) is not unchanged
+            differing = set(theirs_key[relevant & ~theirs_row.isin(set(ours_row))])
+            unchanged = ours_row.isin(theirs_rows) & ~ours_key.isin(differing)
+            changed = ~unchanged & ours_key.isin(set(theirs_key[relevant]))
+        stale = frame.loc[changed.to_numpy(), key]
         if len(stale):
             if len(key) == 1:
                 conn.execute(keys.delete())
