@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-_CURRENCY = re.compile(r"[¥￥$＄€£]|元|人民币|RMB|CNY|USD", re.IGNORECASE)
 _CURRENCY_OR_SPACE = re.compile(r"[¥￥$＄€£\s]|元|人民币|RMB|CNY|USD", re.IGNORECASE)
 _PLAIN = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _NUMBER = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
