@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Sequence
 
 from opscadence.core.config import ConfigError, load_config
-from opscadence.core.errors import EXIT_FAILED, EXIT_USAGE, UserError
+from opscadence.core.errors import EXIT_DELIVERY, EXIT_FAILED, EXIT_USAGE, UserError
 from opscadence.metrics.catalog import VERTICALS
 
 DEBUG_ENV = "OPSCADENCE_DEBUG"
@@ -292,6 +292,7 @@ def _cmd_alerts(args: argparse.Namespace) -> int:
 
 def _cmd_detect(args: argparse.Namespace) -> int:
     from opscadence.adhoc import output_path
+    from opscadence.core.csvsafe import safe_frame
     from opscadence.detection.anomalies import calendars, policies
     from opscadence.detection.detector import detect_long, read_series_csv
 
@@ -303,10 +304,40 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     columns = ["ds", "metric", "value", "expected", "lower", "upper", "is_anomaly", "direction", "score"]
     result = result[columns]
     if args.out:
-        result.to_csv(args.out, index=False)
+        safe_frame(result).to_csv(args.out, index=False)
         print(f"{int(result['is_anomaly'].sum())} anomalies in {len(result)} rows -> {args.out}", file=sys.stderr)
     else:
-        result.to_csv(sys.stdout, index=False)
+        safe_frame(result).to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from opscadence import warehouse
+    from opscadence.core.privacy import pseudonym_key
+    from opscadence.imports import IMPORT_TABLES, load_aliases, plan_import, write_import
+    from opscadence.imports.summary import summary_lines
+
+    cfg = load_config()
+    table = IMPORT_TABLES[args.table]
+    aliases = load_aliases(args.mapping)
+    # A dry run shows no hashed value, so it hashes with a throwaway key and creates no key file.
+    key = None if args.dry_run else (lambda: pseudonym_key(cfg.home))
+    plan = plan_import(table, args.files, aliases=aliases, timezone=cfg.timezone, pseudonym_key=key,
+                       sheet=args.sheet)
+    if args.dry_run:
+        for line in summary_lines(plan, dry_run=True):
+            print(line)
+        return 0 if plan.ok else EXIT_USAGE
+    if not plan.ok:  # one line; --dry-run lists the problems
+        raise UserError(plan.first_problem())
+    engine = warehouse.create_engine(cfg.resolved_warehouse_url)
+    try:
+        warehouse.init_schema(engine)
+        written = write_import(engine, plan)
+    finally:
+        engine.dispose()
+    for line in summary_lines(plan, dry_run=False, written=written):
+        print(line)
     return 0
 
 
@@ -421,6 +452,21 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("--input", type=Path, required=True)
     detect.add_argument("--out", type=Path, default=None, help="output CSV (default: standard output)")
     detect.set_defaults(func=_cmd_detect)
+
+    from opscadence.imports import IMPORT_TABLES
+
+    imports = sub.add_parser("import", help="import a shop's CSV or .xlsx exports (Chinese or English headers) "
+                                            "into a raw table, all files in one transaction")
+    imports.add_argument("table", choices=list(IMPORT_TABLES))
+    imports.add_argument("files", type=Path, nargs="+", metavar="FILE", help=".csv (UTF-8, GBK/GB18030; comma or tab) "
+                         "or .xlsx")
+    imports.add_argument("--mapping", type=Path, default=None, metavar="FILE",
+                         help="a YAML file of more header and value aliases (format: opscadence/imports/aliases.yaml)")
+    imports.add_argument("--sheet", default=None, metavar="NAME|INDEX",
+                         help=".xlsx: the sheet to read, by name or number (1 = first)")
+    imports.add_argument("--dry-run", action="store_true",
+                         help="read and check everything, print what would be imported, write nothing")
+    imports.set_defaults(func=_cmd_import)
 
     from opscadence.adhoc import register_all
 

@@ -24,6 +24,7 @@ import pandas as pd
 from opscadence.adhoc import output_path
 from opscadence.analytics.weekly.attribution import EmptyChannel, attribute_paths, split_paths
 from opscadence.core.csvinput import Column, CsvInputError, read_csv_table
+from opscadence.core.csvsafe import safe_frame
 from opscadence.core.errors import UserError
 
 SEPARATOR = ">"
@@ -87,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
     paths, has_value = read_paths(args.journeys)
     result = attribution_table(paths, models, has_value=has_value)
     if args.out:
-        result.to_csv(args.out, index=False)
+        safe_frame(result).to_csv(args.out, index=False)
         print(f"{len(paths.labels)} channels × {len(models)} model(s) from {paths.count} paths -> {args.out}",
               file=sys.stderr)
     else:
-        result.to_csv(sys.stdout, index=False)
+        safe_frame(result).to_csv(sys.stdout, index=False)
     return 0

@@ -20,6 +20,7 @@ import pandas as pd
 
 from opscadence.adhoc import output_path
 from opscadence.core.csvinput import Column, CsvInputError, duplicated_key, read_csv_table
+from opscadence.core.csvsafe import safe_frame
 
 ORDER_STATUSES = ("created", "paid", "cancelled", "refunded")  # raw_orders.status
 _HEADER = "order_id,customer_id,order_time,amount[,status]"
@@ -68,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{len(table)} customers as of {args.as_of} from {len(orders)} orders{note} -> {args.out} (0600)",
               file=sys.stderr)
     else:
-        table.to_csv(sys.stdout, index=False)
+        safe_frame(table).to_csv(sys.stdout, index=False)
         if later:
             print(f"{later} orders dated after {args.as_of} left out", file=sys.stderr)
     return 0

@@ -240,18 +240,24 @@ PSEUDONYM_KEY_FILE = "pseudonym.key"  # in OPSCADENCE_HOME, 0600, 32 random byte
 _MIN_ENV_KEY = 16
 
 
-def pseudonym(customer_id: object, key: bytes) -> str:
+def pseudonym(customer_id: object, key: bytes, *, length: int = 6) -> str:
     """``"C-XXXXXX"``: the customer's stand-in in Slack and reports, the same for the same id and
     key every week, so a team can say "C-7KQ2ZD again" without seeing who it is.
 
     HMAC-SHA256 of the id (as text) under ``key``, its first 30 bits in base32 (A–Z, 2–7): without
     the key nobody can go from an id to its pseudonym or back. 2^30 values: among 1,000 customers
     the chance that two share one is about 0.05% (n²/2^31); the export keeps the real ids.
+
+    ``length`` base32 characters of the digest (5 bits each, at most 52): an id stored in place
+    of personal data (``opscadence import`` hashes a nickname into ``user_id``) uses 16, 80 bits,
+    so that a million customers share none (n²/2^81 ≈ 4·10^-13).
     """
     if not key:
         raise ValueError("the pseudonym key is empty")
+    if not 1 <= length <= 52:
+        raise ValueError(f"length must be 1..52, got {length}")
     digest = hmac.new(key, str(customer_id).encode("utf-8"), hashlib.sha256).digest()
-    return "C-" + base64.b32encode(digest)[:6].decode("ascii")
+    return "C-" + base64.b32encode(digest)[:length].decode("ascii")
 
 
 def pseudonym_key(home: Path, environ: Mapping[str, str] | None = None) -> bytes:

@@ -74,6 +74,8 @@ def _column_values(series: pd.Series, column: sa.Column, dialect: sa.engine.Dial
     # object / extension dtypes: per value, with the dialect's bind processor for typed columns
     values = series.astype(object).tolist()
     processor = column.type.dialect_impl(dialect).bind_processor(dialect) if sqlite else None
+    if processor is None and pd.api.types.infer_dtype(series, skipna=False) == "string":
+        return values  # text without a missing value: nothing to convert
     cache: dict[Any, Any] = {}
     out_list = []
     for v in values:

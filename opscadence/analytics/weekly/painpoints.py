@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy.engine import Connection, Engine
 
 from opscadence.analytics.weekly.sections import NextAction, WeeklyContext, WeeklySection
+from opscadence.core.csvsafe import safe_frame
 from opscadence.core.periods import Period
 from opscadence.core.privacy import escape_mrkdwn, mask_pii, pseudonym, pseudonym_key, truncate, write_private_file
 from opscadence.core.sqlfiles import read_sql_frame
@@ -472,7 +473,7 @@ def export_unhappy(customers: pd.DataFrame, exports_dir: Path, period: Period) -
     """Write the unhappy customers with their real ids to
     ``<exports_dir>/unhappy-customers-<week>.csv``, readable by its owner only (0600)."""
     buffer = io.StringIO()
-    customers.to_csv(buffer, index=False, date_format="%Y-%m-%d %H:%M:%S")
+    safe_frame(customers).to_csv(buffer, index=False, date_format="%Y-%m-%d %H:%M:%S")
     return write_private_file(Path(exports_dir) / export_name(period), buffer.getvalue().encode("utf-8"))
 
 

@@ -47,6 +47,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sqlalchemy.engine import Connection
 
 from opscadence.analytics.weekly.sections import NextAction, WeeklyContext, WeeklySection
+from opscadence.core.csvsafe import safe_frame
 from opscadence.core.privacy import pseudonym, pseudonym_key, write_private_file
 from opscadence.core.sqlfiles import read_sql_frame, sql_text
 from opscadence.reporting.i18n import data_text, format_value
@@ -401,7 +402,7 @@ def pseudonyms(customer_ids: Any, key: bytes) -> list[str]:
 def write_private_csv(frame: pd.DataFrame, path: Path, *, encoding: str = "utf-8") -> Path:
     """Write ``frame`` as CSV to ``path``, owner-only (0600), replaced atomically
     (:func:`opscadence.core.privacy.write_private_file`)."""
-    return write_private_file(Path(path), frame.to_csv(index=False).encode(encoding))
+    return write_private_file(Path(path), safe_frame(frame).to_csv(index=False).encode(encoding))
 
 
 # ---------------------------------------------------------------------------
