@@ -11,6 +11,7 @@ Secrets never live here (a file holding one is refused): the Slack bot token com
 from __future__ import annotations
 
 import os
+import re
 from datetime import date as date_type
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -280,15 +281,23 @@ class SourceConfig(_Strict):
 
     ``warehouse``: raw tables already landed in the warehouse (the demo writes them).
     ``csv``: a directory of shop exports laid out as ``<path>/<YYYY-MM-DD>/<table>.csv``.
+    ``sql``: another database (your own BI warehouse) at ``url``, read through one query file per
+    raw table (``queries``; see :class:`opscadence.sources.sql_query.SqlQuerySource`). Its
+    tables are the keys of ``queries``. The URL's password is never written in the file: it is a
+    ``${NAME}`` reference, read from the environment variable ``NAME`` when connecting.
     ``tables``: the raw tables this source provides (default: all of them). A shop without
     an events export lists the others; KPIs that need a table no source owns are reported as
     unavailable, never computed as zeros.
     """
 
-    kind: Literal["warehouse", "csv"] = "warehouse"
+    kind: Literal["warehouse", "csv", "sql"] = "warehouse"
     path: Path | None = None
     encoding: str = "auto"
     tables: list[RawTable] | None = None
+    # sql: may hold a ${NAME} password reference; never in repr (Prefect, logs)
+    url: str | None = Field(None, repr=False)
+    # sql: raw table -> query file (.sql); a relative path is taken from the config file's folder
+    queries: dict[RawTable, Path] | None = None
 
     @model_validator(mode="after")
     def _csv_needs_path(self) -> "SourceConfig":
@@ -296,10 +305,51 @@ class SourceConfig(_Strict):
             raise ValueError("source.path is required when source.kind is 'csv'")
         if self.tables is not None and not self.tables:
             raise ValueError("tables: list at least one raw table, or leave the key out for all of them")
+        if self.kind == "sql":
+            if not self.url:
+                raise ValueError("url: required when kind is 'sql' (a SQLAlchemy URL, e.g. "
+                                 "postgresql+psycopg://bi:${BI_PASSWORD}@bi-host/dw)")
+            problem = sql_url_problem(self.url)
+            if problem:
+                raise ValueError(f"url: {problem}")
+            if not self.queries:
+                raise ValueError("queries: required when kind is 'sql' (raw table -> query file, "
+                                 "e.g. {orders: bi/orders.sql})")
+            if self.tables is not None:
+                raise ValueError("tables: not used when kind is 'sql'; its tables are the keys of queries")
+            for table, file in self.queries.items():
+                if file.suffix.lower() != ".sql":
+                    raise ValueError(f"queries.{table}: {file} is not a .sql file")
+        else:
+            for key in ("url", "queries"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key}: only used when kind is 'sql'")
         return self
 
     def owned_tables(self) -> tuple[str, ...]:
+        if self.kind == "sql" and self.queries:
+            return tuple(t for t in get_args(RawTable) if t in self.queries)
         return tuple(self.tables) if self.tables is not None else get_args(RawTable)
+
+
+# A password written as a reference to an environment variable: ${NAME}
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def sql_url_problem(url: str) -> str | None:
+    """Why a SQL source's URL cannot be used as written in the config, or None: it must parse as
+    a SQLAlchemy URL, and a password must be a ``${NAME}`` reference (never a literal)."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except Exception:  # the URL is not shown: its password cannot be found in it
+        return "not a database URL (dialect+driver://user@host/db); not shown, as it may hold a password"
+    password = parsed.password
+    if password is not None and not ENV_REFERENCE.fullmatch(str(password)):
+        return (f"{parsed.render_as_string(hide_password=True)} holds a password; write it as a reference "
+                "to an environment variable, e.g. bi:${BI_PASSWORD}@host, and set that variable")
+    return None
 
 
 def user_data_dir() -> Path:
@@ -504,6 +554,7 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         _reject_secrets(file, data)
         if isinstance(data.get("home"), str) and not Path(data["home"]).expanduser().is_absolute():
             data["home"] = str(file.resolve().parent / data["home"])  # the file's folder, not the working directory
+        _queries_from_file_folder(file, data)
     elif path is not None or "OPSCADENCE_CONFIG" in environ:
         raise ConfigError(f"configuration file not found: {file}")
     overrides = _env_overrides(environ)
@@ -516,6 +567,18 @@ def load_config(path: str | Path | None = None, environ: dict[str, str] | None =
         return Config.model_validate(merged)
     except ValidationError as err:
         raise ConfigError(_format_error(source, err)) from None
+
+
+def _queries_from_file_folder(file: Path, data: dict[str, Any]) -> None:
+    """Relative query files of SQL sources are taken from the config file's folder."""
+    listed = [data.get("source")] + (data.get("sources") if isinstance(data.get("sources"), list) else [])
+    for one in listed:
+        if isinstance(one, dict) and isinstance(one.get("queries"), dict):
+            one["queries"] = {
+                table: str(file.resolve().parent / q) if isinstance(q, str) and not Path(q).expanduser().is_absolute()
+                else q
+                for table, q in one["queries"].items()
+            }
 
 
 _SECRET_WORDS = ("token", "secret", "password", "api_key", "apikey")

@@ -1,7 +1,7 @@
-"""Where raw partitions come from: the warehouse's raw tables or shop exports (CSV).
+"""Where raw partitions come from: the warehouse's raw tables, shop exports (CSV) or another database (SQL).
 
 The modules: :mod:`protocol` (what a source offers), :mod:`columns` (typing), :mod:`warehouse`,
-:mod:`csv_exports`, :mod:`landing` (writing a validated batch). The names below are the package's
+:mod:`csv_exports`, :mod:`sql_query`, :mod:`landing` (writing a validated batch). The names below are the package's
 public face.
 """
 
@@ -9,7 +9,8 @@ from opscadence.sources.columns import coerce_types, column_kind
 from opscadence.sources.csv_exports import CsvExportSource
 from opscadence.sources.landing import load_partition
 from opscadence.sources.protocol import PartitionSource, SourceError, make_source
+from opscadence.sources.sql_query import SqlQuerySource
 from opscadence.sources.warehouse import WarehouseSource
 
-__all__ = ["CsvExportSource", "PartitionSource", "SourceError", "WarehouseSource", "coerce_types", "column_kind",
+__all__ = ["CsvExportSource", "PartitionSource", "SourceError", "SqlQuerySource", "WarehouseSource", "coerce_types", "column_kind",
            "load_partition", "make_source"]

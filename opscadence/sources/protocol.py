@@ -75,6 +75,7 @@ def make_source(config: SourceConfig | Sequence[SourceConfig], engine: Engine, *
     that several of them (``Config.source_list``, each owning some tables) make together."""
     from opscadence.sources.composite import CompositeSource
     from opscadence.sources.csv_exports import CsvExportSource
+    from opscadence.sources.sql_query import SqlQuerySource
     from opscadence.sources.warehouse import WarehouseSource
 
     if isinstance(config, Sequence):
@@ -83,5 +84,8 @@ def make_source(config: SourceConfig | Sequence[SourceConfig], engine: Engine, *
     if config.kind == "csv":
         assert config.path is not None  # enforced by SourceConfig
         return CsvExportSource(config.path, config.encoding, timezone=timezone, tables=config.tables)
+    if config.kind == "sql":
+        assert config.url is not None and config.queries is not None  # enforced by SourceConfig
+        return SqlQuerySource(config.url, config.queries, timezone=timezone)
     return WarehouseSource(engine, tables=config.tables)
 
