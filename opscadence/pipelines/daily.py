@@ -105,7 +105,8 @@ def validate_days(engine: Engine, source: PartitionSource, days: list[date],
     Partitions already in the warehouse are read with one query per table (only the columns
     the checks need) and validated with one GX run per table (:func:`validate_range`: each
     day's report is the one a day alone gets; on PostgreSQL worded as its in-SQL validation
-    words it). CSV exports and a range that cannot be read in one go are validated day by day.
+    words it); a source that lands (a SQL source's range read) lands each day that passed. CSV
+    exports and a range that cannot be read in one go are validated day by day.
     """
     days = sorted(days)
     if not days:
@@ -132,9 +133,16 @@ def validate_days(engine: Engine, source: PartitionSource, days: list[date],
         return reports
     for ds in days:
         with lock(ds) if lock else nullcontext():
+            if source.lands and reports[ds].passed:  # read from files or another database: land the day
+                source.land(engine, ds, {t: _day_rows(f, ds) for t, f in frames.items()})
             with engine.begin() as conn:
                 store_report(conn, reports[ds])
     return reports
+
+
+def _day_rows(frame: pd.DataFrame, ds: date) -> pd.DataFrame:
+    """The rows of a range read whose ``ds`` (a date, or ISO text on SQLite) is ``ds``."""
+    return frame[frame["ds"].astype(str).str[:10] == ds.isoformat()]
 
 
 def _check_presence(report: ValidationReport, source: PartitionSource, counts: dict[str, int]) -> None:
