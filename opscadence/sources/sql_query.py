@@ -36,12 +36,20 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from opscadence.core.errors import UserError
 from opscadence.core.privacy import mask_secrets
 from opscadence.sources.columns import coerce_types, preview_value
 from opscadence.sources.landing import load_partition
 from opscadence.sources.protocol import SourceError
 from opscadence.warehouse import RAW_TABLES
 from opscadence.warehouse.schema import PARTITION_TIME_COLUMN
+
+class SqlSourceError(SourceError, UserError):
+    """The SQL source cannot be read: no connection, a URL's variable unset, a query file unreadable
+    or failing, a bad value or column. A day's read reports it as that day's failed validation;
+    anywhere else (looking whether a day exists) the command stops with this one line (exit code
+    2), as for an unreachable warehouse."""
+
 
 # The widest range asked for when looking whether the source holds anything at all.
 _EVER = (date(1900, 1, 1), date(9999, 12, 31))
@@ -83,13 +91,13 @@ class SqlQuerySource:
 
         missing = [name for name in ENV_REFERENCE.findall(self._url_text) if name not in self._environ]
         if missing:
-            raise SourceError(f"SQL source {self.location}: environment variable {', '.join(missing)} is not set "
-                              f"(the URL refers to it)", path=self.location, check="parse")
+            raise SqlSourceError(f"SQL source {self.location}: environment variable {', '.join(missing)} is not "
+                                       f"set (the URL refers to it)", path=self.location)
         resolved = ENV_REFERENCE.sub(lambda m: self._environ[m[1]], self._url_text)
         try:
             url = sa.engine.make_url(resolved)
         except Exception:
-            raise SourceError(f"SQL source {self.location}: not a database URL", path=self.location) from None
+            raise SqlSourceError(f"SQL source {self.location}: not a database URL", path=self.location) from None
         self._password = str(url.password) if url.password else None
         return url
 
@@ -99,8 +107,8 @@ class SqlQuerySource:
             try:
                 self._engine = sa.create_engine(url)
             except Exception as exc:  # a missing driver, a bad option: the message may quote the URL
-                raise SourceError(f"SQL source {self.location} cannot be used: {self._masked(exc)}",
-                                  path=self.location) from None
+                raise SqlSourceError(f"SQL source {self.location} cannot be used: {self._masked(exc)}",
+                                           path=self.location) from None
         return self._engine
 
     def _masked(self, exc: BaseException) -> str:
@@ -113,8 +121,8 @@ class SqlQuerySource:
         except SourceError:
             raise
         except Exception as exc:
-            raise SourceError(f"SQL source {self.location}: cannot connect: {self._masked(exc)}",
-                              path=self.location) from None
+            raise SqlSourceError(f"SQL source {self.location}: cannot connect: {self._masked(exc)}",
+                                       path=self.location) from None
 
     def statement(self, table: str) -> sa.TextClause:
         """The query file of ``table`` as a statement with bound ``:start`` and ``:end``."""
@@ -123,17 +131,17 @@ class SqlQuerySource:
             try:
                 text = file.read_text(encoding="utf-8")
             except OSError as exc:
-                raise SourceError(f"SQL source query {file} cannot be read: {exc.strerror or exc}",
+                raise SqlSourceError(f"SQL source query {file} cannot be read: {exc.strerror or exc}",
                                   path=str(file), check="file_missing") from None
             except UnicodeDecodeError:
-                raise SourceError(f"SQL source query {file} is not UTF-8 text", path=str(file)) from None
+                raise SqlSourceError(f"SQL source query {file} is not UTF-8 text", path=str(file)) from None
             # whole-line comments go (a header may mention :start); one trailing semicolon too
             text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
             text = text.strip().removesuffix(";").strip()
             statement = sa.text(text)
             needed = {"start", "end"} - set(statement._bindparams)
             if needed:
-                raise SourceError(
+                raise SqlSourceError(
                     f"SQL source query {file} does not use :{' and :'.join(sorted(needed))}; it must select the "
                     "rows of the days [:start, :end) (dates, shop-local)", path=str(file))
             self._statements[table] = statement.bindparams(sa.bindparam("start", type_=sa.Date),
@@ -163,7 +171,7 @@ class SqlQuerySource:
         try:
             return conn.execute(statement, {"start": start, "end": end})
         except Exception as exc:
-            raise SourceError(f"SQL source query {self.queries[table]} failed on {self.location}: "
+            raise SqlSourceError(f"SQL source query {self.queries[table]} failed on {self.location}: "
                               f"{self._masked(getattr(exc, 'orig', None) or exc)}",
                               path=str(self.queries[table])) from None
 
@@ -187,14 +195,14 @@ class SqlQuerySource:
         time_column = PARTITION_TIME_COLUMN[table]
         doubled = sorted({c for c in returned if returned.count(c) > 1})
         if doubled:
-            raise SourceError(f"SQL source query {file} returns column(s) {', '.join(doubled)} twice", path=str(file))
+            raise SqlSourceError(f"SQL source query {file} returns column(s) {', '.join(doubled)} twice", path=str(file))
         if time_column is not None and "ds" in returned:
-            raise SourceError(f"SQL source query {file} returns ds; leave it out: ds is the shop-local date of "
+            raise SqlSourceError(f"SQL source query {file} returns ds; leave it out: ds is the shop-local date of "
                               f"{time_column}, computed by the source", path=str(file), column="ds")
         required = [c.name for c in sa_table.columns if not c.nullable and (c.name != "ds" or time_column is None)]
         missing = [c for c in required if c not in returned]
         if missing:
-            raise SourceError(
+            raise SqlSourceError(
                 f"SQL source query {file} returns no column {', '.join(missing)} (required for raw table {table}); "
                 f"it returned: {', '.join(returned) or 'no columns'}", path=str(file), column=missing[0])
         known = [c.name for c in sa_table.columns]
@@ -211,7 +219,7 @@ class SqlQuerySource:
         frame = pd.DataFrame(data, index=index)
 
         def error(label: Any, column: str, value: Any, problem: str) -> SourceError:
-            return SourceError(f"SQL source query {file} row {label}, column {column}: {preview_value(value)} {problem}",
+            return SqlSourceError(f"SQL source query {file} row {label}, column {column}: {preview_value(value)} {problem}",
                                path=str(file), row=int(label), column=column)
 
         frame = coerce_types(frame, table, error=error, timezone=self.timezone)

@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from opscadence.core.config import ConfigError, SourceConfig, load_config
+from opscadence.core.errors import EXIT_USAGE, UserError
 from opscadence.sources import SourceError, SqlQuerySource, make_source
 from tests.conftest import POSTGRES_URL
 
@@ -189,6 +190,7 @@ def test_a_failed_connection_names_the_source_without_its_password(tmp_path, mon
         source.has_partition(DAY)
 
     message = str(caught.value)
+    assert isinstance(caught.value, UserError) and caught.value.exit_code == EXIT_USAGE  # one line, exit 2
     assert message.startswith("SQL source postgresql+psycopg://bi:***@127.0.0.1:1/dw: cannot connect: ")
     assert "hunter2" not in message and "\n" not in message
 
@@ -250,3 +252,17 @@ def test_source_config_sql_is_valid_with_an_env_reference():
     config = SourceConfig(kind="sql", url="mysql+pymysql://bi:${BI_PW}@h/dw", queries={"orders": "o.sql"})
     assert config.owned_tables() == ("orders",)
     assert os.environ.get("BI_PW") is None  # nothing read at load time
+
+
+def test_a_failing_or_missing_query_file_is_one_line_naming_it(bi):
+    url, folder = bi
+    failing = source_for(url, folder, "select order_no as order_id from dw_nothing where :start < :end")
+    with pytest.raises(SourceError) as caught:
+        failing.read_partition(DAY)
+    assert str(caught.value).startswith(f"SQL source query {folder / 'orders.sql'} failed on ")
+    assert "dw_nothing" in str(caught.value) and "\n" not in str(caught.value)
+    assert isinstance(caught.value, UserError)  # from has_partition too: the command stops with this line
+
+    missing = SqlQuerySource(url, {"orders": folder / "absent.sql"})
+    with pytest.raises(SourceError, match=r"^SQL source query .*absent.sql cannot be read: No such file"):
+        missing.has_partition(DAY)
