@@ -26,7 +26,7 @@ messages name the database by its URL without the password.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -195,7 +195,8 @@ class SqlQuerySource:
         time_column = PARTITION_TIME_COLUMN[table]
         doubled = sorted({c for c in returned if returned.count(c) > 1})
         if doubled:
-            raise SqlSourceError(f"SQL source query {file} returns column(s) {', '.join(doubled)} twice", path=str(file))
+            raise SqlSourceError(f"SQL source query {file} returns column(s) {', '.join(doubled)} twice",
+                                 path=str(file))
         if time_column is not None and "ds" in returned:
             raise SqlSourceError(f"SQL source query {file} returns ds; leave it out: ds is the shop-local date of "
                               f"{time_column}, computed by the source", path=str(file), column="ds")
@@ -219,8 +220,9 @@ class SqlQuerySource:
         frame = pd.DataFrame(data, index=index)
 
         def error(label: Any, column: str, value: Any, problem: str) -> SourceError:
-            return SqlSourceError(f"SQL source query {file} row {label}, column {column}: {preview_value(value)} {problem}",
-                               path=str(file), row=int(label), column=column)
+            return SqlSourceError(
+                f"SQL source query {file} row {label}, column {column}: {preview_value(value)} {problem}",
+                path=str(file), row=int(label), column=column)
 
         frame = coerce_types(frame, table, error=error, timezone=self.timezone)
         if time_column is not None:
