@@ -676,6 +676,10 @@ def main(argv: list[str] | None = None) -> dict:
             ("ablation: detector without calendar", lambda: run_detector(data, calendar=False)),
             ("ablation: detector without the ramp test",
              lambda: run_detector(data, config=DetectorConfig(ramp_sensitivity=None))),
+            ("ablation: detector without the return rule",
+             lambda: run_detector(data, config=DetectorConfig(return_z=None))),
+            ("ablation: relative errors, normal p-values",
+             lambda: run_detector(data, config=DetectorConfig(log_scale=False, t_pvalues=False))),
             ("ablation: detector without anomaly exclusion",
              lambda: run_detector(data, config=DetectorConfig(exclude_anomalies=False))),
             ("ablation: detector, rates without denominators", lambda: run_detector(data, rates=False)),
@@ -741,8 +745,10 @@ def _methods(data: list[Series]) -> list[tuple[str, Callable[[], pd.DataFrame]]]
         ("opscadence detector", lambda: run_detector(data)),
         ("Elementary-style z-score (14d, abs z > 3)", lambda: run_baseline(data, "zscore")),
         ("Chaos-Genius-style EWSTD (span 14, k=3)", lambda: run_baseline(data, "ewstd")),
-        # the detector before the ramp test (identical to main 84a1a59's), on the same labels
-        ("ablation: detector without the ramp test", lambda: run_detector(data, config=DetectorConfig(ramp_sensitivity=None))),
+        ("ablation: detector without the return rule",
+         lambda: run_detector(data, config=DetectorConfig(return_z=None))),
+        ("ablation: relative errors, normal p-values",
+         lambda: run_detector(data, config=DetectorConfig(log_scale=False, t_pvalues=False))),
     ]
 
 

@@ -748,7 +748,7 @@ def _returns(g: _Grid, st: _State, p: int, m: _Model, out_stat: np.ndarray, judg
     dip, n_dip = _nanmedian(vals)
     sig_d = sig * np.sqrt(1.0 + 1.5708 / np.maximum(n_dip, 1))
     chain = st.last_dip >= p - 2  # out of band since (flagged or returning): not back to normal in between (an echo is no return)
-    zone1 = ((dsign != 0) & chain & (mine.sum(1) >= 2) & np.isfinite(dip) & (dip > 0)
+    zone1 = (~np.full(g.S, g.rate) & (dsign != 0) & chain & (mine.sum(1) >= 2) & np.isfinite(dip) & (dip > 0)
              & np.isfinite(sig) & (-dsign * (x / dip - 1.0) >= cfg.return_z * sig_d)
              & (-dsign * (x / lev - 1.0) <= k * sig))
     # Seasonal move: the level of 7-9 weeks ago as home.
