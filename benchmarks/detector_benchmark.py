@@ -38,7 +38,14 @@ ops team wants the alert — a drop-only metric's rises are negatives):
   after it are ignored);
 * a 双11 that under-delivers by 35–60 % against its uplift (a real drop, although the
   value is above a normal day);
-* wrong-direction events (DAU bot spikes, bounce-rate dips, conversion jumps) — negatives.
+* wrong-direction events (DAU bot spikes, bounce-rate dips, conversion jumps) — negatives;
+* on the volume series (dau, orders, gmv, new_users), from a stream of their own so that the
+  other scenarios' labels are unchanged: holiday weeks (a slide over 2–4 days down 25–50 %,
+  5–9 days at the bottom, a recovery over 2–5 days; the bottom and the slide days 15 %+ down
+  are labeled drops, the recovery days and the 14 days after them are normal,
+  "holiday_return") and seasonal lows (15–30 % lower over 3–6 weeks, gradual down and back;
+  the low is ignored, "season_low" — a known season, not an incident, that no method is told
+  about; the return and the 14 days after it are normal, "season_return").
 
 No anomaly is injected in the first 6 weeks (every method needs history), but flags there
 count as false positives. Magnitudes are drawn independently of any detector; some are
@@ -157,8 +164,12 @@ def _calendar_uplift(kind: str, member_days: list[tuple[date, float]]) -> dict[d
     return out
 
 
-def make_series(i: int, rng: np.random.Generator, clean: bool = False) -> Series:
-    """Series i of a dataset; ``clean``: the same generator with no injected anomaly (for false pages)."""
+def make_series(i: int, rng: np.random.Generator, clean: bool = False,
+                season_rng: np.random.Generator | None = None) -> Series:
+    """Series i of a dataset; ``clean``: the same generator with no injected anomaly (for false pages).
+
+    ``season_rng`` draws the holiday weeks and seasonal lows (its own stream, so that every
+    other scenario's draws, and so its labels, are those of the generator without them)."""
     kind_t = TEMPLATES[i % len(TEMPLATES)]
     low_volume = kind_t.endswith("_low")
     kind = kind_t.removesuffix("_low")
@@ -209,9 +220,15 @@ def make_series(i: int, rng: np.random.Generator, clean: bool = False) -> Series
     tag = np.where(cal_day, "promo", "normal").astype(object)
     effect = np.zeros(DAYS)  # log multiplier on the level (volume) or on the rate's "badness"
     fail_mult = np.ones(DAYS)  # payment success: failure-rate multiplier
+    season_eff = np.zeros(DAYS)  # log multiplier of a seasonal low (kept out of the incidents' SNR)
 
     allowed = {"drop": policy.direction in ("drop", "both"), "rise": policy.direction in ("rise", "both")}
     bad = "rise" if policy.direction == "rise" else "drop"
+
+    # Days of the long scenarios (outages, declines, shifts, degradations, holiday weeks) and
+    # the warm-up: a seasonal low may hold point incidents, never another long scenario.
+    long_res = np.zeros(DAYS, bool)
+    long_res[:WARMUP] = True
 
     def free(a: int, b: int) -> bool:
         return 0 <= a and b <= DAYS and not reserved[a:b].any()
@@ -248,7 +265,7 @@ def make_series(i: int, rng: np.random.Generator, clean: bool = False) -> Series
                           else float(rng.uniform(0.2, 0.5)))
                     mark(s, s + n, bad, "outage")
                     tag[s + n:s + n + 14] = "recovery"
-                    reserved[s - 3:s + n + 15] = True
+                    reserved[s - 3:s + n + 15] = long_res[s - 3:s + n + 15] = True
                     break
         # Slow decline of 2–5 % a day until it is 30–45 % down, then a new level (labeled like
         # a gradual degradation).
@@ -267,7 +284,7 @@ def make_series(i: int, rng: np.random.Generator, clean: bool = False) -> Series
                     labels[s:s + n + 14] = -1
                     tag[s:s + n + 14] = "ignored"
                     mark(first, first + 3, bad, "slow_decline")
-                    reserved[s - 3:s + n + 15] = True
+                    reserved[s - 3:s + n + 15] = long_res[s - 3:s + n + 15] = True
                     break
         # Level shift or gradual degradation (at most one each).
         if rng.random() < 0.5 and kind != "payment_success_rate":
@@ -281,7 +298,7 @@ def make_series(i: int, rng: np.random.Generator, clean: bool = False) -> Series
                     if allowed[direction]:
                         labels[s + 3:s + 14] = -1
                         tag[s + 3:s + 14] = "ignored"
-                    reserved[s - 3:s + 15] = True
+                    reserved[s - 3:s + 15] = long_res[s - 3:s + 15] = True
                     break
         if rng.random() < 0.35 and kind not in ("payment_success_rate", "aov"):
             for _attempt in range(50):
@@ -298,7 +315,7 @@ def make_series(i: int, rng: np.random.Generator, clean: bool = False) -> Series
                     labels[s:s + n + 14] = -1
                     tag[s:s + n + 14] = "ignored"
                     mark(first, first + 3, bad, "gradual")
-                    reserved[s - 3:s + n + 15] = True
+                    reserved[s - 3:s + n + 15] = long_res[s - 3:s + n + 15] = True
                     break
         # Point incidents, half of them echoed 5–9 days later.
         wrong = [d for d in ("drop", "rise") if not allowed[d]]
@@ -332,6 +349,62 @@ def make_series(i: int, rng: np.random.Generator, clean: bool = False) -> Series
             effect[k] += np.log1p(-rng.uniform(0.35, 0.6))
             labels[k], label_dir[k], tag[k] = 1, "drop", "promo_underperf"
 
+    # Holiday weeks and seasonal lows on the volume series (a ride-count-like series with
+    # holidays: after the low, the return to normal is no "rise"). Drawn from their own
+    # stream, placed on days no other scenario uses.
+    if season_rng is not None and not clean and kind in ("dau", "orders", "gmv", "new_users"):
+        srng = season_rng
+        if srng.random() < 0.6:
+            # Holiday week: a slide over 2–4 days down 25–50 %, 5–9 days at the bottom, a
+            # recovery over 2–5 days. The bottom is the event (labeled drop); a slide day is
+            # labeled once it is 15 % down (ignored before); the recovery days back toward
+            # normal and the 14 days after them are normal ("holiday_return").
+            a, b, c = int(srng.integers(2, 5)), int(srng.integers(5, 10)), int(srng.integers(2, 6))
+            depth = float(srng.uniform(0.25, 0.5))
+            for _attempt in range(50):
+                s = int(srng.integers(WARMUP + 14, DAYS - (a + b + c) - 15))
+                n = a + b + c
+                if free(s - 3, s + n + 15):
+                    frac = np.concatenate([np.arange(1, a + 1) / a, np.ones(b), 1 - np.arange(1, c + 1) / (c + 1)])
+                    effect[s:s + n] += np.log1p(-depth) * frac
+                    dev = -np.expm1(np.log1p(-depth) * frac)
+                    for j in range(a):
+                        if dev[j] >= MEANINGFUL:
+                            mark(s + j, s + j + 1, "drop", "holiday")
+                        else:
+                            labels[s + j], tag[s + j] = -1, "ignored"
+                    mark(s + a, s + a + b, "drop", "holiday")
+                    tag[s + a + b:s + n + 14] = "holiday_return"
+                    reserved[s - 3:s + n + 15] = long_res[s - 3:s + n + 15] = True
+                    break
+        if srng.random() < 0.5:
+            # Seasonal low: a gradual slide to a 15–30 % lower level over 1–2 weeks, the low held,
+            # a gradual return over 1–2 weeks, 3–6 weeks in all (it may hold point incidents,
+            # which keep their labels). The low is a known business
+            # season, not an incident, but no method sees a season it was not told about: its
+            # days are ignored (flagging them or not is acceptable; counted as "season_low").
+            # The return and the 14 days after it are normal ("season_return").
+            total = int(srng.integers(21, 43))
+            down, up = int(srng.integers(7, min(15, total // 2 + 1))), int(srng.integers(7, min(15, total // 2 + 1)))
+            depth = float(srng.uniform(0.15, 0.30))
+            for _attempt in range(50):
+                s = int(srng.integers(WARMUP + 14, DAYS - total - 15))
+                if 0 <= s - 3 and s + total + 15 <= DAYS and not long_res[s - 3:s + total + 15].any():
+                    hold = total - down - up
+                    frac = np.concatenate([np.arange(1, down + 1) / down, np.ones(hold),
+                                           1 - np.arange(1, up + 1) / (up + 1)])
+                    season_eff[s:s + total] += np.log1p(-depth) * frac
+                    # point incidents inside keep their labels (their effect is relative)
+                    plain = (labels == 0) & (tag == "normal")
+                    low, back = np.zeros(DAYS, bool), np.zeros(DAYS, bool)
+                    low[s:s + down + hold] = True
+                    back[s + down + hold:s + total + 14] = True
+                    labels[low & plain] = -1
+                    tag[low & plain] = "season_low"
+                    tag[back & plain] = "season_return"
+                    reserved[s - 3:s + total + 15] = long_res[s - 3:s + total + 15] = True
+                    break
+
     # --- realise the series ---------------------------------------------------------
     uplift_err = np.where(cal_day, rng.normal(0, 0.05, DAYS), 0.0)
     denominator = np.full(DAYS, np.nan)
@@ -341,10 +414,10 @@ def make_series(i: int, rng: np.random.Generator, clean: bool = False) -> Series
         weekly = _weekly(rng, 0.02, 0.08) if kind == "aov" else _weekly(rng, 0.05, 0.35)
         sigma = rng.uniform(0.02, 0.06)
         log_level = (np.log(_logu(rng, *base)) + trend * (0.3 if kind == "aov" else 1) + yearly + weekly[wd]
-                     + np.log1p(listed_lift) + uplift_err + effect)
+                     + np.log1p(listed_lift) + uplift_err + effect + season_eff)
         lam = np.exp(log_level + rng.normal(0, sigma, DAYS))
         value = rng.poisson(lam).astype(float) if kind in ("dau", "orders", "new_users") else lam
-        poisson = 1.0 / np.exp(log_level - effect) if kind in ("dau", "orders", "new_users") else 0.0
+        poisson = 1.0 / np.exp(log_level - effect - season_eff) if kind in ("dau", "orders", "new_users") else 0.0
         snr = np.abs(np.expm1(effect)) / np.sqrt(sigma**2 + np.where(cal_day, 0.05**2, 0.0) + poisson)
     else:
         if kind == "payment_success_rate":
@@ -391,7 +464,8 @@ def make_series(i: int, rng: np.random.Generator, clean: bool = False) -> Series
 
 def make_dataset(seed: int, n_series: int, clean: bool = False) -> list[Series]:
     rng = np.random.default_rng(seed)
-    return [make_series(i, np.random.default_rng(rng.integers(2**63)), clean) for i in range(n_series)]
+    seeds = [int(rng.integers(2**63)) for _ in range(n_series)]
+    return [make_series(i, np.random.default_rng(s), clean, np.random.default_rng([s, 1])) for i, s in enumerate(seeds)]
 
 
 def long_frame(data: list[Series]) -> pd.DataFrame:
@@ -602,6 +676,10 @@ def main(argv: list[str] | None = None) -> dict:
             ("ablation: detector without calendar", lambda: run_detector(data, calendar=False)),
             ("ablation: detector without the ramp test",
              lambda: run_detector(data, config=DetectorConfig(ramp_sensitivity=None))),
+            ("ablation: detector without the return rule",
+             lambda: run_detector(data, config=DetectorConfig(return_z=None))),
+            ("ablation: relative errors, normal p-values",
+             lambda: run_detector(data, config=DetectorConfig(log_scale=False, t_pvalues=False))),
             ("ablation: detector without anomaly exclusion",
              lambda: run_detector(data, config=DetectorConfig(exclude_anomalies=False))),
             ("ablation: detector, rates without denominators", lambda: run_detector(data, rates=False)),
@@ -667,8 +745,10 @@ def _methods(data: list[Series]) -> list[tuple[str, Callable[[], pd.DataFrame]]]
         ("opscadence detector", lambda: run_detector(data)),
         ("Elementary-style z-score (14d, abs z > 3)", lambda: run_baseline(data, "zscore")),
         ("Chaos-Genius-style EWSTD (span 14, k=3)", lambda: run_baseline(data, "ewstd")),
-        # the detector before the ramp test (identical to main 84a1a59's), on the same labels
-        ("ablation: detector without the ramp test", lambda: run_detector(data, config=DetectorConfig(ramp_sensitivity=None))),
+        ("ablation: detector without the return rule",
+         lambda: run_detector(data, config=DetectorConfig(return_z=None))),
+        ("ablation: relative errors, normal p-values",
+         lambda: run_detector(data, config=DetectorConfig(log_scale=False, t_pvalues=False))),
     ]
 
 
@@ -715,6 +795,26 @@ def main_seeds(seeds: list[int], n_series: int, json_out: Path | None) -> dict:
     for name in names:
         r = overall[name]
         print(f"- {name}: recall {r['recall_by_scenario']}; FP {r['fp_by_scenario']}")
+    print("\nholiday weeks and seasonal lows, all seeds pooled (flags = flagged series-days):\n")
+    print("| method | holiday recall | holiday_return flags (false) | season_low flags (not scored) "
+          "| season_return flags (false) | outage recovery flags (false) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    scenario_rows = {}
+    for name in names:
+        tr = pd.concat(pooled[name][0], ignore_index=True)
+        pr = pd.concat(pooled[name][1], ignore_index=True)
+        flag = pr["flag"].to_numpy().astype(bool)
+        tags = tr["tag"].to_numpy()
+        hol = (tags == "holiday") & (tr["label"].to_numpy() == 1)
+        hit = flag & (pr["direction"].to_numpy() == tr["label_dir"].to_numpy())
+        row = {"holiday_recall": round(float(hit[hol].mean()), 3) if hol.any() else None,
+               "holiday_points": int(hol.sum())}
+        for t in ("holiday_return", "season_low", "season_return", "recovery"):
+            row[t] = [int((flag & (tags == t)).sum()), int((tags == t).sum())]
+        scenario_rows[name] = row
+        print(f"| {name} | {row['holiday_recall']} of {row['holiday_points']} | {row['holiday_return'][0]} of "
+              f"{row['holiday_return'][1]} | {row['season_low'][0]} of {row['season_low'][1]} | "
+              f"{row['season_return'][0]} of {row['season_return'][1]} | {row['recovery'][0]} of {row['recovery'][1]} |")
     # The injected effects left out as within their day's noise (SNR < SNR_MIN): how many, and how
     # often each method flags them in the injected direction anyway (not scored either way).
     truth_all = pd.concat(pooled[names[0]][0], ignore_index=True)
@@ -730,7 +830,7 @@ def main_seeds(seeds: list[int], n_series: int, json_out: Path | None) -> dict:
         print(f"- {name}: {sub_hits[name]}")
     report = {"seeds": seeds, "series": n_series, "per_seed": rows, "overall": overall, "by_kind": by_kind,
               "false_pages_per_month_50_series": pages, "sub_noise_points": int(sub.sum()),
-              "sub_noise_hit_rate": sub_hits}
+              "sub_noise_hit_rate": sub_hits, "scenarios": scenario_rows}
     if json_out:
         json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False))
     return report

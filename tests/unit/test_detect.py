@@ -368,12 +368,14 @@ def test_false_discovery_rate_across_the_series_of_one_run():
 def test_week_over_week_drift_catches_a_slow_decline_the_daily_band_misses():
     wobble = [0.04, -0.04, 0.02, -0.02, 0.0, 0.04, -0.04]  # a fixed ±4 % wobble, shifted each week
     values = [100.0 * (1 + wobble[(i + i // 7) % 7]) * 0.97 ** max(0, i - 99) for i in range(130)]
-    # The run test and the ramp test off in both, so that the drift test alone makes the difference.
+    # The run test and the ramp test off in both, so that the drift test alone makes the
+    # difference; scores on relative errors (the arithmetic below; on the log scale day 109
+    # is -3.7 sigmas, beyond the band).
     on = detect_series(frame(values), policy=BOTH,
-                       config=DetectorConfig(sustained_sensitivity=None, ramp_sensitivity=None))
+                       config=DetectorConfig(sustained_sensitivity=None, ramp_sensitivity=None, log_scale=False))
     off = detect_series(frame(values), policy=BOTH,
                         config=DetectorConfig(drift_sensitivity=None, sustained_sensitivity=None,
-                                              ramp_sensitivity=None))
+                                              ramp_sensitivity=None, log_scale=False))
     assert not on.iloc[:100]["is_anomaly"].any()  # the wobble alone never alerts
     # Day 109 (-3 % a day for 10 days) is inside the daily band (|z| < 3) ...
     assert abs(off.iloc[109]["score"]) < 3 and not off.iloc[109]["is_anomaly"]
@@ -434,8 +436,9 @@ def test_ramp_test_pages_a_gradual_degradation_the_trailing_level_follows():
     # is ±4 %, so sigma = 1.4826 × 0.04 × t-widening for 84 errors (a MAD from 0.37 × 84
     # degrees of freedom): 0.059304 × 1.0867 = 0.0644. From day 100 on the series falls 2 % of
     # its base a day (day 100: × 0.98 ... day 107: × 0.84, 80.64 against an undisturbed 96).
+    # Scores on relative errors, as the arithmetic below (the ramp test itself always is).
     values = alternating(140, start=100, ramp=0.02)
-    cfg = DetectorConfig(baseline="level")
+    cfg = DetectorConfig(baseline="level", log_scale=False)
     policy = MetricPolicy(direction="drop")
     on = detect_series(frame(values), policy=policy, config=cfg)
     off = detect_series(frame(values), policy=policy, config=replace(cfg, ramp_sensitivity=None))
@@ -482,3 +485,72 @@ def test_ramp_test_leaves_a_seasonal_trend_and_an_outage_recovery_alone():
     # Without the ramp test the same days, and nothing else either.
     off = detect_series(frame(values), policy=BOTH, config=DetectorConfig(ramp_sensitivity=None))
     assert flagged(off) == flagged(out)
+
+
+def test_a_holiday_dip_pages_its_low_days_and_not_its_recovery():
+    # A slide (day 70: -20 %, 71: -40 %), seven days at -40 % (72-78), a recovery in steps
+    # (79: -30 %, 80: -20 %, 81: -10 %), then the old 100 / 60 weekly pattern.
+    mult = {70: 0.8, 71: 0.6, **{i: 0.6 for i in range(72, 79)}, 79: 0.7, 80: 0.8, 81: 0.9}
+    values = [v * mult.get(i, 1.0) for i, v in enumerate(flat_week(168))]
+    out = detect_series(frame(values), policy=BOTH)
+    off = detect_series(frame(values), policy=BOTH, config=DetectorConfig(return_z=None))
+    # 9 out-of-band days in 14: no level shift, so the level stays 100 and every low day pages.
+    assert flagged(out) == list(range(70, 79))
+    # The dip's level is the median of its last 3 flagged deseasonalised values (days 76-78:
+    # 60 / 0.6, 60 / 0.6 at the weekend, 60 on Wednesday) = 60. Day 79 (Wednesday, 70) is
+    # +16.7 % above it (thousands of the floor sigma 0.001) and 30 % below the level 100, not
+    # past it: a return; so are days 80 (80) and 81 (90). Without the rule all three page as
+    # drops, the 12 out-of-band days 70-81 become the level, and the old level pages as a
+    # rise on days 82-93.
+    assert not out.iloc[79:]["is_anomaly"].any()
+    assert flagged(off) == list(range(70, 94))
+    assert set(off.iloc[79:82]["direction"]) == {"drop"} and set(off.iloc[82:94]["direction"]) == {"rise"}
+    # The recovery days did not train: the Monday after is judged against 100 again.
+    assert out.iloc[84]["expected"] == pytest.approx(100.0)
+    # A real rise above the level before the dip, after the recovery, still pages.
+    values[91] = 130.0  # a Wednesday: +30 % against 100
+    out = detect_series(frame(values), policy=BOTH)
+    assert flagged(out) == [*range(70, 79), 91] and out.iloc[91]["direction"] == "rise"
+
+
+def test_a_partial_return_after_an_accepted_shift_is_no_rise_an_overshoot_is():
+    values = flat_week(168)
+    values[70:90] = [v * 0.6 for v in values[70:90]]  # 20 days at -40 %: a level after 12 days
+    values[90:92] = [v * 0.8 for v in values[90:92]]  # back half-way for two days (48, 80)
+    out = detect_series(frame(values), policy=BOTH)
+    off = detect_series(frame(values), policy=BOTH, config=DetectorConfig(return_z=None))
+    assert flagged(out) == list(range(70, 82))  # the shift's first 12 days
+    # Day 91 (Monday, 80) is +33 % against the shifted level 60 but 20 % below the level
+    # before the shift (100), not past it: between the two, a return. Day 92 on is the old
+    # level (a full return; the second in a row restores 100).
+    assert not out.iloc[82:]["is_anomaly"].any()
+    assert {90, 91} <= set(flagged(off)) and off.iloc[91]["direction"] == "rise"
+    assert out.iloc[98]["expected"] == pytest.approx(100.0)
+    # Overshooting the old level by 30 % is past it: a rise.
+    values = flat_week(168)
+    values[70:90] = [v * 0.6 for v in values[70:90]]
+    values[90:] = [v * 1.3 for v in values[90:]]
+    out = detect_series(frame(values), policy=BOTH)
+    assert 90 in flagged(out) and out.iloc[90]["direction"] == "rise"
+
+
+def test_the_return_from_a_seasonal_low_is_no_rise():
+    # 100 ± 4 % on alternate days (no weekday profile), sliding 2 % a day to -20 % (days
+    # 100-109), held 10 days, back 2 % a day (days 120-129).
+    mult = np.ones(220)
+    mult[100:110] = 1 - 0.02 * np.arange(1, 11)
+    mult[110:120] = 0.8
+    mult[120:130] = 0.8 + 0.02 * np.arange(1, 11)
+    values = [v * m for v, m in zip(alternating(220), mult)]
+    cfg = DetectorConfig(baseline="level")
+    out = detect_series(frame(values), policy=BOTH, config=cfg)
+    off = detect_series(frame(values), policy=BOTH, config=replace(cfg, return_z=None))
+    # Day 128 (101.92) is +21.6 % against the lagging level 83.84: without the rule a rise.
+    assert out.iloc[128]["expected"] == pytest.approx(83.84)
+    assert {128, 130} <= set(flagged(off)) and off.iloc[128]["direction"] == "rise"
+    # With it: the level 7-9 weeks earlier (days 65-79) was 100, 19 % above today's (more
+    # than twice the 5 % floor and 2 sigmas, 2 × 0.0644); 101.92 lies between the two, within
+    # 3 sigmas of 100; yesterday (92.16) was on the way too (≥ 1 sigma above 83.84, 89.24)
+    # and no alert: a return. No day of the return or after it pages.
+    assert not out.iloc[120:]["is_anomaly"].any()
+    assert flagged(out) == [f for f in flagged(off) if f < 120]
