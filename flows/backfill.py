@@ -42,7 +42,7 @@ def workers_use_this_api(settings: BackfillConfig) -> Iterator[None]:
 
     Without ``PREFECT_API_URL`` the flow runs on Prefect's temporary server, and a spawned
     worker, which sees no API URL either, started a temporary server of its own on its first
-    task run: three API servers for a 2-worker backfill (L: 0.45 GB of the process tree's peak,
+    task run: three API servers for a 2-worker backfill (L: 0.45-0.68 GB of the tree's peak,
     README "Benchmarks"). With the running server's URL in the settings the runner hands its
     workers, they report to it. A configured API, a Dask runner (its workers may be remote) or
     no temporary server: left as it is.
