@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -34,6 +36,28 @@ def chunk_task_runner(settings: BackfillConfig, concurrency: int):
     return ProcessPoolTaskRunner(max_workers=concurrency)
 
 
+@contextmanager
+def workers_use_this_api(settings: BackfillConfig) -> Iterator[None]:
+    """Point the process pool's workers at this flow's Prefect API.
+
+    Without ``PREFECT_API_URL`` the flow runs on Prefect's temporary server, and a spawned
+    worker, which sees no API URL either, started a temporary server of its own on its first
+    task run: three API servers for a 2-worker backfill (L: 0.45-0.68 GB of the tree's peak,
+    README "Benchmarks"). With the running server's URL in the settings the runner hands its
+    workers, they report to it. A configured API, a Dask runner (its workers may be remote) or
+    no temporary server: left as it is.
+    """
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    server = SubprocessASGIServer._instances.get(None)
+    if PREFECT_API_URL.value() or settings.runner == "dask" or server is None or not server.running:
+        yield
+        return
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield
+
+
 def summary_kind(cadence: str) -> str:
     """One summary message per cadence and range end (daily keeps the key it was stored under)."""
     return SUMMARY_KIND if cadence == "daily" else f"{SUMMARY_KIND}-{cadence}"
@@ -64,7 +88,7 @@ def backfill(
     check_complete(Period.containing(spec.grain, end), ctx.cfg.timezone, hint="end the backfill there")
     logger = get_run_logger()
     settings = ctx.cfg.backfill.model_copy(update={"runner": runner or ctx.cfg.backfill.runner})
-    with chunk_task_runner(settings, concurrency) as task_runner:
+    with workers_use_this_api(settings), chunk_task_runner(settings, concurrency) as task_runner:
         summary = backfill_periods(ctx.engine, ctx.cfg, ctx.source, cadence, start, end, force, task_runner,
                                    chunk_periods)
     logger.info("backfill %s %s..%s: %d done, %d skipped, %d failed", cadence, start, end,

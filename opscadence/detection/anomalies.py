@@ -51,18 +51,55 @@ def history_frame(conn: Connection, ds: date, lookback_days: int) -> pd.DataFram
     return frame.reset_index(drop=True)
 
 
-def anomaly_alerts(history: pd.DataFrame, ds: date, cfg: Config, *, skip: set[str] = frozenset()) -> list[Alert]:
-    """Anomalies of ``ds`` on the whole shop, one alert per metric (metrics in ``skip`` are left out)."""
-    enabled = {
+def _enabled(cfg: Config, skip: set[str]) -> set[str]:
+    return {
         name for name in policies(cfg)
         if name not in skip and (cfg.detection.metrics.get(name) is None or cfg.detection.metrics[name].enabled)
     }
-    frame = history[history["metric"].isin(enabled)]
+
+
+def anomaly_alerts(history: pd.DataFrame, ds: date, cfg: Config, *, skip: set[str] = frozenset()) -> list[Alert]:
+    """Anomalies of ``ds`` on the whole shop, one alert per metric (metrics in ``skip`` are left out)."""
+    frame = history[history["metric"].isin(_enabled(cfg, skip))]
     if frame.empty or not (frame["ds"] == ds).any():
         return []
     # Additive metrics have no denominator; the detector treats NaN as "no volume information".
     verdicts = detect_long(frame, policies=policies(cfg), calendar=calendars(cfg), min_history=cfg.detection.min_history)
-    today = verdicts[(verdicts["ds"] == ds) & verdicts["is_anomaly"].astype(bool)]
+    return _alerts(verdicts[(verdicts["ds"] == ds) & verdicts["is_anomaly"].astype(bool)], cfg)
+
+
+def anomaly_alerts_for_days(history: pd.DataFrame, days: list[date], cfg: Config, *,
+                            skip: dict[date, set[str]] | None = None) -> dict[date, list[Alert]]:
+    """:func:`anomaly_alerts` for each of ``days`` in one detector call (a backfill chunk).
+
+    ``history`` covers [min(days) - lookback, max(days)]. Each day is judged on its own
+    window, [day - lookback, day] of ``history`` without the metrics in ``skip[day]``, exactly
+    as :func:`anomaly_alerts` judges it alone: the windows are stacked as separate series
+    (``detect_long``'s ``family``), each its own false-discovery family. One call over the
+    whole range would not do: a verdict depends on how far back its history starts.
+    """
+    skip = skip or {}
+    lookback = timedelta(days=cfg.detection.lookback_days)
+    parts = []
+    for ds in days:
+        window = history[(history["ds"] >= ds - lookback) & (history["ds"] <= ds)]
+        frame = window[window["metric"].isin(_enabled(cfg, skip.get(ds, set())))]
+        if frame.empty or not (frame["ds"] == ds).any():
+            continue
+        parts.append(frame.assign(_window=ds))
+    out: dict[date, list[Alert]] = {ds: [] for ds in days}
+    if not parts:
+        return out
+    verdicts = detect_long(pd.concat(parts, ignore_index=True), policies=policies(cfg), calendar=calendars(cfg),
+                           min_history=cfg.detection.min_history, family="_window")
+    flagged = verdicts[(verdicts["ds"] == verdicts["_window"]) & verdicts["is_anomaly"].astype(bool)]
+    for ds, rows in flagged.groupby("_window", sort=False):
+        out[ds] = _alerts(rows.sort_values("metric", kind="stable"), cfg)
+    return out
+
+
+def _alerts(today: pd.DataFrame, cfg: Config) -> list[Alert]:
+    """One alert per flagged verdict row of a day."""
     found = []
     for row in today.itertuples(index=False):
         override = cfg.detection.metrics.get(row.metric)

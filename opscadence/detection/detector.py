@@ -961,8 +961,10 @@ def _detect_groups(
     *,
     min_history: int,
     config: DetectorConfig,
+    families: Sequence[int] | None = None,
 ) -> list[dict[str, np.ndarray]]:
-    """Run many series (day numbers, values, denominators, policy, calendar) in lockstep."""
+    """Run many series (day numbers, values, denominators, policy, calendar) in lockstep;
+    ``families``: each series' false-discovery family (None: one family, the call)."""
     results: list[dict[str, np.ndarray] | None] = [None] * len(series)
     for rate in (False, True):
         idx = [i for i, s in enumerate(series) if (s[3].is_rate and s[2] is not None) == rate]
@@ -988,11 +990,12 @@ def _detect_groups(
             pos = series[i][0] - start
             results[i] = {name: arr[row, pos] for name, arr in out.items()}
     if config.fdr is not None:
-        _control_fdr([s[0] for s in series], results, config.fdr)  # type: ignore[arg-type]
+        _control_fdr([s[0] for s in series], results, config.fdr, families)  # type: ignore[arg-type]
     return results  # type: ignore[return-value]
 
 
-def _control_fdr(days: list[np.ndarray], results: list[dict[str, np.ndarray]], q: float) -> None:
+def _control_fdr(days: list[np.ndarray], results: list[dict[str, np.ndarray]], q: float,
+                 families: Sequence[int] | None = None) -> None:
     """Benjamini–Hochberg at level ``q`` over the series judged on the same day, in place.
 
     The family of a day is every series of the call with a judged point that day (one
@@ -1000,19 +1003,23 @@ def _control_fdr(days: list[np.ndarray], results: list[dict[str, np.ndarray]], q
     keeps its alert only if its p-value is at most the day's BH threshold, the largest
     p_(i) with p_(i) <= q * i / m. With one series this is p <= q, which any point beyond
     3 sigmas (p = 0.0027) passes; with 40 series the most extreme needs p <= q/40.
+    With ``families`` (one per series), a day's family is further split by them: several
+    runs judged in one call, each controlled as if alone.
     """
     day = np.concatenate(days)
     p = np.concatenate([r["pval"] for r in results])
     judged = ~np.isnan(p)
     if not judged.any():
         return
-    frame = pd.DataFrame({"day": day[judged], "p": p[judged]})
-    by_day = frame.groupby("day")["p"]
+    family = np.concatenate([np.full(len(d), 0 if families is None else families[i], np.int64)
+                             for i, d in enumerate(days)])
+    frame = pd.DataFrame({"family": family[judged], "day": day[judged], "p": p[judged]})
+    by_day = frame.groupby(["family", "day"])["p"]
     rank = by_day.rank(method="first")
     m = by_day.transform("size")
     passing = frame["p"].where(frame["p"] <= q * rank / m)
     threshold = np.full(len(p), -1.0)
-    threshold[judged] = passing.groupby(frame["day"]).transform("max").fillna(-1.0).to_numpy()
+    threshold[judged] = passing.groupby([frame["family"], frame["day"]]).transform("max").fillna(-1.0).to_numpy()
     keep = np.ones(len(p), bool)
     keep[judged] = frame["p"].to_numpy() <= threshold[judged]
     offset = 0
@@ -1081,6 +1088,7 @@ def detect_long(
     calendar: Sequence[CalendarDay] | Mapping[str, Sequence[CalendarDay]] = (),
     min_history: int = 14,
     config: DetectorConfig = DEFAULT_CONFIG,
+    family: str | None = None,
 ) -> pd.DataFrame:
     """Judge every series of a long frame (ds, metric, value, [denominator]).
 
@@ -1089,23 +1097,35 @@ def detect_long(
     ``calendar`` is one list for every metric or a mapping metric → list. Returns ds, metric,
     [dimension, dimension_value,] value, expected, lower, upper, is_anomaly, direction,
     score for every input row, sorted by metric[, dimension, dimension_value], ds.
+
+    ``family``: a column naming separate runs in one frame (a backfill's days, each with its
+    own history): its value is part of each series' key, and the false-discovery control
+    treats each value's series as its own family, so each run's verdicts equal those of a
+    call with its rows alone (``tests/unit/test_detector_families.py``).
     """
     keys = ["metric"] + [c for c in ("dimension", "dimension_value") if c in frame.columns]
+    if family is not None:
+        if family not in frame.columns:
+            raise ValueError(f"frame lacks the family column {family!r}")
+        keys.append(family)
     if "metric" not in frame.columns:
         raise ValueError("frame lacks column 'metric'")
     if len(frame) == 0:
         return _empty_output(keys)
     data = _prepare(frame, keys, config.grain)
     has_den = "denominator" in data
-    series, bounds = [], []
+    series, bounds, families = [], [], []
+    family_codes: dict[object, int] = {}
     for key, group in data.groupby(keys, sort=False, dropna=False):
         metric = key[0] if isinstance(key, tuple) else key
+        families.append(family_codes.setdefault(key[-1], len(family_codes)) if family is not None else 0)
         policy = (policies or {}).get(metric) or default_policy(metric)
         cal = calendar.get(metric, ()) if isinstance(calendar, Mapping) else calendar
         den = group["denominator"].to_numpy() if has_den else None
         series.append((group["_day"].to_numpy(), group["value"].to_numpy(), den, policy, cal))
         bounds.append(group.index.to_numpy())
-    results = _detect_groups(series, min_history=min_history, config=config)
+    results = _detect_groups(series, min_history=min_history, config=config,
+                             families=families if family is not None else None)
     parts = {name: np.empty(len(data), dtype=(np.int8 if name == "flag" else float)) for name in results[0]}
     for rows, res in zip(bounds, results):
         for name, arr in res.items():

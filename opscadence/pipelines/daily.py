@@ -272,6 +272,42 @@ def evaluate_day(engine: Engine, cfg: Config, ds: date, report: ValidationReport
     return sort_alerts(found)
 
 
+def evaluate_days(engine: Engine, cfg: Config, reports: dict[date, ValidationReport]) -> dict[date, list[Alert]]:
+    """:func:`evaluate_day` for consecutive days at once (a backfill chunk): the KPI values and
+    the detector's history read once for the whole range, every passed day judged in one
+    detector call (each on its own window, see ``anomalies.anomaly_alerts_for_days``), each
+    day's alerts written in its own transaction. Each day's alerts equal :func:`evaluate_day`'s
+    (``tests/unit/test_evaluate_days.py``)."""
+    days = sorted(reports)
+    if not days:
+        return {}
+    passed = [ds for ds in days if reports[ds].passed]
+    values: dict[tuple[date, str, str, str], float | None] = {}
+    history = None
+    if passed:
+        with engine.connect() as conn:
+            values = kpi_module.load_kpis(conn, passed[0] - timedelta(days=7), passed[-1] + timedelta(days=1))
+            if cfg.detection.enabled:
+                history = anomalies.history_frame(conn, passed[-1], (passed[-1] - passed[0]).days
+                                                  + cfg.detection.lookback_days)
+    by_day: dict[date, list[Alert]] = {}
+    for ds in passed:
+        window = {key: v for key, v in values.items() if ds - timedelta(days=7) <= key[0] <= ds}
+        by_day[ds] = evaluate_rules(cfg.thresholds, window, ds)
+    if history is not None:
+        # A metric that already broke an explicit rule is not reported twice.
+        skip = {ds: {a.metric for a in by_day[ds] if a.dimension == "all"} for ds in passed}
+        for ds, found in anomalies.anomaly_alerts_for_days(history, passed, cfg, skip=skip).items():
+            by_day[ds] += found
+    out = {}
+    for ds in days:
+        found = by_day[ds] if reports[ds].passed else [data_quality_alert(reports[ds].issues())]
+        with engine.begin() as conn:
+            write_alerts(conn, ds, found)
+        out[ds] = sort_alerts(found)
+    return out
+
+
 def urgent_feedback(engine: Engine, ds: date, keywords: tuple[str, ...] | list[str]) -> tuple[int, list[str]]:
     """Count the day's feedback with urgent keywords; return masked excerpts (no personal data)."""
     table = warehouse.raw_feedback
@@ -446,7 +482,6 @@ def compute_chunk(ctx: Any, cadence: str, batch: list[tuple[Period, Any]]) -> di
 
 
 def evaluate_chunk(ctx: Any, cadence: str, batch: list[tuple[Period, Any]]) -> dict[Period, PassOutcome]:
-    """Each day's alerts, recorded and never notified."""
-    for period, report in batch:
-        evaluate_day(ctx.engine, ctx.cfg, period.start, report)
+    """Each day's alerts, recorded and never notified (the chunk judged at once: evaluate_days)."""
+    evaluate_days(ctx.engine, ctx.cfg, {period.start: report for period, report in batch})
     return {period: PassOutcome(ok=True, data=report) for period, report in batch}
