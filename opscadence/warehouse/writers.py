@@ -74,8 +74,11 @@ def _column_values(series: pd.Series, column: sa.Column, dialect: sa.engine.Dial
     # object / extension dtypes: per value, with the dialect's bind processor for typed columns
     values = series.astype(object).tolist()
     processor = column.type.dialect_impl(dialect).bind_processor(dialect) if sqlite else None
-    if processor is None and pd.api.types.infer_dtype(series, skipna=False) == "string":
-        return values  # text without a missing value: nothing to convert
+    # Text without a missing value: nothing to convert. (infer_dtype says "string" for a pandas
+    # string dtype even with missing values, which astype(object) turns into NaN: checked apart.)
+    if (processor is None and pd.api.types.infer_dtype(series, skipna=False) == "string"
+            and not series.isna().any()):
+        return values
     cache: dict[Any, Any] = {}
     out_list = []
     for v in values:
