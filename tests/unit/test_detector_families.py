@@ -123,5 +123,9 @@ def test_families_split_the_false_discovery_control():
                                    ignore_index=True))
     flagged_alone = int(alone[alone["ds"] == last]["is_anomaly"].sum())
     flagged_merged = int(merged[(merged["ds"] == last) & ~merged["dimension_value"].str.endswith("b")]["is_anomaly"].sum())
-    # measured on these seeds: 2 of the 6 drops pass BH within their own run of 40, 1 among 80
-    assert (flagged_alone, flagged_merged) == (2, 1)
+    # BH's bar for the k-th smallest p is q*k/m: doubling m (40 -> 80 series, the 40 added ones
+    # clean) halves it, so some borderline drops that pass within their own run fail in the
+    # merged family, and none that fails alone can pass merged.
+    assert 1 <= flagged_merged < flagged_alone <= 6
+    merged_flags = set(merged[(merged["ds"] == last) & merged["is_anomaly"]]["dimension_value"])
+    assert merged_flags <= set(alone[(alone["ds"] == last) & alone["is_anomaly"]]["dimension_value"])
