@@ -37,8 +37,8 @@ from pathlib import Path
 from opscadence.core.errors import UserError
 
 __all__ = ["check_pseudonym_key", "config_pseudonym_key", "escape_mrkdwn", "free_text", "mask_pii", "mask_secrets",
-           "pseudonym", "pseudonym_key", "redact_sample", "secret_values", "truncate", "write_private_file", "ELLIPSIS", "PSEUDONYM_KEY_ENV", "PSEUDONYM_KEY_FILE",
-           "SECRET_MASK"]
+           "pseudonym", "pseudonym_key", "redact_sample", "secret_values", "truncate", "write_private_file",
+           "ELLIPSIS", "PSEUDONYM_KEY_ENV", "PSEUDONYM_KEY_FILE", "SECRET_MASK"]
 
 ELLIPSIS = "…"
 

@@ -49,7 +49,8 @@ def seed(engine) -> None:
         ])
         event = {"session_id": "S", "event_name": "page_view"}
         conn.execute(schema.raw_events.insert(), [
-            {**event, "ds": D3, "event_id": "E1", "event_at": at(D3), "visitor_id": "V1", "user_id": None},  # U1 before login
+            # E1: U1's device before login
+            {**event, "ds": D3, "event_id": "E1", "event_at": at(D3), "visitor_id": "V1", "user_id": None},
             {**event, "ds": D3, "event_id": "E2", "event_at": at(D3), "visitor_id": "V1", "user_id": "U1"},
             {**event, "ds": D4, "event_id": "E3", "event_at": at(D4), "visitor_id": "V1", "user_id": "U1"},
             {**event, "ds": D5, "event_id": "E4", "event_at": at(D5), "visitor_id": "V2", "user_id": "U2"},
