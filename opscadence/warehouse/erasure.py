@@ -14,7 +14,7 @@ pseudonym the briefs show (``C-XXXXXX``: every stored id is hashed to find it). 
 returns name tables and files, never a value.
 
 :func:`purge` empties every table of the project's schema and deletes the project's files in
-its home (the default SQLite warehouse, the outbox, the exports, the key file).
+its home (the default SQLite warehouse and its lock files, the outbox, the exports, the key file).
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ def purge_targets(engine: Engine, home: Path) -> list[Path]:
     paths = [home / "outbox", home / "exports", home / PSEUDONYM_KEY_FILE]
     database = _sqlite_file(engine)
     if database is not None and database.parent == home:
-        paths += [database] + [database.with_name(database.name + s) for s in ("-wal", "-shm", "-journal")]
+        paths += [database] + [database.with_name(database.name + s) for s in ("-wal", "-shm", "-journal", ".locks")]
     return [p for p in paths if p.exists()]
 
 
