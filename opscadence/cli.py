@@ -113,6 +113,12 @@ def _check_warehouse() -> None:
         engine.dispose()
 
 
+def _check_pseudonym_key(cfg) -> None:
+    from opscadence.core.privacy import check_pseudonym_key
+
+    check_pseudonym_key(cfg)
+
+
 def _check_range(start: date, end: date) -> None:
     if end < start:
         raise UserError(f"--end {end} is before --start {start}")
@@ -124,6 +130,7 @@ def _check_range(start: date, end: date) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     _prefect_defaults()
     cfg = load_config()  # fail fast with a clear message before Prefect starts
+    _check_pseudonym_key(cfg)
     _check_warehouse()
     if args.cadence == "watch":
         return _run_watch(args)
@@ -202,6 +209,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     _check_warehouse()
     from opscadence.core.periods import Period, check_complete, get_cadence
 
+    _check_pseudonym_key(cfg)
     grain = get_cadence(args.cadence).grain
     check_complete(Period.containing(grain, args.end), cfg.timezone, hint="end the backfill there")
     from flows.backfill import backfill
@@ -313,7 +321,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from opscadence import warehouse
-    from opscadence.core.privacy import pseudonym_key
+    from opscadence.core.privacy import check_pseudonym_key, config_pseudonym_key
     from opscadence.imports import IMPORT_TABLES, load_aliases, plan_import, write_import
     from opscadence.imports.summary import summary_lines
 
@@ -321,7 +329,9 @@ def _cmd_import(args: argparse.Namespace) -> int:
     table = IMPORT_TABLES[args.table]
     aliases = load_aliases(args.mapping)
     # A dry run shows no hashed value, so it hashes with a throwaway key and creates no key file.
-    key = None if args.dry_run else (lambda: pseudonym_key(cfg.home))
+    if not args.dry_run:
+        check_pseudonym_key(cfg)  # production: the key from the environment, before a file is read
+    key = None if args.dry_run else (lambda: config_pseudonym_key(cfg))
     plan = plan_import(table, args.files, aliases=aliases, timezone=cfg.timezone, pseudonym_key=key,
                        sheet=args.sheet)
     if args.dry_run:
@@ -338,6 +348,61 @@ def _cmd_import(args: argparse.Namespace) -> int:
         engine.dispose()
     for line in summary_lines(plan, dry_run=False, written=written):
         print(line)
+    return 0
+
+
+def _cmd_forget(args: argparse.Namespace) -> int:
+    from opscadence import warehouse
+    from opscadence.core.privacy import config_pseudonym_key
+    from opscadence.warehouse.erasure import forget_customer
+
+    cfg = load_config()
+    key = config_pseudonym_key(cfg)  # production: from the environment, else a clear error
+    engine = warehouse.create_engine(cfg.resolved_warehouse_url)
+    try:
+        warehouse.init_schema(engine)
+        result = forget_customer(engine, args.customer, key, cfg.home / "exports")
+    finally:
+        engine.dispose()
+    if not result.ids:  # the value is not repeated: it may be a phone number
+        print("no row of that customer is held: nothing deleted")
+        return 0
+    print(f"customer forgotten ({result.ids} stored id{'s' if result.ids > 1 else ''}), one transaction:")
+    for table, count in result.rows.items():
+        print(f"  {table}: {count} {'rows updated' if table == 'mart_weekly_painpoints' else 'rows deleted'}")
+    for name, count in result.files.items():
+        print(f"  exports/{name}: {count} lines removed")
+    print("the days and weeks these rows fed show as changed: the next run or backfill recomputes them")
+    return 0
+
+
+def _cmd_purge(args: argparse.Namespace) -> int:
+    from opscadence import warehouse
+    from opscadence.warehouse.erasure import purge, purge_targets
+    from opscadence.warehouse.schema import warehouse_name
+
+    cfg = load_config()
+    engine = warehouse.create_engine(cfg.resolved_warehouse_url)
+    try:
+        targets = purge_targets(engine, cfg.home)
+        if not args.yes:
+            print(f"this deletes every row of opscadence's tables in {warehouse_name(engine)}", file=sys.stderr)
+            for path in targets:
+                print(f"  and {path}", file=sys.stderr)
+            if not sys.stdin.isatty():
+                raise UserError("purge deletes all the data and cannot be undone: run it with --yes to confirm")
+            if input("type 'purge' to go on: ").strip() != "purge":
+                print("nothing deleted")
+                return EXIT_USAGE
+        result = purge(engine, cfg.home)
+    finally:
+        engine.dispose()
+    print(f"purged: {sum(result.rows.values())} rows deleted from {len(result.rows)} tables")
+    for table, count in result.rows.items():
+        if count:
+            print(f"  {table}: {count}")
+    for path in result.removed:
+        print(f"  deleted {path}")
     return 0
 
 
@@ -467,6 +532,16 @@ def build_parser() -> argparse.ArgumentParser:
     imports.add_argument("--dry-run", action="store_true",
                          help="read and check everything, print what would be imported, write nothing")
     imports.set_defaults(func=_cmd_import)
+
+    forget = sub.add_parser("forget", help="delete one customer's rows from every table and export (one transaction)")
+    forget.add_argument("--customer", required=True, metavar="ID",
+                        help="the id the warehouse holds, the raw value an import hashed (nickname, phone) "
+                             "or the pseudonym the briefs show (C-XXXXXX)")
+    forget.set_defaults(func=_cmd_forget)
+
+    purge = sub.add_parser("purge", help="delete all the data: every table's rows, the outbox, exports and key file")
+    purge.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    purge.set_defaults(func=_cmd_purge)
 
     from opscadence.adhoc import register_all
 

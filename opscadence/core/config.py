@@ -276,6 +276,19 @@ class WeeklyConfig(_Strict):
     painpoints: PainPointConfig = Field(default_factory=PainPointConfig)
 
 
+class PrivacyConfig(_Strict):
+    """How customer ids are pseudonymised (opscadence.core.privacy.pseudonym_key).
+
+    ``demo`` (the default): the key is ``OPSCADENCE_PSEUDONYM_KEY`` when set, else a random key
+    file made on first use in the home (``pseudonym.key``, 0600). ``production``: the key must come
+    from ``OPSCADENCE_PSEUDONYM_KEY`` (the same on every machine that runs the flows); a missing
+    one stops ``run``, ``backfill``, ``import`` and ``forget`` before they start, and the key file
+    is never read or made.
+    """
+
+    mode: Literal["demo", "production"] = "demo"
+
+
 class SourceConfig(_Strict):
     """Where raw data comes from, and which raw tables it owns.
 
@@ -380,6 +393,7 @@ class Config(_Strict):
     backfill: BackfillConfig = Field(default_factory=BackfillConfig)
     weekly: WeeklyConfig = Field(default_factory=WeeklyConfig)
     detection: DetectionConfig = Field(default_factory=DetectionConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
     calendar: list[CalendarEntry] = Field(default_factory=list)
     # The team's suggested actions, consulted before the built-in ones (opscadence.reporting.playbook).

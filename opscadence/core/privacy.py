@@ -36,9 +36,9 @@ from pathlib import Path
 
 from opscadence.core.errors import UserError
 
-__all__ = ["escape_mrkdwn", "free_text", "mask_pii", "mask_secrets", "pseudonym", "pseudonym_key", "redact_sample",
-           "secret_values", "truncate", "write_private_file", "ELLIPSIS", "PSEUDONYM_KEY_ENV", "PSEUDONYM_KEY_FILE",
-           "SECRET_MASK"]
+__all__ = ["check_pseudonym_key", "config_pseudonym_key", "escape_mrkdwn", "free_text", "mask_pii", "mask_secrets",
+           "pseudonym", "pseudonym_key", "redact_sample", "secret_values", "truncate", "write_private_file",
+           "ELLIPSIS", "PSEUDONYM_KEY_ENV", "PSEUDONYM_KEY_FILE", "SECRET_MASK"]
 
 ELLIPSIS = "…"
 
@@ -260,10 +260,14 @@ def pseudonym(customer_id: object, key: bytes, *, length: int = 6) -> str:
     return "C-" + base64.b32encode(digest)[:length].decode("ascii")
 
 
-def pseudonym_key(home: Path, environ: Mapping[str, str] | None = None) -> bytes:
+def pseudonym_key(home: Path, environ: Mapping[str, str] | None = None, *, production: bool = False) -> bytes:
     """The key of :func:`pseudonym`: ``OPSCADENCE_PSEUDONYM_KEY`` (at least 16 characters) when
-    set, else the key file ``<home>/pseudonym.key``, created on first use with 32 random bytes and
-    mode 0600.
+    set, else (demo mode, the documented default) the key file ``<home>/pseudonym.key``, created on
+    first use with 32 random bytes and mode 0600.
+
+    ``production=True`` (config ``privacy.mode: production``): the variable is required, a missing
+    one is a :class:`~opscadence.core.errors.UserError` naming it, and the key file is never read
+    or created (a key made on one machine would give other pseudonyms than the next machine's).
 
     A key file others can read is refused (:class:`~opscadence.core.errors.UserError`): with it,
     anyone holding a list of customer ids could recompute the pseudonyms. Two processes creating
@@ -276,6 +280,10 @@ def pseudonym_key(home: Path, environ: Mapping[str, str] | None = None) -> bytes
             raise UserError(f"{PSEUDONYM_KEY_ENV} is shorter than {_MIN_ENV_KEY} characters; "
                             "use a long random value (python -c 'import secrets; print(secrets.token_hex(32))')")
         return value.encode("utf-8")
+    if production:
+        raise UserError(f"{PSEUDONYM_KEY_ENV} is not set: privacy.mode is production, where customer ids are "
+                        f"pseudonymised with a key from the environment only; set it to a long random value "
+                        f"(python -c 'import secrets; print(secrets.token_hex(32))'), the same wherever the flows run")
     path = Path(home) / PSEUDONYM_KEY_FILE
     if not path.exists():
         _create_key_file(path)
@@ -293,6 +301,19 @@ def pseudonym_key(home: Path, environ: Mapping[str, str] | None = None) -> bytes
         raise UserError(f"the pseudonym key file {path} does not hold a hex key of at least 16 bytes; "
                         f"delete it to have a new one made (pseudonyms will change) or set {PSEUDONYM_KEY_ENV}")
     return key
+
+
+def config_pseudonym_key(cfg: object, environ: Mapping[str, str] | None = None) -> bytes:
+    """:func:`pseudonym_key` for a configuration: its ``home`` and ``privacy.mode``."""
+    mode = getattr(getattr(cfg, "privacy", None), "mode", "demo")
+    return pseudonym_key(Path(getattr(cfg, "home")), environ, production=mode == "production")
+
+
+def check_pseudonym_key(cfg: object, environ: Mapping[str, str] | None = None) -> None:
+    """In production mode, fail before any work when ``OPSCADENCE_PSEUDONYM_KEY`` is missing or short
+    (demo mode: nothing to check, the key file is made when first needed)."""
+    if getattr(getattr(cfg, "privacy", None), "mode", "demo") == "production":
+        config_pseudonym_key(cfg, environ)
 
 
 def _create_key_file(path: Path) -> None:

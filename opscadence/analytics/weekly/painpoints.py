@@ -44,7 +44,8 @@ from sqlalchemy.engine import Connection, Engine
 from opscadence.analytics.weekly.sections import NextAction, WeeklyContext, WeeklySection
 from opscadence.core.csvsafe import safe_frame
 from opscadence.core.periods import Period
-from opscadence.core.privacy import escape_mrkdwn, mask_pii, pseudonym, pseudonym_key, truncate, write_private_file
+from opscadence.core.privacy import (config_pseudonym_key, escape_mrkdwn, mask_pii, pseudonym, truncate,
+                                     write_private_file)
 from opscadence.core.sqlfiles import read_sql_frame
 from opscadence.metrics.catalog import CATALOG
 from opscadence.reporting.i18n import metric_label
@@ -666,7 +667,7 @@ def weekly_section(ctx: WeeklyContext) -> WeeklySection:
     quotes = representative_quotes(this_week, settings.quotes_per_category, settings.quote_chars)
     write_painpoints(ctx.engine, ctx.period.start, mart_rows(ctx.period.start, ranking, quotes))
 
-    unhappy = unhappy_customers(this_raw, settings, pseudonym_key(ctx.cfg.home))
+    unhappy = unhappy_customers(this_raw, settings, config_pseudonym_key(ctx.cfg))
     export = ctx.exports_dir / export_name(ctx.period)
     if len(unhappy.customers):
         export = export_unhappy(unhappy.customers, ctx.exports_dir, ctx.period)

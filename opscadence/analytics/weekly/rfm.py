@@ -666,7 +666,8 @@ def weekly_section(ctx: WeeklyContext) -> WeeklySection:
     with ctx.engine.begin() as conn:
         write_customer_rfm(conn, report.current, as_of)
     home = getattr(ctx.cfg, "home", None) or Path(ctx.exports_dir).parent
-    names = pseudonyms(report.callbacks["customer_id"], pseudonym_key(Path(home)))
+    production = getattr(getattr(ctx.cfg, "privacy", None), "mode", "demo") == "production"
+    names = pseudonyms(report.callbacks["customer_id"], pseudonym_key(Path(home), production=production))
     path = None
     if len(report.callbacks):
         # utf-8-sig: Excel, where a callback list is usually opened, reads the Chinese labels right
