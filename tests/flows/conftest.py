@@ -16,6 +16,26 @@ END = date(2026, 11, 24)
 TOKEN = "xoxb-test-token"
 
 
+def empty_warehouse_env(kind: str, tmp_path, monkeypatch, *, locale: str = "en", home_dir: bool = True) -> str:
+    """An empty warehouse (a SQLite file in the home, or PostgreSQL emptied) configured through
+    the environment as a user would, run from ``tmp_path``; returns the warehouse URL."""
+    home = tmp_path / "home"
+    if home_dir:
+        home.mkdir()
+    if kind == "sqlite":
+        url = f"sqlite:///{home / 'warehouse.sqlite'}"
+    else:
+        url = POSTGRES_URL
+        engine = warehouse.create_engine(url)
+        warehouse.metadata.drop_all(engine)
+        engine.dispose()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPSCADENCE_HOME", str(home))
+    monkeypatch.setenv("OPSCADENCE_WAREHOUSE_URL", url)
+    monkeypatch.setenv("OPSCADENCE_LOCALE", locale)
+    return url
+
+
 @pytest.fixture(scope="session")
 def prefect_server():
     from prefect.testing.utilities import prefect_test_harness

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 from opscadence import warehouse
 from opscadence.cli import main
-from tests.conftest import POSTGRES_URL, WAREHOUSES
+from tests.conftest import WAREHOUSES
+from tests.flows.conftest import empty_warehouse_env
 
 DAY = date(2026, 11, 24)
 EXPORT = (
@@ -34,19 +35,7 @@ ORDERS, GMV = 4, 2587.50
 
 @pytest.fixture(params=WAREHOUSES)
 def import_env(request, tmp_path, monkeypatch, prefect_server):
-    home = tmp_path / "home"
-    home.mkdir()
-    if request.param == "sqlite":
-        url = f"sqlite:///{home / 'warehouse.sqlite'}"
-    else:
-        url = POSTGRES_URL
-        engine = warehouse.create_engine(url)
-        warehouse.metadata.drop_all(engine)
-        engine.dispose()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OPSCADENCE_HOME", str(home))
-    monkeypatch.setenv("OPSCADENCE_WAREHOUSE_URL", url)
-    monkeypatch.setenv("OPSCADENCE_LOCALE", "en")
+    url = empty_warehouse_env(request.param, tmp_path, monkeypatch)
     # the shop brings its order exports only: the other tables have no source
     monkeypatch.setenv("OPSCADENCE_SOURCES", json.dumps([{"kind": "warehouse", "tables": ["orders"]}]))
     engine = warehouse.create_engine(url)

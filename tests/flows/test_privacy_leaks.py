@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from opscadence import warehouse
 from opscadence.cli import main
 from opscadence.warehouse import schema
-from tests.conftest import POSTGRES_URL, WAREHOUSES
-from tests.flows.conftest import TOKEN
+from tests.conftest import WAREHOUSES
+from tests.flows.conftest import TOKEN, empty_warehouse_env
 
 WEEK = [date(2026, 11, 16) + timedelta(days=i) for i in range(7)]  # Monday .. Sunday, ISO week 47
 DAY = WEEK[-1]
@@ -141,19 +141,8 @@ def _leaks_in_bytes(where: str, data: bytes) -> list[str]:
 
 @pytest.fixture(params=WAREHOUSES)
 def leak_env(request, tmp_path, monkeypatch, slack_server, prefect_server):
+    url = empty_warehouse_env(request.param, tmp_path, monkeypatch, locale="zh-CN")
     home = tmp_path / "home"
-    home.mkdir()
-    if request.param == "sqlite":
-        url = f"sqlite:///{home / 'warehouse.sqlite'}"
-    else:
-        url = POSTGRES_URL
-        engine = warehouse.create_engine(url)
-        warehouse.metadata.drop_all(engine)
-        engine.dispose()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OPSCADENCE_HOME", str(home))
-    monkeypatch.setenv("OPSCADENCE_WAREHOUSE_URL", url)
-    monkeypatch.setenv("OPSCADENCE_LOCALE", "zh-CN")
     monkeypatch.setenv("OPSCADENCE_SOURCES", json.dumps([{"kind": "warehouse", "tables": ["orders", "users",
                                                                                           "feedback"]}]))
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from flows.daily import daily_brief
 from opscadence import warehouse
 from opscadence.cli import main
-from tests.conftest import POSTGRES_URL, WAREHOUSES
-from tests.flows.conftest import END, TOKEN
+from tests.conftest import WAREHOUSES
+from tests.flows.conftest import END, TOKEN, empty_warehouse_env
 
 DEMO_ARGS = ["--users", "1500", "--days", "21", "--seed", "11", "--end-date", END.isoformat()]
 SOCIAL_KPIS = ("DAU", "Stickiness (DAU/MAU)", "New users", "Bounce rate", "Avg interaction time per DAU", "Share rate")
@@ -26,19 +26,7 @@ SHOP_KPIS = ("GMV", "Orders", "Paying rate", "Payment success rate", "Add-to-car
 @pytest.fixture(params=WAREHOUSES)
 def env(request, tmp_path, monkeypatch, slack_server, prefect_server):
     """An empty warehouse configured through the environment (English brief, local Slack)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    if request.param == "sqlite":
-        url = f"sqlite:///{home / 'warehouse.sqlite'}"
-    else:
-        url = POSTGRES_URL
-        engine = warehouse.create_engine(url)
-        warehouse.metadata.drop_all(engine)
-        engine.dispose()
-    monkeypatch.setenv("OPSCADENCE_WAREHOUSE_URL", url)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OPSCADENCE_HOME", str(home))
-    monkeypatch.setenv("OPSCADENCE_LOCALE", "en")
+    url = empty_warehouse_env(request.param, tmp_path, monkeypatch)
     monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
     monkeypatch.setenv("SLACK_API_URL", slack_server.url)
     engine = warehouse.create_engine(url)

@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from flows.backfill import backfill
 from opscadence import warehouse
-from tests.conftest import POSTGRES_URL, WAREHOUSES
+from tests.conftest import WAREHOUSES
+from tests.flows.conftest import empty_warehouse_env
 
 BI = sa.MetaData()
 dw_member = sa.Table(
@@ -79,18 +80,7 @@ def bi_shop(request, tmp_path, monkeypatch, prefect_server, slack_server):
     (tmp_path / "orders.sql").write_text(ORDERS_SQL, encoding="utf-8")
     (tmp_path / "users.sql").write_text(USERS_SQL, encoding="utf-8")
 
-    home = tmp_path / "home"
-    if request.param == "sqlite":
-        url = f"sqlite:///{home / 'warehouse.sqlite'}"
-    else:
-        url = POSTGRES_URL
-        engine = warehouse.create_engine(url)
-        warehouse.metadata.drop_all(engine)
-        engine.dispose()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OPSCADENCE_HOME", str(home))
-    monkeypatch.setenv("OPSCADENCE_WAREHOUSE_URL", url)
-    monkeypatch.setenv("OPSCADENCE_LOCALE", "en")
+    url = empty_warehouse_env(request.param, tmp_path, monkeypatch, home_dir=False)
     monkeypatch.setenv("OPSCADENCE_SOURCES", json.dumps([
         {"kind": "sql", "url": bi_url,
          "queries": {"orders": str(tmp_path / "orders.sql"), "users": str(tmp_path / "users.sql")}},
