@@ -23,6 +23,19 @@ from opscadence import warehouse  # noqa: E402
 
 
 
+def sibling_database(url: str, name: str) -> str:
+    """The URL of the PostgreSQL database ``name`` beside the one ``url`` names, created if missing."""
+    configured = sa.engine.make_url(url)
+    admin = sa.create_engine(configured.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            if conn.scalar(sa.text("select 1 from pg_database where datname = :name"), {"name": name}) is None:
+                conn.execute(sa.text(f'create database "{name}"'))
+    finally:
+        admin.dispose()
+    return configured.set(database=name).render_as_string(hide_password=False)
+
+
 def _worker_database(url: str | None) -> str | None:
     """Under pytest-xdist each worker gets its own PostgreSQL database (``test_gw0``, ...).
 
@@ -32,16 +45,7 @@ def _worker_database(url: str | None) -> str | None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not url or not worker:
         return url
-    configured = sa.engine.make_url(url)
-    name = f"{configured.database}_{worker}"
-    admin = sa.create_engine(configured.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            if conn.scalar(sa.text("select 1 from pg_database where datname = :name"), {"name": name}) is None:
-                conn.execute(sa.text(f'create database "{name}"'))
-    finally:
-        admin.dispose()
-    worker_url = configured.set(database=name).render_as_string(hide_password=False)
+    worker_url = sibling_database(url, f"{sa.engine.make_url(url).database}_{worker}")
     os.environ["OPSCADENCE_TEST_POSTGRES_URL"] = worker_url  # read by subprocesses and the golden scenario
     return worker_url
 

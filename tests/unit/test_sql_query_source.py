@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from opscadence.core.config import ConfigError, SourceConfig, load_config
 from opscadence.core.errors import EXIT_USAGE, UserError
 from opscadence.sources import SourceError, SqlQuerySource, make_source
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, sibling_database
 
 BI = sa.MetaData()
 dw_order = sa.Table(
@@ -53,16 +53,7 @@ DAY = date(2026, 11, 24)
 
 
 def _bi_postgres_url() -> str:
-    configured = sa.engine.make_url(POSTGRES_URL)
-    name = f"{configured.database}_bi"
-    admin = sa.create_engine(configured.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            if conn.scalar(sa.text("select 1 from pg_database where datname = :name"), {"name": name}) is None:
-                conn.execute(sa.text(f'create database "{name}"'))
-    finally:
-        admin.dispose()
-    return configured.set(database=name).render_as_string(hide_password=False)
+    return sibling_database(POSTGRES_URL, f"{sa.engine.make_url(POSTGRES_URL).database}_bi")
 
 
 @pytest.fixture(params=["sqlite"] + (["postgresql"] if POSTGRES_URL else []))
