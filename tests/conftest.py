@@ -22,7 +22,6 @@ os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="opscadence-xdg-")
 from opscadence import warehouse  # noqa: E402
 
 
-
 def sibling_database(url: str, name: str) -> str:
     """The URL of the PostgreSQL database ``name`` beside the one ``url`` names, created if missing."""
     configured = sa.engine.make_url(url)

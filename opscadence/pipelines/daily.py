@@ -256,28 +256,16 @@ def ensure_baselines(engine: Engine, source: PartitionSource, ds: date, vertical
 
 def evaluate_day(engine: Engine, cfg: Config, ds: date, report: ValidationReport) -> list[Alert]:
     """Threshold and anomaly alerts for the day; a failed validation raises one data-quality alert instead."""
-    if not report.passed:
-        found = [data_quality_alert(report.issues())]
-    else:
-        with engine.connect() as conn:
-            values = kpi_module.load_kpis(conn, ds - timedelta(days=7), ds + timedelta(days=1))
-            history = anomalies.history_frame(conn, ds, cfg.detection.lookback_days) if cfg.detection.enabled else None
-        found = evaluate_rules(cfg.thresholds, values, ds)
-        if history is not None:
-            # A metric that already broke an explicit rule is not reported twice.
-            ruled = {a.metric for a in found if a.dimension == "all"}
-            found += anomalies.anomaly_alerts(history, ds, cfg, skip=ruled)
-    with engine.begin() as conn:
-        write_alerts(conn, ds, found)
-    return sort_alerts(found)
+    return evaluate_days(engine, cfg, {ds: report})[ds]
 
 
 def evaluate_days(engine: Engine, cfg: Config, reports: dict[date, ValidationReport]) -> dict[date, list[Alert]]:
-    """:func:`evaluate_day` for consecutive days at once (a backfill chunk): the KPI values and
+    """Each day's threshold and anomaly alerts (a failed validation: one data-quality alert
+    instead), for one day or consecutive days at once (a backfill chunk): the KPI values and
     the detector's history read once for the whole range, every passed day judged in one
     detector call (each on its own window, see ``anomalies.anomaly_alerts_for_days``), each
-    day's alerts written in its own transaction. Each day's alerts equal :func:`evaluate_day`'s
-    (``tests/unit/test_evaluate_days.py``)."""
+    day's alerts written in its own transaction. A chunk's alerts equal those of its days
+    evaluated one at a time (``tests/unit/test_evaluate_days.py``)."""
     days = sorted(reports)
     if not days:
         return {}
